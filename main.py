@@ -1,0 +1,44 @@
+"""Start SecretGPT: `python main.py [--host HOST] [--port PORT]`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from secretgpt.config import ConfigError, load_settings
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="SecretGPT: chat with Secret AI's confidential LLMs")
+    parser.add_argument("--host", help="address to listen on (SECRETGPT_HOST, default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (SECRETGPT_PORT, default 8080)")
+    # parse_known_args: under NiceGUI's test runner sys.argv holds pytest's arguments
+    args, _ = parser.parse_known_args(argv)
+    return args
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    # Request lines add nothing at INFO; keep the log about our own decisions.
+    for noisy in ("httpx", "secret_ai_sdk", "secret_ai_sdk._enhanced_client"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main() -> None:
+    args = parse_args(sys.argv[1:])
+    overrides = {k: v for k, v in {"host": args.host, "port": args.port}.items() if v is not None}
+    try:
+        settings = load_settings(**overrides)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(2)
+    # Import after settings are valid: the SDK configures logging at import time.
+    from secretgpt.interfaces.web_ui.app import run
+
+    configure_logging()
+    run(settings)
+
+
+if __name__ in {"__main__", "__mp_main__"}:
+    main()

@@ -1,0 +1,3 @@
+from .settings import ConfigError, Settings, TypingSpeed, load_settings
+
+__all__ = ["ConfigError", "Settings", "TypingSpeed", "load_settings"]

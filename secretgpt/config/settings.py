@@ -1,0 +1,130 @@
+"""Application settings, read from the environment and `.env` (see `.env.example`)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import Enum
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TypingSpeed(str, Enum):
+    INSTANT = "instant"
+    FAST = "fast"
+    NATURAL = "natural"
+
+
+class ConfigError(RuntimeError):
+    """A setting has an invalid value; the message names the environment key."""
+
+
+def _env(name: str) -> AliasChoices:
+    # Accept both the documented env key and the attribute name (for tests and code).
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True, case_sensitive=False
+    )
+
+    # --- server -----------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", validation_alias=_env("SECRETGPT_HOST"))
+    port: int = Field(8080, ge=1, le=65535, validation_alias=_env("SECRETGPT_PORT"))
+    api_token: SecretStr | None = Field(None, validation_alias=_env("SECRETGPT_API_TOKEN"))
+    data_dir: Path = Field(Path.home() / ".secretgpt", validation_alias=_env("SECRETGPT_DATA_DIR"))
+    database_url: str | None = Field(None, validation_alias=_env("SECRETGPT_DATABASE_URL"))
+    storage_secret: SecretStr | None = Field(None, validation_alias=_env("SECRETGPT_STORAGE_SECRET"))
+
+    # --- model server -----------------------------------------------------------------------
+    # The SDK itself reads SECRET_AI_API_KEY; we only look at whether it is set (demo mode if not).
+    secret_ai_api_key: SecretStr | None = Field(None, validation_alias=_env("SECRET_AI_API_KEY"))
+    secret_ai_url: str | None = Field(None, validation_alias=_env("SECRET_AI_URL"))
+    secret_ai_model: str | None = Field(None, validation_alias=_env("SECRET_AI_MODEL"))
+    demo_tokens_per_second: float = Field(40.0, gt=0, le=100_000, validation_alias=_env("DEMO_TOKENS_PER_SECOND"))
+
+    # --- streaming --------------------------------------------------------------------------
+    streaming_enabled: bool = Field(True, validation_alias=_env("STREAMING_ENABLED"))
+    max_concurrent_streams: int = Field(5, ge=1, le=1000, validation_alias=_env("MAX_CONCURRENT_STREAMS"))
+    stream_timeout: float = Field(300.0, gt=0, validation_alias=_env("STREAM_TIMEOUT"))
+    stream_idle_timeout: float = Field(60.0, gt=0, validation_alias=_env("STREAM_IDLE_TIMEOUT"))
+    stream_first_token_timeout: float = Field(120.0, gt=0, validation_alias=_env("STREAM_FIRST_TOKEN_TIMEOUT"))
+    streaming_chunk_size: int = Field(1, ge=1, le=10_000, validation_alias=_env("STREAMING_CHUNK_SIZE"))
+    streaming_update_hz: float = Field(10.0, ge=1, le=60, validation_alias=_env("STREAMING_UPDATE_HZ"))
+    typing_speed: TypingSpeed = Field(TypingSpeed.FAST, validation_alias=_env("TYPING_SPEED"))
+    sse_keepalive_interval: float = Field(15.0, gt=0, validation_alias=_env("SSE_KEEPALIVE_INTERVAL"))
+    stream_detach_grace: float = Field(30.0, ge=0, validation_alias=_env("STREAM_DETACH_GRACE"))
+    stream_retention: float = Field(600.0, ge=0, validation_alias=_env("STREAM_RETENTION"))
+
+    # --- reasoning display ------------------------------------------------------------------
+    think_color: str = Field("#00bcd4", pattern=r"^#[0-9a-fA-F]{6}$", validation_alias=_env("THINK_COLOR"))
+    think_emoji: str = Field("🧠", min_length=1, max_length=8, validation_alias=_env("THINK_EMOJI"))
+    show_reasoning: bool = Field(True, validation_alias=_env("SHOW_REASONING"))
+
+    # --- limits -----------------------------------------------------------------------------
+    max_message_chars: int = Field(100_000, ge=1, validation_alias=_env("MAX_MESSAGE_CHARS"))
+
+    @field_validator("secret_ai_api_key", "api_token", "storage_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("secret_ai_url", "secret_ai_model", "database_url", mode="before")
+    @classmethod
+    def _blank_str_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def demo_mode(self) -> bool:
+        return self.secret_ai_api_key is None
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+    def resolved_api_token(self) -> str:
+        """The API token: from the environment, else generated once and kept in the data dir."""
+        if self.api_token is not None:
+            return self.api_token.get_secret_value()
+        return _persistent_secret(self.ensure_data_dir() / "api_token")
+
+    def resolved_storage_secret(self) -> str:
+        if self.storage_secret is not None:
+            return self.storage_secret.get_secret_value()
+        return _persistent_secret(self.ensure_data_dir() / "storage_secret")
+
+
+def _persistent_secret(path: Path) -> str:
+    if path.exists():
+        value = path.read_text(encoding="utf-8").strip()
+        if value:
+            return value
+    value = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(value + "\n")
+    return value
+
+
+def _env_key(field_name: str) -> str:
+    field = Settings.model_fields.get(field_name)
+    alias = field.validation_alias if field else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return field_name.upper()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; an invalid value raises ConfigError naming the key to fix."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = str(err["loc"][0]) if err["loc"] else "?"
+            key = _env_key(loc.lower()) if loc.lower() in Settings.model_fields else loc
+            problems.append(f"{key}: {err['msg']} (got {err.get('input')!r})")
+        raise ConfigError("Invalid configuration:\n  " + "\n  ".join(problems)) from None

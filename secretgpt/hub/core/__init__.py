@@ -1,0 +1,1 @@
+"""Routing and stream lifecycle. Import from the submodules (router, stream, registry, events)."""

@@ -1,0 +1,436 @@
+"""`ActiveStream`: one answer being produced, its delivery log, and its pause/resume/cancel."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from ...services.secret_ai import ChatTurn, ChunkKind, ErrorKind, SecretAIError, SecretAIService
+from .events import FINAL_EVENTS, StreamEvent, StreamRecord, StreamStatus
+
+log = logging.getLogger(__name__)
+
+# Errors worth one non-streaming retry when they happen before the first token.
+FALLBACK_KINDS = frozenset({ErrorKind.MODEL, ErrorKind.INTERRUPTED})
+
+
+@dataclass(frozen=True)
+class StreamLimits:
+    stream_timeout: float = 300.0
+    idle_timeout: float = 60.0
+    first_token_timeout: float = 120.0
+    detach_grace: float = 30.0
+    chunk_size: int = 1  # upstream chunks coalesced into one event
+
+
+class _Deadline(Exception):
+    def __init__(self, status: StreamStatus, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+EndCallback = Callable[["ActiveStream"], Awaitable[None]]
+
+
+class ActiveStream:
+    """Runs the upstream read in its own task; subscribers read the event log at their own pace.
+
+    The log holds what was *delivered*. While paused, chunks go to a held buffer (the model keeps
+    generating) and join the log on resume, so a replay shows exactly what a live client saw.
+    """
+
+    def __init__(
+        self,
+        stream_id: str,
+        *,
+        owner: str,
+        conversation_id: str,
+        model: str,
+        messages: list[ChatTurn],
+        service: SecretAIService,
+        limits: StreamLimits,
+        streaming: bool = True,
+        cancel_when_orphaned: bool = False,
+        on_end: EndCallback | None = None,
+        on_upstream_end: Callable[[ActiveStream], None] | None = None,
+    ) -> None:
+        self.id = stream_id
+        self.owner = owner
+        self.conversation_id = conversation_id
+        self.model = model
+        self.streaming = streaming
+        self.cancel_when_orphaned = cancel_when_orphaned
+        self._messages = messages
+        self._service = service
+        self._limits = limits
+        self._on_end = on_end
+        self._on_upstream_end = on_upstream_end
+
+        self._events: list[StreamEvent] = []
+        self._held: list[StreamEvent] = []
+        self._wakeup = asyncio.Event()
+        self._text: list[str] = []
+        self._think: list[str] = []
+        self._chunks = 0
+        self._coalesce: StreamEvent | None = None
+        self._coalesced = 0
+
+        self.status = StreamStatus.CONNECTING
+        self.started_at = datetime.now(timezone.utc)
+        self._started_mono = time.monotonic()
+        self._last_activity = self._started_mono
+        self.first_token_at: datetime | None = None
+        self._first_token_mono: float | None = None
+        self.ended_at: datetime | None = None
+        self._paused_since: float | None = None
+        self._paused_total = 0.0
+        self._usage: dict[str, object] = {}
+        self._error: SecretAIError | None = None
+        self._fallback = False
+        self.upstream_done = False
+        self._stop_reason: _Deadline | None = None
+        self._subscribers = 0
+        self._orphan_timer: asyncio.TimerHandle | None = None
+        self._finished = asyncio.Event()
+        self._control = asyncio.Event()  # wakes the watchdog when deadlines change
+        self._task: asyncio.Task | None = None
+        self._watchdog: asyncio.Task | None = None
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._append(StreamEvent(0, "start", data={
+            "stream_id": self.id, "conversation_id": self.conversation_id, "model": self.model}))
+        self._task = asyncio.create_task(self._produce(), name=f"stream-{self.id}")
+        self._watchdog = asyncio.create_task(self._watch(), name=f"stream-watchdog-{self.id}")
+
+    @property
+    def ended(self) -> bool:
+        return self._finished.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused_since is not None
+
+    async def wait(self) -> StreamRecord:
+        await self._finished.wait()
+        return self.record()
+
+    def pause(self) -> bool:
+        if self.ended or self.paused:
+            return False
+        self._paused_since = time.monotonic()
+        self._control.set()
+        self._flush_coalesced()
+        self.status = StreamStatus.PAUSED
+        self._append(StreamEvent(0, "paused"))
+        return True
+
+    def resume(self) -> bool:
+        if self.ended or not self.paused:
+            return False
+        self._end_pause()
+        self._control.set()
+        self._append(StreamEvent(0, "resumed"))
+        self._release_held()
+        if not self.upstream_done:
+            self.status = StreamStatus.STREAMING if self._first_token_mono else StreamStatus.CONNECTING
+        return True
+
+    def cancel(self) -> bool:
+        """Stop: close the model connection now; keep what arrived."""
+        if self.ended:
+            return False
+        self._stop(_Deadline(StreamStatus.STOPPED, "Stopped."))
+        return True
+
+    def _stop(self, reason: _Deadline) -> None:
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        elif self.upstream_done and not self.ended:
+            # The model had finished but delivery was held by a pause: end delivery now.
+            asyncio.get_running_loop().create_task(self._finish())
+
+    # --- subscribers ----------------------------------------------------------------------------
+
+    def attach(self) -> None:
+        self._subscribers += 1
+        if self._orphan_timer is not None:
+            self._orphan_timer.cancel()
+            self._orphan_timer = None
+
+    def detach(self) -> None:
+        self._subscribers = max(0, self._subscribers - 1)
+        if self._subscribers == 0 and self.cancel_when_orphaned and not self.ended:
+            loop = asyncio.get_running_loop()
+            self._orphan_timer = loop.call_later(self._limits.detach_grace, self._orphaned)
+
+    def _orphaned(self) -> None:
+        self._orphan_timer = None
+        if self._subscribers == 0 and not self.ended:
+            log.info("stream %s: no client left, closing the model connection", self.id)
+            self._stop(_Deadline(StreamStatus.STOPPED, "The client disconnected."))
+
+    def events_after(self, seq: int) -> list[StreamEvent]:
+        return self._events[max(0, seq):]
+
+    async def changed(self) -> None:
+        """Return when the next event is delivered."""
+        await self._wakeup.wait()
+
+    async def events(self, after: int = 0) -> AsyncIterator[StreamEvent]:
+        """Every delivered event with seq > after, live until the final one."""
+        index = max(0, after)
+        while True:
+            while index < len(self._events):
+                event = self._events[index]
+                index += 1
+                yield event
+                if event.type in FINAL_EVENTS:
+                    return
+            if self.ended:
+                return
+            await self._wakeup.wait()
+
+    async def batches(self, after: int = 0, interval: float = 0.1) -> AsyncIterator[list[StreamEvent]]:
+        """Delivered events in batches at most every `interval` s: one wake-up per batch, not per token."""
+        index = max(0, after)
+        while True:
+            if index >= len(self._events):
+                if self.ended:
+                    return
+                await self._wakeup.wait()
+                await asyncio.sleep(interval)
+            batch = self._events[index:]
+            index += len(batch)
+            if batch:
+                yield batch
+                if batch[-1].type in FINAL_EVENTS:
+                    return
+
+    @property
+    def last_seq(self) -> int:
+        return len(self._events)
+
+    # --- the record ---------------------------------------------------------------------------
+
+    @property
+    def text(self) -> str:
+        return "".join(self._text)
+
+    @property
+    def think(self) -> str:
+        return "".join(self._think)
+
+    def record(self) -> StreamRecord:
+        usage = self._usage
+        return StreamRecord(
+            stream_id=self.id,
+            conversation_id=self.conversation_id,
+            owner=self.owner,
+            model=self.model,
+            status=self.status,
+            streaming=self.streaming,
+            text=self.text,
+            think=self.think,
+            started_at=self.started_at,
+            first_token_at=self.first_token_at,
+            ended_at=self.ended_at,
+            time_to_first_token=(self._first_token_mono - self._started_mono) if self._first_token_mono else None,
+            think_seconds=usage.get("think_seconds"),  # type: ignore[arg-type]
+            paused_seconds=self._paused_total + ((time.monotonic() - self._paused_since) if self._paused_since else 0),
+            chunks=self._chunks,
+            prompt_tokens=usage.get("prompt_tokens"),  # type: ignore[arg-type]
+            completion_tokens=usage.get("completion_tokens") or self._chunks or None,  # type: ignore[arg-type]
+            done_reason=usage.get("done_reason"),  # type: ignore[arg-type]
+            error_kind=self._error.kind.value if self._error else None,
+            error=self._error.message if self._error else None,
+            fallback=self._fallback,
+        )
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _append(self, event: StreamEvent) -> None:
+        if self.paused and event.type in ("think", "text", "done", "cancelled", "error"):
+            self._held.append(event)
+            return
+        event.seq = len(self._events) + 1
+        self._events.append(event)
+        self._wakeup.set()
+        self._wakeup = asyncio.Event()
+
+    def _release_held(self) -> None:
+        held, self._held = self._held, []
+        merged: list[StreamEvent] = []
+        for event in held:
+            if merged and event.type in ("think", "text") and merged[-1].type == event.type:
+                merged[-1].content += event.content
+            else:
+                merged.append(event)
+        for event in merged:
+            self._append(event)
+
+    def _end_pause(self) -> None:
+        if self._paused_since is not None:
+            self._paused_total += time.monotonic() - self._paused_since
+            self._paused_since = None
+
+    def _deliver(self, kind: str, content: str) -> None:
+        if self._limits.chunk_size <= 1:
+            self._append(StreamEvent(0, kind, content))  # type: ignore[arg-type]
+            return
+        if self._coalesce is not None and self._coalesce.type != kind:
+            self._flush_coalesced()
+        if self._coalesce is None:
+            self._coalesce = StreamEvent(0, kind, "")  # type: ignore[arg-type]
+        self._coalesce.content += content
+        self._coalesced += 1
+        if self._coalesced >= self._limits.chunk_size:
+            self._flush_coalesced()
+
+    def _flush_coalesced(self) -> None:
+        if self._coalesce is not None:
+            event, self._coalesce, self._coalesced = self._coalesce, None, 0
+            self._append(event)
+
+    async def _produce(self) -> None:
+        try:
+            await self._read_upstream(self.streaming)
+        except asyncio.CancelledError:
+            reason = self._stop_reason
+            if reason is None:  # not ours: the app is shutting down
+                self.status = StreamStatus.INTERRUPTED
+                self._error = SecretAIError(ErrorKind.INTERRUPTED, "The server stopped while answering.")
+                await self._finish()
+                raise
+            self.status = reason.status
+            if reason.status is not StreamStatus.STOPPED:
+                self._error = SecretAIError(ErrorKind.TIMEOUT, reason.message)
+        except SecretAIError as exc:
+            self._error = exc
+            self.status = StreamStatus.ERROR
+        except Exception as exc:  # a bug must still end the stream with an error event, never a hang
+            log.exception("stream %s failed", self.id)
+            self._error = SecretAIError(ErrorKind.MODEL, f"Internal error: {type(exc).__name__}")
+            self.status = StreamStatus.ERROR
+        else:
+            self.status = StreamStatus.COMPLETED
+        self.upstream_done = True
+        self._control.set()
+        if self._on_upstream_end is not None:
+            self._on_upstream_end(self)
+        if self.paused and self._stop_reason is None:
+            # Delivery stays held until resume, stop, or the pause outlasts the stream timeout.
+            self._flush_coalesced()
+            return
+        await self._finish()
+
+    async def _read_upstream(self, streaming: bool) -> None:
+        source = self._service.stream_invoke(self._messages, self.model, stream=streaming)
+        try:
+            async for chunk in source:
+                self._last_activity = time.monotonic()
+                if chunk.kind is ChunkKind.DONE:
+                    self._usage = chunk.usage
+                    continue
+                if self._first_token_mono is None:
+                    self._first_token_mono = self._last_activity
+                    self.first_token_at = datetime.now(timezone.utc)
+                    if not self.paused:
+                        self.status = StreamStatus.STREAMING
+                self._chunks += 1
+                (self._think if chunk.kind is ChunkKind.THINK else self._text).append(chunk.content)
+                self._deliver(chunk.kind.value, chunk.content)
+        except SecretAIError as exc:
+            if streaming and self._first_token_mono is None and exc.kind in FALLBACK_KINDS:
+                log.info("stream %s: streaming failed before the first token (%s); retrying without streaming",
+                         self.id, exc.kind.value)
+                self._fallback = True
+                await source.aclose()
+                await self._read_upstream(False)
+                return
+            raise
+        finally:
+            await source.aclose()
+        self._flush_coalesced()
+
+    async def _watch(self) -> None:
+        """One timer for all deadlines, so the per-token path only records a timestamp."""
+        limits = self._limits
+        try:
+            while not self.ended:
+                now = time.monotonic()
+                deadlines: list[tuple[float, _Deadline]] = []
+                if not self.upstream_done:
+                    deadlines.append((self._started_mono + limits.stream_timeout, _Deadline(
+                        StreamStatus.TIMEOUT, f"The answer took longer than {limits.stream_timeout:g} s (STREAM_TIMEOUT).")))
+                    if self._first_token_mono is None:
+                        deadlines.append((self._started_mono + limits.first_token_timeout, _Deadline(
+                            StreamStatus.TIMEOUT,
+                            f"The model sent nothing for {limits.first_token_timeout:g} s (STREAM_FIRST_TOKEN_TIMEOUT).")))
+                    else:
+                        deadlines.append((self._last_activity + limits.idle_timeout, _Deadline(
+                            StreamStatus.TIMEOUT,
+                            f"The model stopped sending for {limits.idle_timeout:g} s (STREAM_IDLE_TIMEOUT).")))
+                if self._paused_since is not None:
+                    deadlines.append((self._paused_since + limits.stream_timeout, _Deadline(
+                        StreamStatus.PAUSE_TIMEOUT,
+                        f"Paused for longer than {limits.stream_timeout:g} s (STREAM_TIMEOUT); the stream was ended.")))
+                if not deadlines:
+                    await self._control.wait()
+                    self._control.clear()
+                    continue
+                when, reason = min(deadlines, key=lambda d: d[0])
+                if now >= when:
+                    log.info("stream %s: %s", self.id, reason.status.value)
+                    if reason.status is StreamStatus.PAUSE_TIMEOUT and self.upstream_done:
+                        self._stop_reason = reason
+                        self.status = reason.status
+                        self._error = SecretAIError(ErrorKind.TIMEOUT, reason.message)
+                        await self._finish()
+                        return
+                    self._stop(reason)
+                    await self._finished.wait()
+                    return
+                # Sleep to the earliest deadline; pause/resume/upstream end wake us sooner. Token
+                # arrivals do not: a moved idle deadline is simply re-checked when the old one is due.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._control.wait(), when - now)
+                self._control.clear()
+        except asyncio.CancelledError:
+            pass
+
+    async def _finish(self) -> None:
+        if self.ended:
+            return
+        self._end_pause()
+        self._release_held()
+        self._flush_coalesced()
+        self.ended_at = datetime.now(timezone.utc)
+        record = self.record()
+        meta = record.metadata()
+        if self.status is StreamStatus.COMPLETED:
+            final = StreamEvent(0, "done", data=meta)
+        elif self.status is StreamStatus.STOPPED:
+            final = StreamEvent(0, "cancelled", data=meta)
+        else:
+            err = self._error or SecretAIError(ErrorKind.INTERRUPTED, "The stream ended unexpectedly.")
+            final = StreamEvent(0, "error", data={**meta, "message": err.message, "kind": err.kind.value})
+        self._append(final)
+        self._finished.set()
+        if self._orphan_timer is not None:
+            self._orphan_timer.cancel()
+        if self._watchdog is not None and self._watchdog is not asyncio.current_task():
+            self._watchdog.cancel()
+        if self._on_end is not None:
+            try:
+                await self._on_end(self)
+            except Exception:
+                log.exception("stream %s: saving the answer failed", self.id)

@@ -1,0 +1,62 @@
+"""Everything the interfaces need, built once from settings: service, store, router, demo model."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ..config import Settings
+from ..services.ollama_loopback import OllamaLoopbackServer, demo_reply
+from ..services.secret_ai import Catalog, ModelInfo, SecretAIService, demo_chat_model, discover, secret_chat_model
+from ..storage import ConversationStore, MemoryConversationStore
+from .core.router import HubRouter
+
+log = logging.getLogger(__name__)
+
+DEMO_MODEL = "secretgpt-demo"
+
+
+class Runtime:
+    def __init__(self, settings: Settings, store: ConversationStore | None = None) -> None:
+        self.settings = settings
+        self.api_token = settings.resolved_api_token()
+        read_timeout = max(settings.stream_first_token_timeout, settings.stream_idle_timeout) + 5
+        factory = demo_chat_model if settings.demo_mode else secret_chat_model
+        self.service = SecretAIService(Catalog(error="Looking for models…"), factory, read_timeout)
+        self.store: ConversationStore = store or MemoryConversationStore()
+        self.router = HubRouter(settings, self.service, self.store)
+        self.demo_server: OllamaLoopbackServer | None = None
+        self._discovery: asyncio.Task | None = None
+
+    @property
+    def demo(self) -> bool:
+        return self.settings.demo_mode
+
+    async def start(self) -> None:
+        if self.demo:
+            pace = self.settings.demo_tokens_per_second
+            self.demo_server = await OllamaLoopbackServer(lambda request: demo_reply(request, pace),
+                                                          models=[DEMO_MODEL]).start()
+            self.service.catalog = Catalog(
+                models=[ModelInfo(name=DEMO_MODEL, url=self.demo_server.url, demo=True)], demo=True)
+            log.info("no SECRET_AI_API_KEY: using the offline demo model")
+            return
+        self._discovery = asyncio.create_task(self.discover())
+
+    async def discover(self) -> Catalog:
+        s = self.settings
+        api_key = s.secret_ai_api_key.get_secret_value() if s.secret_ai_api_key else None
+        catalog = await discover(s.secret_ai_url, s.secret_ai_model, api_key)
+        self.service.catalog = catalog
+        if catalog.error:
+            log.error("%s", catalog.error)
+        else:
+            log.info("models available: %s", ", ".join(catalog.names))
+        return catalog
+
+    async def stop(self) -> None:
+        if self._discovery is not None:
+            self._discovery.cancel()
+        await self.router.shutdown()
+        if self.demo_server is not None:
+            await self.demo_server.stop()

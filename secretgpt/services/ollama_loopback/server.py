@@ -1,0 +1,277 @@
+"""A minimal HTTP/1.1 server for Ollama's `/api/chat` (NDJSON), on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from .script import Reply
+
+log = logging.getLogger(__name__)
+
+ReplyFactory = Callable[[dict], Reply]
+
+
+@dataclass
+class ConnectionLog:
+    """What happened on one `/api/chat` request: tests assert on it."""
+
+    request: dict
+    headers: dict[str, str]
+    opened_at: float = field(default_factory=time.monotonic)
+    chunks_sent: int = 0
+    finished: bool = False  # the whole reply was written
+    closed_by_client_at: float | None = None
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class OllamaLoopbackServer:
+    """Serve scripted replies. `reply_for(request)` decides each answer."""
+
+    def __init__(self, reply_for: ReplyFactory, *, api_key: str | None = None, models: list[str] | None = None) -> None:
+        self.reply_for = reply_for
+        self.api_key = api_key
+        self.models = models or ["loopback"]
+        self.connections: list[ConnectionLog] = []
+        self._server: asyncio.base_events.Server | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self.port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> OllamaLoopbackServer:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        for task in list(self._tasks):
+            with contextlib.suppress(BaseException):
+                await task
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2)
+
+    async def __aenter__(self) -> OllamaLoopbackServer:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- HTTP -------------------------------------------------------------------------------
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            while await self._serve_one(reader, writer):
+                pass
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._tasks.discard(task)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError:
+            return False
+        lines = head.decode("latin-1").split("\r\n")
+        method, path, _ = lines[0].split(" ", 2)
+        headers = {}
+        for line in lines[1:]:
+            if ":" in line:
+                key, value = line.split(":", 1)
+                headers[key.strip().lower()] = value.strip()
+        body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
+
+        if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
+            await self._respond_json(writer, 401, {"error": "unauthorized: invalid API key"})
+            return True
+        if method == "GET" and path == "/api/tags":
+            await self._respond_json(writer, 200, {"models": [{"name": m, "model": m} for m in self.models]})
+            return True
+        if method == "GET" and path == "/api/version":
+            await self._respond_json(writer, 200, {"version": "0.12.6"})
+            return True
+        if method == "POST" and path == "/api/chat":
+            request = json.loads(body or b"{}")
+            conn = ConnectionLog(request=request, headers=headers)
+            self.connections.append(conn)
+            await self._chat(reader, writer, conn)
+            return False
+        await self._respond_json(writer, 404, {"error": f"not found: {path}"})
+        return True
+
+    async def _respond_json(self, writer: asyncio.StreamWriter, status: int, payload: dict) -> None:
+        data = json.dumps(payload).encode()
+        writer.write(
+            f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
+            + data
+        )
+        await writer.drain()
+
+    async def _chat(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: ConnectionLog) -> None:
+        reply = self.reply_for(conn.request)
+        if reply.status != 200:
+            body = reply.error_body or json.dumps({"error": f"HTTP {reply.status}"})
+            data = body.encode()
+            writer.write(
+                f"HTTP/1.1 {reply.status} X\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data
+            )
+            await writer.drain()
+            return
+        # The client sends nothing after its request, so EOF on the reader means it hung up.
+        watcher = asyncio.create_task(self._watch_close(reader, conn))
+        sender = asyncio.create_task(self._send_reply(writer, conn, reply))
+        try:
+            await asyncio.wait({watcher, sender}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (watcher, sender):
+                task.cancel()
+            for task in (watcher, sender):
+                with contextlib.suppress(BaseException):
+                    await task
+            if conn.closed_by_client_at is None and not conn.finished:
+                conn.closed_by_client_at = time.monotonic()
+            conn.closed.set()
+
+    async def _watch_close(self, reader: asyncio.StreamReader, conn: ConnectionLog) -> None:
+        with contextlib.suppress(ConnectionError):
+            while await reader.read(65536):
+                pass
+        if not conn.finished:
+            conn.closed_by_client_at = time.monotonic()
+
+    async def _send_reply(self, writer: asyncio.StreamWriter, conn: ConnectionLog, reply: Reply) -> None:
+        stream = conn.request.get("stream", True)
+        think_requested = bool(conn.request.get("think"))
+        inline = reply.inline_think or not think_requested
+        if not stream:
+            await asyncio.sleep(reply.first_token_delay)
+            await self._send_whole(writer, conn, reply, inline)
+            return
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
+        )
+        await writer.drain()
+        await asyncio.sleep(reply.first_token_delay)
+        interval = 1.0 / reply.tokens_per_second if reply.tokens_per_second else 0.0
+        start = time.monotonic()
+        pending: list[bytes] = []
+        in_think = False
+        sent = 0
+        for step in reply.steps:
+            if step.kind == "sleep":
+                await self._flush(writer, pending)
+                await asyncio.sleep(step.seconds)
+                start += step.seconds
+                continue
+            if step.kind == "stall":
+                await self._flush(writer, pending)
+                await asyncio.Event().wait()
+            if step.kind == "drop":
+                await self._flush(writer, pending)
+                transport = writer.transport
+                transport.abort()  # no terminating chunk: the client sees a broken body
+                return
+            if step.kind == "error":
+                pending.append(self._line({"error": step.content}))
+                await self._flush(writer, pending)
+                writer.write(b"0\r\n\r\n")
+                await writer.drain()
+                conn.finished = True
+                return
+            content, thinking = step.content, step.thinking
+            if inline:
+                if thinking and not in_think:
+                    thinking, in_think = "<think>" + thinking, True
+                if content and in_think:
+                    content, in_think = "</think>" + content, False
+                content, thinking = thinking + content, ""
+            message: dict = {"role": "assistant", "content": content}
+            if thinking:
+                message["thinking"] = thinking
+            pending.append(self._line({"model": reply.model, "created_at": _now(), "message": message, "done": False}))
+            sent += 1
+            conn.chunks_sent = sent
+            if interval:
+                due = start + sent * interval
+                delay = due - time.monotonic()
+                if delay > 0:
+                    await self._flush(writer, pending)
+                    await asyncio.sleep(delay)
+            elif len(pending) >= 64:
+                await self._flush(writer, pending)
+        tail = "</think>" if inline and in_think else ""
+        pending.append(self._line(self._done(reply, conn, sent, tail)))
+        await self._flush(writer, pending)
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+        conn.finished = True
+
+    async def _send_whole(self, writer: asyncio.StreamWriter, conn: ConnectionLog, reply: Reply, inline: bool) -> None:
+        for step in reply.steps:
+            if step.kind in ("error", "drop", "stall"):
+                if step.kind == "stall":
+                    await asyncio.Event().wait()
+                if step.kind == "drop":
+                    writer.transport.abort()
+                    return
+                await self._respond_json(writer, 500, {"error": step.content})
+                conn.finished = True
+                return
+        text, thinking = reply.text, reply.thinking
+        if inline and thinking:
+            text, thinking = f"<think>{thinking}</think>{text}", ""
+        payload = self._done(reply, conn, len(reply.steps), "")
+        payload["message"] = {"role": "assistant", "content": text, **({"thinking": thinking} if thinking else {})}
+        await self._respond_json(writer, 200, payload)
+        conn.finished = True
+
+    @staticmethod
+    def _line(obj: dict) -> bytes:
+        return json.dumps(obj).encode() + b"\n"
+
+    @staticmethod
+    def _done(reply: Reply, conn: ConnectionLog, eval_count: int, tail: str) -> dict:
+        prompt = sum(len(str(m.get("content", ""))) // 4 for m in conn.request.get("messages") or [])
+        return {
+            "model": reply.model,
+            "created_at": _now(),
+            "message": {"role": "assistant", "content": tail},
+            "done": True,
+            "done_reason": "stop",
+            "total_duration": int((time.monotonic() - conn.opened_at) * 1e9),
+            "prompt_eval_count": prompt,
+            "eval_count": eval_count,
+        }
+
+    @staticmethod
+    async def _flush(writer: asyncio.StreamWriter, pending: list[bytes]) -> None:
+        if not pending:
+            return
+        data = b"".join(pending)
+        pending.clear()
+        writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        await writer.drain()
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat()

@@ -1,0 +1,89 @@
+"""Find which chat models exist and where they are served."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+
+import httpx
+from pydantic import BaseModel, Field
+
+from .models import ModelInfo
+
+log = logging.getLogger(__name__)
+
+# Secret AI's contract also lists speech models; they do not speak /api/chat.
+NON_CHAT_MARKERS = ("stt", "tts", "whisper", "kokoro", "embed", "voice")
+
+
+def is_chat_model(name: str) -> bool:
+    lowered = name.lower()
+    return not any(marker in lowered for marker in NON_CHAT_MARKERS)
+
+
+class Catalog(BaseModel):
+    """The models the app can use, or why there are none."""
+
+    models: list[ModelInfo] = Field(default_factory=list)
+    error: str | None = None
+    demo: bool = False
+
+    def find(self, name: str | None) -> ModelInfo | None:
+        if not self.models:
+            return None
+        if name is None:
+            return self.models[0]
+        return next((m for m in self.models if m.name == name), None)
+
+    @property
+    def names(self) -> list[str]:
+        return [m.name for m in self.models]
+
+
+async def discover(url: str | None, model: str | None, api_key: str | None) -> Catalog:
+    """Resolve models and URLs: SECRET_AI_URL/SECRET_AI_MODEL skip the Secret Network lookup."""
+    if url and model:
+        return Catalog(models=[ModelInfo(name=model, url=url)])
+    if url:
+        return await _from_ollama_tags(url, api_key)
+    return await asyncio.to_thread(_from_secret_network, model)
+
+
+async def _from_ollama_tags(url: str, api_key: str | None) -> Catalog:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.get(url.rstrip("/") + "/api/tags", headers=headers)
+            response.raise_for_status()
+            names = [m.get("name") or m.get("model") for m in response.json().get("models", [])]
+    except (httpx.HTTPError, ValueError) as exc:
+        return Catalog(error=f"Could not list models at SECRET_AI_URL={url} (GET /api/tags): {exc}. "
+                             "Set SECRET_AI_MODEL to skip the lookup.")
+    chat = [ModelInfo(name=n, url=url) for n in names if n and is_chat_model(n)]
+    if not chat:
+        return Catalog(error=f"SECRET_AI_URL={url} lists no chat models. Set SECRET_AI_MODEL.")
+    return Catalog(models=chat)
+
+
+def _from_secret_network(model: str | None) -> Catalog:
+    from secret_ai_sdk import Secret
+    from secret_ai_sdk._config import SECRET_NODE_URL, SECRET_NODE_URL_DEFAULT
+
+    node = os.getenv(SECRET_NODE_URL, SECRET_NODE_URL_DEFAULT)
+    where = f"the Secret Network worker contract via node {node}"
+    try:
+        secret = Secret()
+        names = [model] if model else [n for n in secret.get_models() if is_chat_model(n)]
+        found: list[ModelInfo] = []
+        for name in names:
+            urls = secret.get_urls(model=name)
+            if urls:
+                found.append(ModelInfo(name=name, url=urls[0]))
+    except Exception as exc:  # the SDK wraps network failures in several types
+        log.warning("model discovery failed: %s", type(exc).__name__)
+        return Catalog(error=f"Model discovery failed: could not query {where}: {exc}. "
+                             "Set SECRET_AI_URL and SECRET_AI_MODEL to use a known server.")
+    if not found:
+        return Catalog(error=f"Model discovery found no chat model with a URL in {where}.")
+    return Catalog(models=found)

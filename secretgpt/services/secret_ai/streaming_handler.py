@@ -1,0 +1,112 @@
+"""Incremental separation of reasoning from answer text.
+
+Models put reasoning either in a separate field (Ollama >= 0.12.4 `thinking`, surfaced by
+langchain-ollama as `reasoning_content`) or inline as `<think>…</think>` in the content. Inline
+tags may be split anywhere across chunks, so the parser holds back any tail that could still
+become a tag and never lets a partial tag reach the answer text.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from .models import ChunkKind, StreamChunk
+
+OPEN_TAG = "<think>"
+CLOSE_TAG = "</think>"
+
+
+def _partial_tag_suffix(buffer: str, tag: str) -> int:
+    """Length of the longest suffix of `buffer` that is a proper prefix of `tag`."""
+    for size in range(min(len(tag) - 1, len(buffer)), 0, -1):
+        if buffer.endswith(tag[:size]):
+            return size
+    return 0
+
+
+class ThinkTagParser:
+    """Feed content and reasoning deltas; get back THINK/TEXT chunks in order."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._in_think = False
+        self._pending = ""  # held-back characters that may be the start of a tag
+        self.think_started_at: float | None = None
+        self.think_ended_at: float | None = None
+
+    @property
+    def in_think(self) -> bool:
+        return self._in_think
+
+    @property
+    def think_seconds(self) -> float | None:
+        if self.think_started_at is None:
+            return None
+        end = self.think_ended_at if self.think_ended_at is not None else self._clock()
+        return max(0.0, end - self.think_started_at)
+
+    def feed_reasoning(self, reasoning: str) -> list[StreamChunk]:
+        """Reasoning delivered out of band (the `thinking` field)."""
+        if not reasoning:
+            return []
+        self._mark_think_start()
+        return [StreamChunk(ChunkKind.THINK, reasoning)]
+
+    def feed(self, content: str) -> list[StreamChunk]:
+        """Answer content that may contain inline think tags."""
+        if not content:
+            return []
+        out: list[StreamChunk] = []
+        if self.think_started_at is not None and self.think_ended_at is None and not self._in_think:
+            # Out-of-band reasoning has stopped: the answer has begun.
+            self.think_ended_at = self._clock()
+        buffer = self._pending + content
+        self._pending = ""
+        while buffer:
+            tag = CLOSE_TAG if self._in_think else OPEN_TAG
+            index = buffer.find(tag)
+            if index >= 0:
+                self._emit(out, buffer[:index])
+                buffer = buffer[index + len(tag):]
+                if self._in_think:
+                    self._in_think = False
+                    self.think_ended_at = self._clock()
+                else:
+                    self._in_think = True
+                    self._mark_think_start()
+                continue
+            hold = _partial_tag_suffix(buffer, tag)
+            self._emit(out, buffer[: len(buffer) - hold])
+            self._pending = buffer[len(buffer) - hold:]
+            break
+        return out
+
+    def finish(self) -> list[StreamChunk]:
+        """End of stream: release held-back text and close an unclosed think block."""
+        out: list[StreamChunk] = []
+        if self._pending:
+            # A dangling "<th…" at the very end is a truncated tag, not answer text; a lone "<"
+            # is more likely a real character, so it is kept.
+            if not self._in_think and len(self._pending) > 1 and OPEN_TAG.startswith(self._pending):
+                self._pending = ""
+            self._emit(out, self._pending)
+            self._pending = ""
+        if self._in_think:
+            self._in_think = False
+        if self.think_started_at is not None and self.think_ended_at is None:
+            self.think_ended_at = self._clock()
+        return out
+
+    def _mark_think_start(self) -> None:
+        if self.think_started_at is None:
+            self.think_started_at = self._clock()
+
+    def _emit(self, out: list[StreamChunk], text: str) -> None:
+        if not text:
+            return
+        kind = ChunkKind.THINK if self._in_think else ChunkKind.TEXT
+        if out and out[-1].kind is kind:
+            out[-1].content += text
+        else:
+            out.append(StreamChunk(kind, text))
