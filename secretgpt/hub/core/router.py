@@ -29,6 +29,17 @@ def title_from(message: str) -> str:
     return words if len(words) <= 60 else words[:59].rstrip() + "…"
 
 
+def model_context(turns: list[ChatTurn]) -> list[ChatTurn]:
+    """What the model sees: the conversation without reasoning, one answer per question
+    (of repeated answers, e.g. after a retry, the last)."""
+    out: list[ChatTurn] = []
+    for turn in turns:
+        if turn.role == "assistant" and out and out[-1].role == "assistant":
+            out.pop()
+        out.append(ChatTurn(role=turn.role, content=turn.content))
+    return out
+
+
 class HubRouter:
     def __init__(self, settings: Settings, service: SecretAIService, store: ConversationStore,
                  registry: StreamRegistry | None = None) -> None:
@@ -61,22 +72,36 @@ class HubRouter:
         model: str | None = None,
         streaming: bool = True,
         cancel_when_orphaned: bool = False,
+        retry: bool = False,
     ) -> ActiveStream:
         """Start an answer. Raises BadMessage, SecretAIError (no such model / none available),
-        ConversationNotFound, or TooManyStreams — all before anything is stored."""
-        self.validate(message)
+        ConversationNotFound, or TooManyStreams — all before anything is stored.
+
+        `retry`: answer the conversation's last user message again instead of adding `message`.
+        """
+        if not retry:
+            self.validate(message)
         info = self.service.resolve(model)
         if len(self.registry.upstream_streams()) >= self.registry.max_concurrent:
             raise TooManyStreams(self.registry.max_concurrent)
         if conversation_id is None:
+            if retry:
+                raise BadMessage("There is nothing to retry in a new conversation.")
             conversation = await self.store.create(owner, title_from(message))
         else:
             conversation = await self.store.get(conversation_id, owner)
             if self.registry.for_conversation(conversation.id) is not None:
                 raise BadMessage("An answer is still streaming in this conversation. Stop it or wait for it to end.")
-        history = [ChatTurn(role=t.role, content=t.content) for t in conversation.turns]
-        await self.store.add_user_turn(conversation.id, owner, message)
-        messages = [*history, ChatTurn(role="user", content=message)]
+        history = model_context(conversation.turns)
+        if retry:
+            while history and history[-1].role == "assistant":
+                history.pop()
+            if not history:
+                raise BadMessage("There is nothing to retry in this conversation.")
+            messages = history
+        else:
+            await self.store.add_user_turn(conversation.id, owner, message)
+            messages = [*history, ChatTurn(role="user", content=message)]
         return self.registry.open(lambda stream_id: ActiveStream(
             stream_id,
             owner=owner,

@@ -86,6 +86,8 @@ class ActiveStream:
         self._last_activity = self._started_mono
         self.first_token_at: datetime | None = None
         self._first_token_mono: float | None = None
+        self._think_started: float | None = None
+        self._think_ended: float | None = None
         self.ended_at: datetime | None = None
         self._paused_since: float | None = None
         self._paused_total = 0.0
@@ -216,6 +218,23 @@ class ActiveStream:
                     return
 
     @property
+    def think_seconds(self) -> float | None:
+        """How long the model reasoned (so far, while it still is)."""
+        if self._think_started is None:
+            return None
+        end = self._think_ended if self._think_ended is not None else time.monotonic()
+        return end - self._think_started
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        if self._first_token_mono is None:
+            return None
+        elapsed = time.monotonic() - self._first_token_mono - self._paused_total
+        if self._paused_since is not None:
+            elapsed -= time.monotonic() - self._paused_since
+        return self._chunks / elapsed if elapsed > 0.2 else None
+
+    @property
     def last_seq(self) -> int:
         return len(self._events)
 
@@ -244,7 +263,7 @@ class ActiveStream:
             first_token_at=self.first_token_at,
             ended_at=self.ended_at,
             time_to_first_token=(self._first_token_mono - self._started_mono) if self._first_token_mono else None,
-            think_seconds=usage.get("think_seconds"),  # type: ignore[arg-type]
+            think_seconds=usage.get("think_seconds") or self.think_seconds,  # type: ignore[arg-type]
             paused_seconds=self._paused_total + ((time.monotonic() - self._paused_since) if self._paused_since else 0),
             chunks=self._chunks,
             prompt_tokens=usage.get("prompt_tokens"),  # type: ignore[arg-type]
@@ -346,7 +365,14 @@ class ActiveStream:
                     if not self.paused:
                         self.status = StreamStatus.STREAMING
                 self._chunks += 1
-                (self._think if chunk.kind is ChunkKind.THINK else self._text).append(chunk.content)
+                if chunk.kind is ChunkKind.THINK:
+                    self._think.append(chunk.content)
+                    if self._think_started is None:
+                        self._think_started = self._last_activity
+                else:
+                    self._text.append(chunk.content)
+                    if self._think_started is not None and self._think_ended is None:
+                        self._think_ended = self._last_activity
                 self._deliver(chunk.kind.value, chunk.content)
         except SecretAIError as exc:
             if streaming and self._first_token_mono is None and exc.kind in FALLBACK_KINDS:

@@ -1,14 +1,49 @@
-"""Placeholder chat page (the real one is built in the chat-page work)."""
+"""The chat page at `/`."""
 
 from __future__ import annotations
 
-from nicegui import ui
+from nicegui import app, ui
 
 from ...hub.runtime import Runtime
+from .chat_view import ChatView
+from .preferences import Preferences
+from .settings_drawer import SettingsDrawer
 
 
 def register_page(runtime: Runtime) -> None:
     @ui.page("/")
-    def index() -> None:
-        ui.label("SecretGPT").classes("text-2xl")
-        ui.label("The API is at /api/v1/chat/stream")
+    async def index() -> None:
+        settings = runtime.settings
+        catalog = runtime.service.catalog
+        prefs = Preferences(app.storage.user, settings)
+        owner = "web:" + str(app.storage.browser["id"])
+        ui.query(".nicegui-content").classes("h-[calc(100vh-64px)] p-2 no-wrap")
+
+        with ui.header().classes("items-center bg-grey-9 q-py-sm"):
+            ui.label("🔒 SecretGPT").classes("text-lg font-medium")
+            model_label = ui.label("").classes("text-sm text-grey-4 sg-model")
+            demo_badge = ui.badge("Demo model (offline)", color="orange").classes("sg-demo") \
+                .props("aria-label='Demo model (offline)'")
+            ui.space()
+            new_button = ui.button("New chat", icon="add").props("flat color=white aria-label='New chat'")
+            settings_button = ui.button(icon="settings").props("flat round color=white aria-label=Settings") \
+                .tooltip("Settings")
+        banner = ui.label("").classes("w-full text-center text-negative text-sm sg-banner")
+
+        chat = ChatView(runtime.router, owner, prefs)
+        drawer = SettingsDrawer(app.storage.user, catalog, chat.set_show_reasoning)
+        settings_button.on_click(drawer.toggle)
+        new_button.on_click(chat.new_chat)
+
+        def show_catalog() -> None:
+            current = runtime.service.catalog
+            model_label.text = ", ".join(current.names[:1]) or "no model"
+            demo_badge.visible = current.demo
+            banner.text = current.error or ""
+            banner.visible = bool(current.error) and not current.models
+            drawer.refresh_models(current)
+
+        show_catalog()
+        # Discovery runs in the background at start-up; show its outcome when it lands.
+        ui.timer(2.0, show_catalog)
+        await chat.load()

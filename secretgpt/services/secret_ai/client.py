@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import types
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -25,7 +26,23 @@ def secret_chat_model(model: ModelInfo, read_timeout: float) -> BaseChatModel:
     from secret_ai_sdk import ChatSecret
 
     # Our own idle/first-token timeouts govern; the SDK's 30 s default would cut slow first tokens.
-    return ChatSecret(model=model.name, base_url=model.url, reasoning=True, client_kwargs={"timeout": read_timeout})
+    llm = ChatSecret(model=model.name, base_url=model.url, reasoning=True, client_kwargs={"timeout": read_timeout})
+    _without_sdk_retries(llm)
+    return llm
+
+
+def _without_sdk_retries(llm: BaseChatModel) -> None:
+    """Undo the SDK's retry wrapper on `chat`.
+
+    It retries every failed non-streaming request 3 times with 1 + 2 + 4 s back-off, a rejected key
+    and a model error included (streamed requests are never retried). That made a wrong key or the
+    streaming -> non-streaming fallback take 7 s and 4 requests. The stream lifecycle decides
+    about retries (one fallback) and time limits instead.
+    """
+    for client in (getattr(llm, "_client", None), getattr(llm, "_async_client", None)):
+        unwrapped = getattr(type(client).chat, "__wrapped__", None) if client is not None else None
+        if unwrapped is not None:
+            client.chat = types.MethodType(unwrapped, client)  # type: ignore[union-attr]
 
 
 def demo_chat_model(model: ModelInfo, read_timeout: float) -> BaseChatModel:

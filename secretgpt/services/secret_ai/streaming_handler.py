@@ -86,9 +86,10 @@ class ThinkTagParser:
         """End of stream: release held-back text and close an unclosed think block."""
         out: list[StreamChunk] = []
         if self._pending:
-            # A dangling "<th…" at the very end is a truncated tag, not answer text; a lone "<"
-            # is more likely a real character, so it is kept.
-            if not self._in_think and len(self._pending) > 1 and OPEN_TAG.startswith(self._pending):
+            # A dangling "<th…" (or "</th…" inside reasoning) at the very end is a truncated tag,
+            # not text; a lone "<" is more likely a real character, so it is kept.
+            tag = CLOSE_TAG if self._in_think else OPEN_TAG
+            if len(self._pending) > 1 and tag.startswith(self._pending):
                 self._pending = ""
             self._emit(out, self._pending)
             self._pending = ""

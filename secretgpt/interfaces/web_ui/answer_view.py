@@ -1,0 +1,133 @@
+"""One assistant message on the page: reasoning block, streamed answer, status and error."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nicegui import ui
+
+from ...hub.core.events import StreamRecord, StreamStatus
+from .streaming_markdown import StreamingMarkdown
+
+STATUS_TEXT = {
+    StreamStatus.CONNECTING: "Connecting…",
+    StreamStatus.STREAMING: "Streaming",
+    StreamStatus.PAUSED: "Paused",
+    StreamStatus.COMPLETED: "Completed",
+    StreamStatus.STOPPED: "Stopped",
+    StreamStatus.ERROR: "Error",
+    StreamStatus.TIMEOUT: "Timed out",
+    StreamStatus.PAUSE_TIMEOUT: "Paused too long",
+    StreamStatus.INTERRUPTED: "Interrupted",
+}
+STATUS_COLOR = {
+    StreamStatus.CONNECTING: "grey-7", StreamStatus.STREAMING: "primary", StreamStatus.PAUSED: "orange-8",
+    StreamStatus.COMPLETED: "positive", StreamStatus.STOPPED: "grey-8",
+}
+
+
+class ThinkBlock:
+    """Reasoning in its own collapsible block, in the think colour, never mixed into the answer."""
+
+    def __init__(self, emoji: str, color: str) -> None:
+        self.emoji = emoji
+        self.expansion = ui.expansion(f"{emoji} Thinking…", value=True).classes("w-full sg-think") \
+            .props("dense header-class='text-sm'").style(f"color: {color}")
+        self.expansion.visible = False
+        with self.expansion:
+            self.body = StreamingMarkdown()
+        self.has_text = False
+
+    def append(self, text: str) -> None:
+        if text:
+            self.has_text = True
+            self.expansion.visible = True
+        self.body.append(text)
+
+    def flush(self) -> None:
+        self.body.flush()
+
+    def done(self, seconds: float | None) -> None:
+        """Thinking is over: label it with its duration and fold it away (re-openable)."""
+        self.body.finish()
+        if seconds is not None:
+            self.expansion.text = f"{self.emoji} Thought for {seconds:.0f} s" if seconds >= 1 else \
+                f"{self.emoji} Thought for {seconds:.1f} s"
+        else:
+            self.expansion.text = f"{self.emoji} Reasoning"
+        self.expansion.value = False
+
+
+class AnswerView:
+    def __init__(self, *, emoji: str, color: str, show_reasoning: bool, on_retry: Callable[[], object]) -> None:
+        with ui.chat_message(name="SecretGPT", sent=False).classes("w-full sg-message") \
+                .props("bg-color=grey-2") as self.message:
+            with ui.column().classes("w-full gap-1 sg-answer-wrap"):
+                self.think = ThinkBlock(emoji, color)
+                self.think.expansion.set_visibility(False)
+                self._show_reasoning = show_reasoning
+                with ui.element("div").classes("w-full sg-answer"):
+                    self.body = StreamingMarkdown()
+                with ui.row().classes("items-center gap-2 text-xs text-grey-7") as self.footer:
+                    self.status = ui.badge(STATUS_TEXT[StreamStatus.CONNECTING], color="grey-7") \
+                        .classes("sg-status").props("outline")
+                    self.detail = ui.label("").classes("sg-detail")
+                self.notice = ui.label("").classes("text-xs text-grey-8")
+                self.notice.visible = False
+                with ui.row().classes("items-center gap-2") as self.error_row:
+                    self.error = ui.label("").classes("text-negative text-sm sg-error")
+                    ui.button("Retry", icon="refresh", on_click=on_retry).props("flat dense color=negative")
+                self.error_row.visible = False
+        self._think_closed = False
+
+    def set_show_reasoning(self, show: bool) -> None:
+        self._show_reasoning = show
+        self.think.expansion.set_visibility(show and self.think.has_text)
+
+    def add_think(self, text: str) -> None:
+        self.think.append(text)
+        self.think.expansion.set_visibility(self._show_reasoning and self.think.has_text)
+
+    def add_text(self, text: str, think_seconds: float | None) -> None:
+        if text and not self._think_closed and self.think.has_text:
+            self.close_think(think_seconds)
+        self.body.append(text)
+
+    def close_think(self, seconds: float | None) -> None:
+        if not self._think_closed:
+            self._think_closed = True
+            if self.think.has_text:
+                self.think.done(seconds)
+
+    def flush(self) -> None:
+        if not self._think_closed:
+            self.think.flush()
+        self.body.flush()
+
+    def set_status(self, status: StreamStatus, detail: str = "") -> None:
+        self.status.text = STATUS_TEXT[status]
+        self.status.props(f"color={STATUS_COLOR.get(status, 'negative')}")
+        if self.detail.text != detail:
+            self.detail.text = detail
+
+    def finish(self, record: StreamRecord | None, status: StreamStatus, error: str | None) -> None:
+        self.close_think(record.think_seconds if record else None)
+        self.body.finish()
+        detail = ""
+        if record is not None:
+            tokens = record.completion_tokens or record.chunks
+            elapsed = (record.ended_at - record.started_at).total_seconds() if record.ended_at else None
+            detail = f"{record.model} · {tokens:,} tokens" + (f" in {elapsed:.1f} s" if elapsed else "")
+            if record.fallback:
+                self.show_notice("Streaming failed before the first token, so this answer came from a "
+                                 "non-streaming request.")
+        self.set_status(status, detail)
+        if status is StreamStatus.STOPPED:
+            self.show_notice("Stopped — the answer above is partial.")
+        if error:
+            self.error.text = error
+            self.error_row.visible = True
+
+    def show_notice(self, text: str) -> None:
+        self.notice.text = text
+        self.notice.visible = True

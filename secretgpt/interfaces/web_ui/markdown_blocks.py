@@ -1,0 +1,97 @@
+"""Split streamed Markdown into settled blocks and an open tail, and render it safely.
+
+Settled blocks are rendered once and never touched again; only the open tail changes while an
+answer streams. A block settles at a blank line outside a fenced code block.
+"""
+
+from __future__ import annotations
+
+import re
+
+import markdown2
+
+EXTRAS = {
+    "fenced-code-blocks": None,
+    "tables": None,
+    "cuddled-lists": None,
+    "strike": None,
+    "breaks": {"on_newline": True},
+}
+_FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+
+
+def render_markdown(text: str) -> str:
+    """Model output is untrusted: raw HTML is escaped and unsafe link schemes are dropped here;
+    the browser sanitises again (NiceGUI's client-side sanitiser stays on)."""
+    return markdown2.markdown(close_open_fence(text), safe_mode="escape", extras=EXTRAS)
+
+
+def close_open_fence(text: str) -> str:
+    """An unclosed code fence renders as code, not as a paragraph of backticks."""
+    fence = None
+    for line in text.split("\n"):
+        match = _FENCE_RE.match(line)
+        if match:
+            marker = match.group(1)
+            if fence is None:
+                fence = marker
+            elif marker[0] == fence[0] and len(marker) >= len(fence) and not line.strip()[len(marker):].strip():
+                fence = None
+    if fence is None:
+        return text
+    return text + ("" if text.endswith("\n") else "\n") + fence
+
+
+class MarkdownBlockSplitter:
+    """Feed text as it arrives; get back blocks that can no longer change."""
+
+    def __init__(self) -> None:
+        self._tail = ""  # text of the open block
+        self._fence: str | None = None  # the open fence marker, if inside a code block
+        self._line_start = 0  # index in _tail where the current (incomplete) line begins
+        self._block_has_content = False
+
+    @property
+    def tail(self) -> str:
+        return self._tail
+
+    @property
+    def in_code(self) -> bool:
+        return self._fence is not None
+
+    def feed(self, text: str) -> list[str]:
+        settled: list[str] = []
+        self._tail += text
+        while True:
+            newline = self._tail.find("\n", self._line_start)
+            if newline < 0:
+                return settled
+            line = self._tail[self._line_start:newline]
+            self._line_start = newline + 1
+            self._track_line(line)
+            if self._fence is None and not line.strip() and self._block_has_content:
+                # A blank line outside code ends the block (it keeps its trailing blank line so
+                # the rendered spacing matches the whole-text rendering).
+                block, self._tail = self._tail[: self._line_start], self._tail[self._line_start:]
+                self._line_start = 0
+                self._block_has_content = False
+                settled.append(block)
+
+    def finish(self) -> str:
+        """The rest, at the end of the stream."""
+        rest, self._tail = self._tail, ""
+        self._line_start = 0
+        self._fence = None
+        self._block_has_content = False
+        return rest
+
+    def _track_line(self, line: str) -> None:
+        match = _FENCE_RE.match(line)
+        if match:
+            marker = match.group(1)
+            if self._fence is None:
+                self._fence = marker
+            elif marker[0] == self._fence[0] and len(marker) >= len(self._fence) and not line.strip()[len(marker):]:
+                self._fence = None
+        if line.strip():
+            self._block_has_content = True
