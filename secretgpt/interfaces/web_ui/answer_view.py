@@ -31,7 +31,7 @@ class ThinkBlock:
 
     def __init__(self, emoji: str, color: str) -> None:
         self.emoji = emoji
-        self.expansion = ui.expansion(f"{emoji} Thinking…", value=True).classes("w-full sg-think") \
+        self.expansion = ui.expansion(f"{emoji} Thinking…", value=True).classes("w-full sg-think").mark("think") \
             .props("dense header-class='text-sm'").style(f"color: {color}")
         self.expansion.visible = False
         with self.expansion:
@@ -66,7 +66,7 @@ class AnswerView:
                 self.think = ThinkBlock(emoji, color)
                 self.think.expansion.set_visibility(False)
                 self._show_reasoning = show_reasoning
-                with ui.element("div").classes("w-full sg-answer"):
+                with ui.element("div").classes("w-full sg-answer").mark("answer"):
                     self.body = StreamingMarkdown()
                 with ui.row().classes("items-center gap-2 text-xs text-grey-7") as self.footer:
                     self.status = ui.badge(STATUS_TEXT[StreamStatus.CONNECTING], color="grey-7") \

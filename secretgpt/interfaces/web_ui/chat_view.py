@@ -193,6 +193,11 @@ class ChatView:
                 if replay and final is None:
                     pacer = RevealPacer(speed)  # caught up with the replay: back to the chosen pace
                 now = time.monotonic()
+                if stream.paused and final is None:
+                    # Pause freezes the display at once, including text already received.
+                    last = now
+                    await stream.changed()
+                    continue
                 take = waiting if final is not None else pacer.allowance(waiting, now - last)
                 last = now
                 waiting -= take

@@ -90,7 +90,10 @@ class SecretAIService:
         the HTTP connection to the model server.
         """
         info = self.resolve(model)
-        llm = self._client(info)
+        try:
+            llm = self._client(info)
+        except Exception as exc:  # ChatSecret checks SECRET_AI_API_KEY when it is built
+            raise map_error(exc, info) from exc
         lc_messages = to_langchain(messages)
         parser = ThinkTagParser()
         usage: dict[str, Any] = {"model": info.name}
