@@ -42,6 +42,19 @@ def close_open_fence(text: str) -> str:
     return text + ("" if text.endswith("\n") else "\n") + fence
 
 
+_TABLE_SEPARATOR_RE = re.compile(r"^\s*\|?\s*:?-{1,}:?\s*(\|\s*:?-{1,}:?\s*)*\|?\s*$")
+
+
+def displayable_tail(tail: str) -> str:
+    """The open block as it may be shown mid-stream: a table whose separator row has not arrived
+    yet is held back (it would flash as a paragraph of pipes)."""
+    lines = tail.lstrip("\n").split("\n")
+    if lines and lines[0].lstrip().startswith("|"):
+        if len(lines) < 3 or not _TABLE_SEPARATOR_RE.match(lines[1]):
+            return ""
+    return tail
+
+
 class MarkdownBlockSplitter:
     """Feed text as it arrives; get back blocks that can no longer change."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from .markdown_blocks import MarkdownBlockSplitter, render_markdown
+from .markdown_blocks import MarkdownBlockSplitter, displayable_tail, render_markdown
 
 BLOCKS_PER_GROUP = 16  # bounds the children list a container update carries
 TAIL_BUDGET_RATIO = 2.0  # tail bytes re-sent may reach this multiple of the rendered size
@@ -53,7 +53,7 @@ class StreamingMarkdown:
         """Show the tail if the byte budget allows (always when settled text must leave it)."""
         if not (self._tail_dirty or self._tail_stale):
             return
-        tail = self._splitter.tail
+        tail = displayable_tail(self._splitter.tail)
         estimate = len(tail) + UPDATE_OVERHEAD
         budget = TAIL_BUDGET_RATIO * (self._rendered + estimate) + TAIL_BUDGET_SLACK
         if not self._tail_stale and self._tail_spent + estimate > budget:
