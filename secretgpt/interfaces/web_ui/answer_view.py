@@ -66,7 +66,9 @@ class AnswerView:
                 self.think = ThinkBlock(emoji, color)
                 self.think.expansion.set_visibility(False)
                 self._show_reasoning = show_reasoning
-                with ui.element("div").classes("w-full sg-answer").mark("answer"):
+                # Code blocks get a panel; Tailwind arbitrary variants reach the rendered <pre>.
+                with ui.element("div").classes("w-full sg-answer [&_pre]:bg-white [&_pre]:p-3 [&_pre]:rounded "
+                                               "[&_pre]:overflow-x-auto").mark("answer"):
                     self.body = StreamingMarkdown()
                 with ui.row().classes("items-center gap-2 text-xs text-grey-7") as self.footer:
                     self.status = ui.badge(STATUS_TEXT[StreamStatus.CONNECTING], color="grey-7") \
