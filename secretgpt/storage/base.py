@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from pydantic import BaseModel, Field, ValidationError
@@ -136,4 +137,12 @@ class HistoryStore(ConversationStore, Protocol):
 
     async def all_messages(self, conversation_id: str, owner: str) -> list[StoredMessage]: ...
 
-    async def mark_interrupted(self) -> int: ...
+    async def mark_interrupted(self, *, stale_for: timedelta | None = None) -> int: ...
+
+    async def export_json(self, conversation_id: str, owner: str) -> dict[str, Any]: ...
+
+    async def export_all(self, owner: str) -> dict[str, Any]: ...
+
+    async def export_markdown(self, conversation_id: str, owner: str) -> str: ...
+
+    async def import_json(self, owner: str, data: Mapping[str, Any] | str | bytes) -> list[str]: ...

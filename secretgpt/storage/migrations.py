@@ -1,0 +1,114 @@
+"""Forward-only schema migrations, run in one transaction at start-up.
+
+Each step takes a database from version N-1 to N. Steps are frozen once released: they describe
+the tables as they were at that version, not as schema.py has them today, so an old database
+always walks the same path as a new one. A failing step rolls everything back, leaving the
+database at the version it had (SQLite DDL is transactional once SQLAlchemy emits BEGIN itself,
+see sql.py; PostgreSQL DDL is transactional anyway).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from .schema import schema_version
+
+Step = Callable[[Connection], None]
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was written by a newer SecretGPT; this one will not touch it."""
+
+
+def _v1(conn: Connection) -> None:
+    """conversations + messages (a message tree per conversation)."""
+    md = MetaData()
+    Table(
+        "conversations", md,
+        Column("id", String(32), primary_key=True),
+        Column("owner", String(255), nullable=False),
+        Column("title", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("current_leaf_id", String(32), nullable=True),
+        Index("ix_conversations_owner_updated", "owner", "updated_at"),
+    )
+    Table(
+        "messages", md,
+        Column("id", String(32), primary_key=True),
+        Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+        Column("parent_id", String(32), ForeignKey("messages.id", ondelete="CASCADE"), nullable=True),
+        Column("seq", Integer, nullable=False),
+        Column("role", String(16), nullable=False),
+        Column("content", Text, nullable=False),
+        Column("think", Text, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("updated_at", DateTime(timezone=True), nullable=False),
+        Column("stream_id", String(64), nullable=True),
+        Column("status", String(32), nullable=True),
+        Column("metadata", JSON().with_variant(JSONB(), "postgresql"), nullable=True),
+        CheckConstraint("role IN ('system', 'user', 'assistant')", name="ck_messages_role"),
+        UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
+        UniqueConstraint("conversation_id", "stream_id", name="uq_messages_conversation_stream"),
+        Index("ix_messages_parent", "parent_id"),
+        Index("ix_messages_status", "status"),
+    )
+    md.create_all(conn)
+
+
+MIGRATIONS: tuple[tuple[int, Step], ...] = (
+    (1, _v1),
+)
+
+
+def latest_version(steps: Sequence[tuple[int, Step]] = MIGRATIONS) -> int:
+    return steps[-1][0] if steps else 0
+
+
+def run_migrations(conn: Connection, steps: Sequence[tuple[int, Step]] = MIGRATIONS) -> int:
+    """Bring the database up to the last step; returns the version it is at. Call inside a
+    transaction (see `migrate`)."""
+    versions = [version for version, _ in steps]
+    if versions != list(range(1, len(versions) + 1)):
+        raise ValueError(f"migration steps must be numbered 1, 2, 3, … without gaps; got {versions}")
+    # The version table itself never changes shape, so it is created outside the steps.
+    schema_version.create(conn, checkfirst=True)
+    current = conn.execute(select(schema_version.c.version).where(schema_version.c.id == 1)).scalar()
+    if current is None:
+        conn.execute(insert(schema_version).values(id=1, version=0))
+        current = 0
+    if current > latest_version(steps):
+        raise SchemaTooNew(f"The database is at schema version {current}, but this SecretGPT only knows up to "
+                           f"{latest_version(steps)}. Upgrade SecretGPT or point it at another database.")
+    for version, step in steps:
+        if version > current:
+            step(conn)
+            conn.execute(update(schema_version).where(schema_version.c.id == 1).values(version=version))
+            current = version
+    return current
+
+
+async def migrate(engine: AsyncEngine, steps: Sequence[tuple[int, Step]] = MIGRATIONS) -> int:
+    async with engine.begin() as conn:
+        return await conn.run_sync(run_migrations, steps)

@@ -1,0 +1,496 @@
+"""SqlConversationStore against a real SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from secretgpt.hub.core.events import StreamRecord, StreamStatus
+from secretgpt.storage.base import ConversationNotFound, MessageNotFound
+from secretgpt.storage.migrations import MIGRATIONS, SchemaTooNew
+from secretgpt.storage.schema import metadata as current_schema
+from secretgpt.storage.sql import SqlConversationStore, database_url
+
+A, B = "owner-a", "owner-b"
+
+
+def record(conversation_id: str, stream_id: str, text: str = "", *, owner: str = A,
+           status: StreamStatus = StreamStatus.STREAMING, **fields: object) -> StreamRecord:
+    return StreamRecord(stream_id=stream_id, conversation_id=conversation_id, owner=owner, model="llama3.3:70b",
+                        status=status, text=text, started_at=datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc),
+                        **fields)
+
+
+@pytest.fixture
+def db_file(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "secretgpt.db"
+
+
+@pytest.fixture
+async def store(db_file: Path):
+    s = await SqlConversationStore.open(database_url(db_file.parent))
+    yield s
+    await s.close()
+
+
+async def exchange(store: SqlConversationStore, conversation_id: str, question: str, answer: str,
+                   stream_id: str) -> tuple[str, str]:
+    user_id = await store.add_user_turn(conversation_id, A, question)
+    answer_id = await store.save_answer(record(conversation_id, stream_id, answer, status=StreamStatus.COMPLETED))
+    return user_id, answer_id
+
+
+def thread_texts(conversation) -> list[str]:
+    return [m.content for m in conversation.messages]
+
+
+# --- schema and migrations -----------------------------------------------------------------------
+
+async def test_open_creates_the_file_in_wal_mode_at_version_1(store: SqlConversationStore, db_file: Path):
+    assert db_file.exists()
+    assert await store.schema_version() == 1
+    with sqlite3.connect(db_file) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")} >= {
+            "schema_version", "conversations", "messages"}
+    # Foreign keys are per connection: look at one of the store's own.
+    async with store._engine.connect() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+
+
+async def test_migrated_database_matches_schema_module(store: SqlConversationStore):
+    def shape(sync_conn):
+        insp = inspect(sync_conn)
+        return {
+            table: ({c["name"]: c["nullable"] for c in insp.get_columns(table)},
+                    {i["name"] for i in insp.get_indexes(table)},
+                    {u["name"] for u in insp.get_unique_constraints(table)},
+                    {(tuple(f["constrained_columns"]), f["referred_table"]) for f in insp.get_foreign_keys(table)})
+            for table in insp.get_table_names()
+        }
+
+    async with store._engine.connect() as conn:
+        migrated = await conn.run_sync(shape)
+    expected = {
+        table.name: ({c.name: c.nullable for c in table.columns},
+                     {i.name for i in table.indexes},
+                     {u.name for u in table.constraints if u.__class__.__name__ == "UniqueConstraint"},
+                     {(tuple(f.parent.name for f in fk.elements), fk.referred_table.name)
+                      for fk in table.foreign_key_constraints})
+        for table in current_schema.sorted_tables
+    }
+    assert migrated == expected
+
+
+async def test_reopening_keeps_data_and_version(db_file: Path):
+    url = database_url(db_file.parent)
+    store = await SqlConversationStore.open(url)
+    conv = await store.create(A, "Kept")
+    await exchange(store, conv.id, "What is 2+2?", "4", "s1")
+    await store.close()
+
+    for _ in range(2):
+        store = await SqlConversationStore.open(url)
+        assert await store.schema_version() == 1
+        again = await store.get(conv.id, A)
+        assert again.title == "Kept"
+        assert [(t.role, t.content) for t in again.turns] == [("user", "What is 2+2?"), ("assistant", "4")]
+        assert again.created_at == conv.created_at
+        await store.close()
+
+
+def _add_pinned(conn) -> None:
+    conn.execute(text("ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0"))
+
+
+def _add_pinned_then_fail(conn) -> None:
+    _add_pinned(conn)
+    conn.execute(text("UPDATE conversations SET title = 'clobbered'"))
+    raise RuntimeError("step 2 failed half-way")
+
+
+async def test_a_new_migration_step_upgrades_without_losing_data(db_file: Path):
+    url = database_url(db_file.parent)
+    store = await SqlConversationStore.open(url)
+    conv = await store.create(A, "Before v2")
+    await exchange(store, conv.id, "question", "answer", "s1")
+    await store.close()
+
+    store = await SqlConversationStore.open(url, migrations=[*MIGRATIONS, (2, _add_pinned)])
+    assert await store.schema_version() == 2
+    assert thread_texts(await store.get(conv.id, A)) == ["question", "answer"]
+    await store.close()
+    with sqlite3.connect(db_file) as raw:
+        assert raw.execute("SELECT title, pinned FROM conversations").fetchall() == [("Before v2", 0)]
+
+    # The code that only knows v1 refuses the newer database instead of misreading it.
+    with pytest.raises(SchemaTooNew, match="version 2"):
+        await SqlConversationStore.open(url)
+
+
+async def test_a_failing_migration_step_changes_nothing(db_file: Path):
+    url = database_url(db_file.parent)
+    store = await SqlConversationStore.open(url)
+    conv = await store.create(A, "Untouched")
+    await store.close()
+
+    with pytest.raises(RuntimeError, match="half-way"):
+        await SqlConversationStore.open(url, migrations=[*MIGRATIONS, (2, _add_pinned_then_fail)])
+
+    with sqlite3.connect(db_file) as raw:
+        columns = [row[1] for row in raw.execute("PRAGMA table_info(conversations)")]
+        assert "pinned" not in columns  # the ALTER TABLE was rolled back too
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+    store = await SqlConversationStore.open(url)
+    assert (await store.get(conv.id, A)).title == "Untouched"
+    await store.close()
+
+
+async def test_migration_steps_must_be_numbered_without_gaps(tmp_path: Path):
+    with pytest.raises(ValueError, match="without gaps"):
+        await SqlConversationStore.open(database_url(tmp_path), migrations=[*MIGRATIONS, (3, _add_pinned)])
+
+
+# --- the active thread and checkpoints -----------------------------------------------------------
+
+async def test_thread_turns_and_parents(store: SqlConversationStore):
+    conv = await store.create(A, "Chat")
+    assert (await store.get(conv.id, A)).turns == []
+    q1, a1 = await exchange(store, conv.id, "q1", "a1", "s1")
+    q2, a2 = await exchange(store, conv.id, "q2", "a2", "s2")
+
+    got = await store.get(conv.id, A)
+    assert [(t.role, t.content) for t in got.turns] == [("user", "q1"), ("assistant", "a1"),
+                                                        ("user", "q2"), ("assistant", "a2")]
+    assert [m.id for m in got.messages] == [q1, a1, q2, a2]
+    assert [m.parent_id for m in got.messages] == [None, q1, a1, q2]
+    assert got.current_leaf_id == a2
+    assert all(m.sibling_ids == [m.id] and m.sibling_index == 0 for m in got.messages)
+    assert got.updated_at > conv.updated_at
+
+
+async def test_save_answer_is_an_upsert_by_stream_id(store: SqlConversationStore):
+    conv = await store.create(A, "Checkpoints")
+    await store.add_user_turn(conv.id, A, "Tell me a story")
+
+    rec = record(conv.id, "stream-1", "Once", think="Let me think")
+    first = await store.save_answer(rec)
+    for text_so_far in ("Once upon", "Once upon a time"):
+        rec = rec.model_copy(update={"text": text_so_far, "chunks": rec.chunks + 3})
+        assert await store.save_answer(rec) == first
+    final = rec.model_copy(update={
+        "status": StreamStatus.COMPLETED, "streaming": True, "text": "Once upon a time, the end.",
+        "ended_at": datetime(2025, 3, 1, 12, 0, 9, tzinfo=timezone.utc), "time_to_first_token": 0.42,
+        "think_seconds": 1.5, "prompt_tokens": 12, "completion_tokens": 34, "done_reason": "stop"})
+    assert await store.save_answer(final) == first
+
+    messages = await store.all_messages(conv.id, A)
+    assert [m.role for m in messages] == ["user", "assistant"]  # updated in place, not appended
+    answer = messages[1]
+    assert (answer.content, answer.think, answer.status) == ("Once upon a time, the end.", "Let me think",
+                                                             StreamStatus.COMPLETED)
+    assert answer.model == "llama3.3:70b"
+    assert answer.metadata["completion_tokens"] == 34 and answer.metadata["time_to_first_token"] == 0.42
+    # Everything the record knew comes back, so history can show "Thought for 1.5 s" and the rest.
+    got = await store.get(conv.id, A)
+    assert got.answers == {1: final}
+
+
+async def test_checkpoint_survives_an_unclean_stop(db_file: Path):
+    """What a kill -9 leaves: the last checkpoint, marked interrupted at the next start-up."""
+    url = database_url(db_file.parent)
+    store = await SqlConversationStore.open(url)
+    conv = await store.create(A, "Cut short")
+    await store.add_user_turn(conv.id, A, "Count to ten")
+    await store.save_answer(record(conv.id, "s1", "one two three"))
+    # No close(): committed data must already be in the file (WAL) for a fresh process to see.
+    with sqlite3.connect(db_file) as raw:
+        assert raw.execute("SELECT content, status FROM messages WHERE role='assistant'").fetchall() == [
+            ("one two three", "streaming")]
+    await store.close()
+
+    store = await SqlConversationStore.open(url)
+    assert await store.mark_interrupted() == 1
+    answer = (await store.get(conv.id, A)).messages[-1]
+    assert (answer.content, answer.status, answer.partial) == ("one two three", StreamStatus.INTERRUPTED, True)
+    await store.close()
+
+
+async def test_mark_interrupted_only_touches_live_answers(store: SqlConversationStore):
+    ids = {}
+    for owner, status in ((A, StreamStatus.CONNECTING), (A, StreamStatus.STREAMING), (B, StreamStatus.PAUSED),
+                          (A, StreamStatus.COMPLETED), (A, StreamStatus.STOPPED), (B, StreamStatus.ERROR)):
+        conv = await store.create(owner, status.value)
+        await store.add_user_turn(conv.id, owner, "q")
+        ids[status] = (conv.id, owner, await store.save_answer(
+            record(conv.id, f"s-{status.value}", "partial", owner=owner, status=status)))
+
+    # Answers still being checkpointed (by another instance) can be left alone.
+    assert await store.mark_interrupted(stale_for=timedelta(hours=1)) == 0
+    assert await store.mark_interrupted() == 3
+    assert await store.mark_interrupted() == 0
+    for status, (conv_id, owner, _) in ids.items():
+        got = (await store.get(conv_id, owner)).messages[-1].status
+        expected = StreamStatus.INTERRUPTED if status in (
+            StreamStatus.CONNECTING, StreamStatus.STREAMING, StreamStatus.PAUSED) else status
+        assert got == expected, status
+
+
+# --- alternatives ---------------------------------------------------------------------------------
+
+async def test_regenerate_keeps_the_earlier_answer_as_an_alternative(store: SqlConversationStore):
+    conv = await store.create(A, "Regenerate")
+    q1, a1 = await exchange(store, conv.id, "q1", "first answer", "s1")
+
+    a2 = await store.save_answer(record(conv.id, "s2", "second answer"), sibling_of=a1)
+    got = await store.get(conv.id, A)
+    assert thread_texts(got) == ["q1", "second answer"]
+    assert got.messages[1].sibling_ids == [a1, a2] and got.messages[1].sibling_index == 1
+    assert got.messages[1].parent_id == q1
+    # Checkpoints of the new answer update it; they do not add more siblings.
+    await store.save_answer(record(conv.id, "s2", "second answer, longer"), sibling_of=a1)
+    assert len((await store.get(conv.id, A)).messages[1].sibling_ids) == 2
+
+    flipped = await store.select_alternative(conv.id, A, a1)
+    assert thread_texts(flipped) == ["q1", "first answer"]
+    assert flipped.messages[1].sibling_index == 0
+    assert thread_texts(await store.get(conv.id, A)) == ["q1", "first answer"]  # the choice is stored
+
+    # The two-step form: move the leaf, then save.
+    assert await store.branch_from(conv.id, A, a1) == q1
+    assert thread_texts(await store.get(conv.id, A)) == ["q1"]
+    a3 = await store.save_answer(record(conv.id, "s3", "third answer"))
+    got = await store.get(conv.id, A)
+    assert thread_texts(got) == ["q1", "third answer"]
+    assert got.messages[1].sibling_ids == [a1, a2, a3]
+
+
+async def test_edit_asks_again_from_there(store: SqlConversationStore):
+    conv = await store.create(A, "Edit")
+    q1, a1 = await exchange(store, conv.id, "q1", "a1", "s1")
+    q2, a2 = await exchange(store, conv.id, "q2", "a2", "s2")
+
+    q2b = await store.add_user_turn(conv.id, A, "q2 edited", sibling_of=q2)
+    a3 = await store.save_answer(record(conv.id, "s3", "a3", status=StreamStatus.COMPLETED))
+    got = await store.get(conv.id, A)
+    assert thread_texts(got) == ["q1", "a1", "q2 edited", "a3"]
+    assert got.messages[2].sibling_ids == [q2, q2b]
+    assert [t.content for t in got.turns] == ["q1", "a1", "q2 edited", "a3"]
+
+    # Back to the original question: its own answer comes with it.
+    assert thread_texts(await store.select_alternative(conv.id, A, q2)) == ["q1", "a1", "q2", "a2"]
+
+    # Editing the very first message makes a second root.
+    q1b = await store.add_user_turn(conv.id, A, "q1 edited", sibling_of=q1)
+    got = await store.get(conv.id, A)
+    assert thread_texts(got) == ["q1 edited"]
+    assert got.messages[0].sibling_ids == [q1, q1b] and got.messages[0].parent_id is None
+    # Flipping back to q1 follows the newest child at each level: a1 -> q2 edited -> a3.
+    assert thread_texts(await store.select_alternative(conv.id, A, q1)) == ["q1", "a1", "q2 edited", "a3"]
+    assert (await store.get(conv.id, A)).current_leaf_id == a3
+
+
+async def test_alternatives_reject_messages_of_other_conversations(store: SqlConversationStore):
+    one = await store.create(A, "one")
+    two = await store.create(A, "two")
+    _, a1 = await exchange(store, one.id, "q", "a", "s1")
+    with pytest.raises(MessageNotFound):
+        await store.select_alternative(two.id, A, a1)
+    with pytest.raises(MessageNotFound):
+        await store.branch_from(two.id, A, a1)
+    with pytest.raises(MessageNotFound):
+        await store.add_user_turn(two.id, A, "x", sibling_of=a1)
+    with pytest.raises(MessageNotFound):
+        await store.save_answer(record(two.id, "s9", "x"), sibling_of="no-such-message")
+    assert (await store.get(two.id, A)).messages == []
+
+
+# --- list, search, rename, delete ----------------------------------------------------------------
+
+async def test_list_is_newest_first_with_counts(store: SqlConversationStore):
+    old = await store.create(A, "Old")
+    new = await store.create(A, "New")
+    await exchange(store, old.id, "q", "a", "s1")  # activity moves it to the top
+    await store.save_answer(record(old.id, "s2", "alt"), sibling_of=(await store.get(old.id, A)).messages[1].id)
+
+    listed = await store.list_conversations(A)
+    assert [(c.title, c.message_count) for c in listed] == [("Old", 3), ("New", 0)]
+    assert listed[0].id == old.id and listed[1].id == new.id
+    assert listed[0].updated_at >= listed[1].updated_at
+    assert [c.title for c in await store.list_conversations(A, limit=1)] == ["Old"]
+
+
+async def test_search_matches_title_or_any_message_ignoring_case(store: SqlConversationStore):
+    recipes = await store.create(A, "Pasta recipes")
+    physics = await store.create(A, "Homework")
+    await exchange(store, physics.id, "Explain QUANTUM tunnelling", "Particles pass barriers", "s1")
+    await store.create(A, "100% sure")
+    other = await store.create(B, "Quantum for B")
+    await store.add_user_turn(other.id, B, "pasta quantum")
+
+    async def titles(term: str | None) -> set[str]:
+        return {c.title for c in await store.list_conversations(A, search=term)}
+
+    assert await titles("pasta") == {"Pasta recipes"}
+    assert await titles("quantum") == {"Homework"}  # message text, any case; B's never
+    assert await titles("BARRIERS") == {"Homework"}
+    assert await titles("%") == {"100% sure"}  # a literal percent, not a wildcard
+    assert await titles("nothing like this") == set()
+    assert await titles("  ") == {"Pasta recipes", "Homework", "100% sure"}
+    assert recipes.id in {c.id for c in await store.list_conversations(A, search="RECIPES")}
+
+
+async def test_rename_and_delete(store: SqlConversationStore, db_file: Path):
+    conv = await store.create(A, "Draft")
+    await exchange(store, conv.id, "q", "a", "s1")
+    keep = await store.create(A, "Keep")
+    await exchange(store, keep.id, "q", "a", "s1")  # same stream id, other conversation: fine
+
+    await store.rename(conv.id, A, "  Final   title ")
+    assert (await store.get(conv.id, A)).title == "Final title"
+    with pytest.raises(ValueError):
+        await store.rename(conv.id, A, "   ")
+
+    await store.delete(conv.id, A)
+    with pytest.raises(ConversationNotFound):
+        await store.get(conv.id, A)
+    with pytest.raises(ConversationNotFound):
+        await store.delete(conv.id, A)
+    assert [c.title for c in await store.list_conversations(A)] == ["Keep"]
+    with sqlite3.connect(db_file) as raw:
+        assert raw.execute("SELECT count(*) FROM messages WHERE conversation_id = ?", (conv.id,)).fetchone() == (0,)
+        assert raw.execute("SELECT count(*) FROM messages").fetchone() == (2,)
+
+
+# --- isolation -----------------------------------------------------------------------------------
+
+async def test_owners_never_see_or_change_each_others_conversations(store: SqlConversationStore):
+    mine = await store.create(A, "A's secret")
+    _, answer = await exchange(store, mine.id, "private question", "private answer", "s1")
+    theirs = await store.create(B, "B's chat")
+
+    assert [c.id for c in await store.list_conversations(B)] == [theirs.id]
+    assert await store.list_conversations(B, search="private") == []
+    attempts = [
+        store.get(mine.id, B),
+        store.add_user_turn(mine.id, B, "sneak"),
+        store.save_answer(record(mine.id, "s1", "overwritten", owner=B)),  # A's stream id, B's record
+        store.save_answer(record(mine.id, "s-new", "appended", owner=B)),
+        store.rename(mine.id, B, "pwned"),
+        store.branch_from(mine.id, B, answer),
+        store.select_alternative(mine.id, B, answer),
+        store.all_messages(mine.id, B),
+        store.export_json(mine.id, B),
+        store.export_markdown(mine.id, B),
+        store.delete(mine.id, B),
+    ]
+    for attempt in attempts:
+        with pytest.raises(ConversationNotFound):
+            await attempt
+
+    got = await store.get(mine.id, A)
+    assert got.title == "A's secret"
+    assert thread_texts(got) == ["private question", "private answer"]
+    assert len(await store.all_messages(mine.id, A)) == 2
+    assert [c["title"] for c in (await store.export_all(B))["conversations"]] == ["B's chat"]
+
+
+# --- scale -----------------------------------------------------------------------------------------
+
+async def test_200_conversations_of_50_messages_stay_fast(db_file: Path):
+    url = database_url(db_file.parent)
+    store = await SqlConversationStore.open(url)
+    started = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    conversations = []
+    for c in range(200):
+        messages, parent = [], None
+        for i in range(50):
+            at = (started + timedelta(minutes=c, seconds=i)).isoformat()
+            message = {"id": f"m{i}", "parent_id": parent, "role": "user" if i % 2 == 0 else "assistant",
+                       "content": f"message {i} of conversation {c} " + "lorem ipsum " * 40,
+                       "think": "reasoning " * 20 if i % 2 else "", "created_at": at, "updated_at": at,
+                       "stream_id": f"s{i}" if i % 2 else None, "status": "completed" if i % 2 else None,
+                       "metadata": {"model": "llama3.3:70b", "completion_tokens": 120} if i % 2 else {}}
+            messages.append(message)
+            parent = message["id"]
+        conversations.append({"id": f"c{c}", "title": f"Conversation {c}", "created_at": started.isoformat(),
+                              "updated_at": (started + timedelta(minutes=c)).isoformat(),
+                              "current_leaf_id": parent, "messages": messages})
+    await store.import_json(A, {"format": "secretgpt.conversations", "version": 1, "app_version": "test",
+                                "exported_at": started.isoformat(), "conversations": conversations})
+    await store.close()
+
+    t0 = time.perf_counter()
+    store = await SqlConversationStore.open(url)
+    t1 = time.perf_counter()
+    listed = await store.list_conversations(A)
+    t2 = time.perf_counter()
+    for summary in listed[:10]:
+        conv = await store.get(summary.id, A)
+    t3 = time.perf_counter()
+    found = await store.list_conversations(A, search="message 7 of conversation 123 ")
+    t4 = time.perf_counter()
+    await store.close()
+
+    print(f"\nopen {1000 * (t1 - t0):.1f} ms, list {1000 * (t2 - t1):.1f} ms, "
+          f"get {100 * (t3 - t2):.1f} ms each, search {1000 * (t4 - t3):.1f} ms")
+    assert len(listed) == 200 and listed[0].title == "Conversation 199" and listed[0].message_count == 50
+    assert len(conv.turns) == 50
+    assert [c.title for c in found] == ["Conversation 123"]
+    assert t1 - t0 < 2 and t2 - t1 < 2 and (t3 - t2) / 10 < 2 and t4 - t3 < 2
+
+
+# --- concurrency and portability -------------------------------------------------------------------
+
+async def test_concurrent_writers_wait_for_each_other_instead_of_failing(store: SqlConversationStore):
+    import asyncio
+
+    conversations = [await store.create(A, f"chat {i}") for i in range(20)]
+    for conv in conversations:
+        await store.add_user_turn(conv.id, A, "go")
+
+    async def stream(conv_id: str) -> None:
+        text = ""
+        for word in range(10):  # ten checkpoints each, all streams at once
+            text += f"w{word} "
+            await store.save_answer(record(conv_id, "s", text))
+            await store.get(conv_id, A)
+
+    await asyncio.gather(*(stream(conv.id) for conv in conversations))
+    for conv in conversations:
+        assert thread_texts(await store.get(conv.id, A)) == ["go", "w0 w1 w2 w3 w4 w5 w6 w7 w8 w9 "]
+
+
+async def test_naive_datetimes_are_refused_rather_than_guessed(store: SqlConversationStore):
+    from secretgpt.storage.schema import UTCDateTime
+
+    with pytest.raises(ValueError, match="naive"):
+        UTCDateTime().process_bind_param(datetime(2025, 1, 1), store._engine.dialect)
+
+
+def test_schema_and_migrations_compile_for_postgresql():
+    """No server here: render the DDL and the queries with the PostgreSQL dialect."""
+    from sqlalchemy import create_mock_engine, select
+    from sqlalchemy.dialects import postgresql
+
+    from secretgpt.storage.migrations import _v1
+    from secretgpt.storage.schema import conversations, messages
+
+    ddl: list[str] = []
+    engine = create_mock_engine("postgresql+asyncpg://", lambda sql, *a, **k: ddl.append(str(sql.compile(
+        dialect=engine.dialect))))
+    _v1(engine)
+    rendered = "\n".join(ddl)
+    assert "CREATE TABLE conversations" in rendered and "CREATE TABLE messages" in rendered
+    assert "TIMESTAMP WITH TIME ZONE" in rendered and "JSONB" in rendered
+    assert "ON DELETE CASCADE" in rendered
+
+    search = (select(conversations.c.id).where(conversations.c.title.ilike("%x%", escape="\\"))
+              .order_by(conversations.c.updated_at.desc()).limit(5))
+    assert "ILIKE" in str(search.compile(dialect=postgresql.dialect()))
+    assert "messages.metadata" in str(select(messages.c.meta).compile(dialect=postgresql.dialect()))
