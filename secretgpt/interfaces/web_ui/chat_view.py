@@ -8,7 +8,7 @@ import time
 from collections import deque
 
 from nicegui import background_tasks, ui
-from nicegui.events import ScrollEventArguments
+from nicegui.events import GenericEventArguments
 
 from ...config import TypingSpeed
 from ...hub.core.events import FINAL_EVENTS, StreamStatus
@@ -37,7 +37,7 @@ class ChatView:
         self._follow = True
         self._last_message = ""
 
-        with ui.scroll_area(on_scroll=self._on_scroll).classes("w-full grow sg-scroll") as self.scroll:
+        with ui.scroll_area().classes("w-full grow sg-scroll") as self.scroll:
             self.messages = ui.column().classes("w-full max-w-4xl mx-auto gap-3 p-2")
         with ui.column().classes("w-full max-w-4xl mx-auto gap-1"):
             with ui.row().classes("w-full items-end no-wrap gap-2"):
@@ -52,6 +52,10 @@ class ChatView:
                 self.pause_button = ui.button("Pause", icon="pause", on_click=self.toggle_pause) \
                     .props("outline dense aria-label=Pause")
                 self.status = ui.label("").classes("text-xs text-grey-7 sg-stream-status")
+        # Throttled: every programmatic scroll echoes an event back, and a stream scrolls often.
+        self.scroll.on("scroll", self._on_scroll, args=["verticalPosition", "verticalSize", "verticalContainerSize"],
+                       throttle=0.25, leading_events=False)
+        self._scroll_position = 0.0
         self._set_running(False)
 
     # --- conversation -------------------------------------------------------------------------
@@ -199,6 +203,7 @@ class ChatView:
                     await stream.changed()
                     continue
                 take = waiting if final is not None else pacer.allowance(waiting, now - last)
+                waiting_before = waiting
                 last = now
                 waiting -= take
                 while take > 0 and backlog:
@@ -213,6 +218,7 @@ class ChatView:
                         view.add_think(piece)
                     else:
                         view.add_text(piece, stream.think_seconds)
+                shown = waiting_before != waiting
                 view.flush()
                 if final is not None and not backlog:
                     self._finish(stream, view, final.data or {})
@@ -220,7 +226,7 @@ class ChatView:
                 if now - last_status >= 0.5:
                     last_status = now
                     self._update_status(stream, view)
-                if self._follow:
+                if self._follow and shown:
                     self.scroll.scroll_to(percent=1.0)
                 if not backlog:
                     await stream.changed()
@@ -261,7 +267,16 @@ class ChatView:
         if self.answer is not None and self.stream is not None:
             self.answer.set_status(StreamStatus.PAUSED if paused else self.stream.status)
 
-    def _on_scroll(self, event: ScrollEventArguments) -> None:
-        # Follow the stream only while the reader is at the bottom; scrolling up stops it.
-        self._follow = event.vertical_percentage >= 0.98 or event.vertical_size <= event.vertical_container_size
+    def _on_scroll(self, event: GenericEventArguments) -> None:
+        """Follow the stream until the reader scrolls up; follow again once they are back at the bottom.
+
+        Content growing under a still scroll position is not the reader scrolling up."""
+        position = float(event.args.get("verticalPosition") or 0)
+        size = float(event.args.get("verticalSize") or 0)
+        container = float(event.args.get("verticalContainerSize") or 0)
+        if size - container - position <= 48:
+            self._follow = True
+        elif position < self._scroll_position - 4:
+            self._follow = False
+        self._scroll_position = position
 

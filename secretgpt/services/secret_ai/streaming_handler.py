@@ -61,6 +61,10 @@ class ThinkTagParser:
         if self.think_started_at is not None and self.think_ended_at is None and not self._in_think:
             # Out-of-band reasoning has stopped: the answer has begun.
             self.think_ended_at = self._clock()
+        if not self._pending and "<" not in content:
+            # Fast path (nearly every token): no tag can start here.
+            self._emit(out, content)
+            return out
         buffer = self._pending + content
         self._pending = ""
         while buffer:
