@@ -8,7 +8,7 @@ import logging
 from ..config import Settings
 from ..services.ollama_loopback import OllamaLoopbackServer, demo_reply
 from ..services.secret_ai import Catalog, ModelInfo, SecretAIService, demo_chat_model, discover, secret_chat_model
-from ..storage import ConversationStore, MemoryConversationStore
+from ..storage import HistoryStore, SqlConversationStore, database_url
 from .core.router import HubRouter
 
 log = logging.getLogger(__name__)
@@ -17,22 +17,35 @@ DEMO_MODEL = "secretgpt-demo"
 
 
 class Runtime:
-    def __init__(self, settings: Settings, store: ConversationStore | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.api_token = settings.resolved_api_token()
         read_timeout = max(settings.stream_first_token_timeout, settings.stream_idle_timeout) + 5
         factory = demo_chat_model if settings.demo_mode else secret_chat_model
         self.service = SecretAIService(Catalog(error="Looking for models…"), factory, read_timeout)
-        self.store: ConversationStore = store or MemoryConversationStore()
-        self.router = HubRouter(settings, self.service, self.store)
+        self.store: HistoryStore | None = None
+        self.router = HubRouter(settings, self.service)
         self.demo_server: OllamaLoopbackServer | None = None
         self._discovery: asyncio.Task | None = None
+        self._started: asyncio.Event | None = None
+
+    async def ready(self) -> None:
+        """Until start() has opened storage (requests can arrive while start-up handlers run)."""
+        if self._started is None:
+            self._started = asyncio.Event()
+        await self._started.wait()
 
     @property
     def demo(self) -> bool:
         return self.settings.demo_mode
 
     async def start(self) -> None:
+        url = database_url(self.settings.ensure_data_dir(), self.settings.database_url)
+        self.store = await SqlConversationStore.open(url)
+        self.router.store = self.store
+        interrupted = await self.store.mark_interrupted()
+        if interrupted:
+            log.info("%d answer(s) were cut off by the last shutdown; marked interrupted", interrupted)
         if self.demo:
             pace = self.settings.demo_tokens_per_second
             self.demo_server = await OllamaLoopbackServer(lambda request: demo_reply(request, pace),
@@ -40,8 +53,11 @@ class Runtime:
             self.service.catalog = Catalog(
                 models=[ModelInfo(name=DEMO_MODEL, url=self.demo_server.url, demo=True)], demo=True)
             log.info("no SECRET_AI_API_KEY: using the offline demo model")
-            return
-        self._discovery = asyncio.create_task(self.discover())
+        else:
+            self._discovery = asyncio.create_task(self.discover())
+        if self._started is None:
+            self._started = asyncio.Event()
+        self._started.set()
 
     async def discover(self) -> Catalog:
         s = self.settings
@@ -60,3 +76,5 @@ class Runtime:
         await self.router.shutdown()
         if self.demo_server is not None:
             await self.demo_server.stop()
+        if self.store is not None:
+            await self.store.close()

@@ -1,6 +1,21 @@
-"""Where conversations are kept."""
+"""Where conversations are kept: SQLite in the data dir by default, any SQLAlchemy async URL."""
 
-from .base import ConversationNotFound, ConversationStore, StoredConversation
-from .memory import MemoryConversationStore
+from .base import (
+    LIVE_STATUSES,
+    ConversationNotFound,
+    ConversationStore,
+    ConversationSummary,
+    HistoryStore,
+    MessageNotFound,
+    StoredConversation,
+    StoredMessage,
+)
+from .export import InvalidImport
+from .migrations import SchemaTooNew
+from .sql import SqlConversationStore, database_url
 
-__all__ = ["ConversationNotFound", "ConversationStore", "MemoryConversationStore", "StoredConversation"]
+__all__ = [
+    "LIVE_STATUSES", "ConversationNotFound", "ConversationStore", "ConversationSummary", "HistoryStore",
+    "InvalidImport", "MessageNotFound", "SchemaTooNew", "SqlConversationStore", "StoredConversation",
+    "StoredMessage", "database_url",
+]

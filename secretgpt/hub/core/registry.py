@@ -23,16 +23,21 @@ class StreamRegistry:
         self._streams: dict[str, ActiveStream] = {}
         self._ended_at: dict[str, float] = {}
 
-    def open(self, build: Callable[[str], ActiveStream]) -> ActiveStream:
-        """Register and start a stream, or raise TooManyStreams (never a silent queue)."""
+    def open(self, build: Callable[[str], ActiveStream], *, start: bool = True) -> ActiveStream:
+        """Register (and start) a stream, or raise TooManyStreams (never a silent queue)."""
         self._prune()
         if len(self.upstream_streams()) >= self.max_concurrent:
             raise TooManyStreams(self.max_concurrent)
         stream_id = uuid.uuid4().hex
         stream = build(stream_id)
         self._streams[stream_id] = stream
-        stream.start()
+        if start:
+            stream.start()
         return stream
+
+    def discard(self, stream_id: str) -> None:
+        """Forget a stream that never started."""
+        self._streams.pop(stream_id, None)
 
     def get(self, stream_id: str) -> ActiveStream | None:
         return self._streams.get(stream_id)
@@ -61,9 +66,9 @@ class StreamRegistry:
                 self._ended_at.pop(stream_id, None)
                 self._streams.pop(stream_id, None)
 
-    async def cancel_all(self) -> None:
+    async def interrupt_all(self) -> None:
         for stream in self.get_active_streams():
-            stream.cancel()
+            stream.interrupt()
         for stream in list(self._streams.values()):
             if not stream.ended:
                 await stream.wait()

@@ -6,7 +6,7 @@ import logging
 
 from ...config import Settings
 from ...services.secret_ai import ChatTurn, ErrorKind, SecretAIError, SecretAIService
-from ...storage import ConversationNotFound, ConversationStore
+from ...storage import ConversationNotFound, HistoryStore, MessageNotFound, StoredMessage
 from .events import StreamRecord
 from .registry import StreamRegistry, TooManyStreams
 from .stream import ActiveStream, StreamLimits
@@ -29,23 +29,19 @@ def title_from(message: str) -> str:
     return words if len(words) <= 60 else words[:59].rstrip() + "…"
 
 
-def model_context(turns: list[ChatTurn]) -> list[ChatTurn]:
-    """What the model sees: the conversation without reasoning, one answer per question
-    (of repeated answers, e.g. after a retry, the last)."""
-    out: list[ChatTurn] = []
-    for turn in turns:
-        if turn.role == "assistant" and out and out[-1].role == "assistant":
-            out.pop()
-        out.append(ChatTurn(role=turn.role, content=turn.content))
-    return out
+def model_context(messages: list[StoredMessage]) -> list[ChatTurn]:
+    """What the model sees: the thread without reasoning, and without answers that hold nothing
+    (failed before the first token) — they would teach the model to say nothing."""
+    return [ChatTurn(role=m.role, content=m.content) for m in messages
+            if m.role != "assistant" or m.content.strip()]
 
 
 class HubRouter:
-    def __init__(self, settings: Settings, service: SecretAIService, store: ConversationStore,
+    def __init__(self, settings: Settings, service: SecretAIService, store: HistoryStore | None = None,
                  registry: StreamRegistry | None = None) -> None:
         self.settings = settings
         self.service = service
-        self.store = store
+        self._store = store
         self.registry = registry or StreamRegistry(settings.max_concurrent_streams, settings.stream_retention)
         self.limits = StreamLimits(
             stream_timeout=settings.stream_timeout,
@@ -54,6 +50,16 @@ class HubRouter:
             detach_grace=settings.stream_detach_grace,
             chunk_size=settings.streaming_chunk_size,
         )
+
+    @property
+    def store(self) -> HistoryStore:
+        if self._store is None:
+            raise RuntimeError("conversation storage is not open yet")
+        return self._store
+
+    @store.setter
+    def store(self, store: HistoryStore) -> None:
+        self._store = store
 
     def validate(self, message: str) -> str:
         if not message or not message.strip():
@@ -72,48 +78,86 @@ class HubRouter:
         model: str | None = None,
         streaming: bool = True,
         cancel_when_orphaned: bool = False,
-        retry: bool = False,
+        regenerate: str | None = None,
+        edit: str | None = None,
+        continue_from: str | None = None,
     ) -> ActiveStream:
         """Start an answer. Raises BadMessage, SecretAIError (no such model / none available),
-        ConversationNotFound, or TooManyStreams — all before anything is stored.
+        ConversationNotFound, MessageNotFound or TooManyStreams — all before anything is stored.
 
-        `retry`: answer the conversation's last user message again instead of adding `message`.
+        Variants (each a message id in the conversation's active thread):
+        `regenerate` answers that answer's question again, kept as an alternative to it;
+        `edit` asks `message` in place of that user message (the old one stays as an alternative);
+        `continue_from` asks the model to carry on a stopped or interrupted answer.
         """
-        if not retry:
+        if sum(v is not None for v in (regenerate, edit, continue_from)) > 1:
+            raise BadMessage("Choose one of regenerate, edit and continue.")
+        if regenerate is None and continue_from is None:
             self.validate(message)
         info = self.service.resolve(model)
         if len(self.registry.upstream_streams()) >= self.registry.max_concurrent:
             raise TooManyStreams(self.registry.max_concurrent)
         if conversation_id is None:
-            if retry:
-                raise BadMessage("There is nothing to retry in a new conversation.")
+            if regenerate or edit or continue_from:
+                raise MessageNotFound("There is no such message in a new conversation.")
             conversation = await self.store.create(owner, title_from(message))
         else:
             conversation = await self.store.get(conversation_id, owner)
             if self.registry.for_conversation(conversation.id) is not None:
                 raise BadMessage("An answer is still streaming in this conversation. Stop it or wait for it to end.")
-        history = model_context(conversation.turns)
-        if retry:
-            while history and history[-1].role == "assistant":
-                history.pop()
-            if not history:
-                raise BadMessage("There is nothing to retry in this conversation.")
-            messages = history
+        thread = conversation.messages
+        sibling_of: str | None = None
+        prefix: StoredMessage | None = None
+        user_message_id: str | None = None
+        target = regenerate or edit or continue_from
+        if target is not None:
+            index = next((i for i, m in enumerate(thread) if m.id == target), None)
+            expected = "user" if edit else "assistant"
+            if index is None or thread[index].role != expected:
+                raise MessageNotFound(f"No {expected} message {target!r} in this conversation.")
+            if regenerate:
+                messages, sibling_of = model_context(thread[:index]), regenerate
+            elif edit:
+                user_message_id = await self.store.add_user_turn(conversation.id, owner, message, sibling_of=edit)
+                messages = [*model_context(thread[:index]), ChatTurn(role="user", content=message)]
+            else:
+                prefix, sibling_of = thread[index], continue_from
+                messages = model_context(thread[: index + 1])
+            if not messages or messages[-1].role == "system":
+                raise BadMessage("There is no question to answer here.")
         else:
-            await self.store.add_user_turn(conversation.id, owner, message)
-            messages = [*history, ChatTurn(role="user", content=message)]
-        return self.registry.open(lambda stream_id: ActiveStream(
+            user_message_id = await self.store.add_user_turn(conversation.id, owner, message)
+            messages = [*model_context(thread), ChatTurn(role="user", content=message)]
+        stream = self.registry.open(lambda stream_id: self._build(
+            stream_id, owner, conversation.id, info.name, messages, streaming, cancel_when_orphaned), start=False)
+        stream.user_message_id = user_message_id
+        if prefix is not None:
+            stream.seed(prefix.content, prefix.think)
+        try:
+            # Saved before the first token, under the right question: a crash from here on still
+            # leaves the answer in the conversation (as interrupted).
+            stream.message_id = await self.store.save_answer(stream.record(), sibling_of=sibling_of)
+        except BaseException:
+            self.registry.discard(stream.id)
+            raise
+        stream.start()
+        return stream
+
+    def _build(self, stream_id: str, owner: str, conversation_id: str, model: str, messages: list[ChatTurn],
+               streaming: bool, cancel_when_orphaned: bool) -> ActiveStream:
+        return ActiveStream(
             stream_id,
             owner=owner,
-            conversation_id=conversation.id,
-            model=info.name,
+            conversation_id=conversation_id,
+            model=model,
             messages=messages,
             service=self.service,
             limits=self.limits,
             streaming=streaming,
             cancel_when_orphaned=cancel_when_orphaned,
             on_end=self._stream_ended,
-        ))
+            on_checkpoint=self._checkpoint,
+        )
 
     async def route_message(self, message: str, *, owner: str, conversation_id: str | None = None,
                             model: str | None = None) -> StreamRecord:
@@ -151,7 +195,10 @@ class HubRouter:
         return stream
 
     async def shutdown(self) -> None:
-        await self.registry.cancel_all()
+        await self.registry.interrupt_all()
+
+    async def _checkpoint(self, stream: ActiveStream) -> None:
+        await self.store.save_answer(stream.record())
 
     async def _stream_ended(self, stream: ActiveStream) -> None:
         self.registry.mark_ended(stream)
@@ -161,4 +208,4 @@ class HubRouter:
 
 
 # Re-exported for interfaces that map errors to HTTP status codes.
-__all__ += ["ConversationNotFound", "ErrorKind", "SecretAIError"]
+__all__ += ["ConversationNotFound", "ErrorKind", "MessageNotFound", "SecretAIError"]

@@ -26,6 +26,7 @@ class StreamLimits:
     first_token_timeout: float = 120.0
     detach_grace: float = 30.0
     chunk_size: int = 1  # upstream chunks coalesced into one event
+    checkpoint_interval: float = 2.0  # seconds between saves of a streaming answer
 
 
 class _Deadline(Exception):
@@ -34,7 +35,7 @@ class _Deadline(Exception):
         self.status, self.message = status, message
 
 
-EndCallback = Callable[["ActiveStream"], Awaitable[None]]
+StreamCallback = Callable[["ActiveStream"], Awaitable[None]]
 
 
 class ActiveStream:
@@ -56,7 +57,8 @@ class ActiveStream:
         limits: StreamLimits,
         streaming: bool = True,
         cancel_when_orphaned: bool = False,
-        on_end: EndCallback | None = None,
+        on_end: StreamCallback | None = None,
+        on_checkpoint: StreamCallback | None = None,
         on_upstream_end: Callable[[ActiveStream], None] | None = None,
     ) -> None:
         self.id = stream_id
@@ -69,6 +71,10 @@ class ActiveStream:
         self._service = service
         self._limits = limits
         self._on_end = on_end
+        self._on_checkpoint = on_checkpoint
+        # Where the answer is stored (set by the router when it first saves it).
+        self.message_id: str | None = None
+        self.user_message_id: str | None = None
         self._on_upstream_end = on_upstream_end
 
         self._events: list[StreamEvent] = []
@@ -99,17 +105,39 @@ class ActiveStream:
         self._subscribers = 0
         self._orphan_timer: asyncio.TimerHandle | None = None
         self._finished = asyncio.Event()
+        self._saved = asyncio.Event()
+        self._checkpointer: asyncio.Task | None = None
+        # Checkpoint and final save never overlap, so a late checkpoint cannot overwrite the end.
+        self._save_lock = asyncio.Lock()
         self._control = asyncio.Event()  # wakes the watchdog when deadlines change
         self._task: asyncio.Task | None = None
         self._watchdog: asyncio.Task | None = None
+        self._ender: asyncio.Task | None = None
 
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
         self._append(StreamEvent(0, "start", data={
             "stream_id": self.id, "conversation_id": self.conversation_id, "model": self.model}))
+        for kind, seeded in (("think", self.think), ("text", self.text)):
+            if seeded:
+                self._append(StreamEvent(0, kind, seeded))  # type: ignore[arg-type]
         self._task = asyncio.create_task(self._produce(), name=f"stream-{self.id}")
+        self._task.add_done_callback(self._produce_done)
         self._watchdog = asyncio.create_task(self._watch(), name=f"stream-watchdog-{self.id}")
+        if self._on_checkpoint is not None:
+            self._checkpointer = asyncio.create_task(self._checkpoints(), name=f"stream-checkpoint-{self.id}")
+
+    def seed(self, text: str, think: str = "") -> None:
+        """Before start: begin from an earlier partial answer (Continue); it is part of this answer."""
+        if think:
+            self._think.append(think)
+        if text:
+            self._text.append(text)
+
+    async def wait_saved(self) -> None:
+        """Until the final record has been handed to storage."""
+        await self._saved.wait()
 
     @property
     def ended(self) -> bool:
@@ -142,6 +170,9 @@ class ActiveStream:
         self._release_held()
         if not self.upstream_done:
             self.status = StreamStatus.STREAMING if self._first_token_mono else StreamStatus.CONNECTING
+        else:
+            # The model finished during the pause and `_produce` left the ending to us.
+            self._ender = asyncio.get_running_loop().create_task(self._finish())
         return True
 
     def cancel(self) -> bool:
@@ -150,6 +181,11 @@ class ActiveStream:
             return False
         self._stop(_Deadline(StreamStatus.STOPPED, "Stopped."))
         return True
+
+    def interrupt(self) -> None:
+        """The server is shutting down: end the answer as interrupted (it can be continued later)."""
+        if not self.ended:
+            self._stop(_Deadline(StreamStatus.INTERRUPTED, "The server shut down while answering."))
 
     def _stop(self, reason: _Deadline) -> None:
         if self._stop_reason is None:
@@ -329,9 +365,7 @@ class ActiveStream:
                 self._error = SecretAIError(ErrorKind.INTERRUPTED, "The server stopped while answering.")
                 await self._finish()
                 raise
-            self.status = reason.status
-            if reason.status is not StreamStatus.STOPPED:
-                self._error = SecretAIError(ErrorKind.TIMEOUT, reason.message)
+            self._stopped_by(reason)
         except SecretAIError as exc:
             self._error = exc
             self.status = StreamStatus.ERROR
@@ -341,6 +375,31 @@ class ActiveStream:
             self.status = StreamStatus.ERROR
         else:
             self.status = StreamStatus.COMPLETED
+        await self._upstream_ended()
+
+    def _stopped_by(self, reason: _Deadline) -> None:
+        self.status = reason.status
+        if reason.status is StreamStatus.INTERRUPTED:
+            self._error = SecretAIError(ErrorKind.INTERRUPTED, reason.message)
+        elif reason.status is not StreamStatus.STOPPED:
+            self._error = SecretAIError(ErrorKind.TIMEOUT, reason.message)
+
+    def _produce_done(self, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step (e.g. a stop right after the start) never enters
+        # `_produce`, so none of its handlers run: end the stream here, or it would never end and
+        # would hold a MAX_CONCURRENT_STREAMS slot for good.
+        if task.cancelled() and not self.upstream_done and not self.ended:
+            self._ender = asyncio.get_running_loop().create_task(self._cancelled_before_start())
+
+    async def _cancelled_before_start(self) -> None:
+        if self._stop_reason is not None:
+            self._stopped_by(self._stop_reason)
+        else:
+            self.status = StreamStatus.INTERRUPTED
+            self._error = SecretAIError(ErrorKind.INTERRUPTED, "The server stopped while answering.")
+        await self._upstream_ended()
+
+    async def _upstream_ended(self) -> None:
         self.upstream_done = True
         self._control.set()
         if self._on_upstream_end is not None:
@@ -362,6 +421,8 @@ class ActiveStream:
                 if self._first_token_mono is None:
                     self._first_token_mono = self._last_activity
                     self.first_token_at = datetime.now(timezone.utc)
+                    # The watchdog sleeps toward the first-token deadline; the idle one is sooner.
+                    self._control.set()
                     if not self.paused:
                         self.status = StreamStatus.STREAMING
                 self._chunks += 1
@@ -455,8 +516,31 @@ class ActiveStream:
             self._orphan_timer.cancel()
         if self._watchdog is not None and self._watchdog is not asyncio.current_task():
             self._watchdog.cancel()
+        if self._checkpointer is not None and not self._save_lock.locked():
+            self._checkpointer.cancel()  # only while it sleeps: a write is never cut in half
         if self._on_end is not None:
-            try:
-                await self._on_end(self)
-            except Exception:
-                log.exception("stream %s: saving the answer failed", self.id)
+            async with self._save_lock:
+                try:
+                    await self._on_end(self)
+                except Exception:
+                    log.exception("stream %s: saving the answer failed", self.id)
+        self._saved.set()
+
+    async def _checkpoints(self) -> None:
+        """Save the answer every few seconds while it streams, so a crash loses little of it."""
+        saved_chunks = self._chunks
+        try:
+            while not self.ended:
+                await asyncio.sleep(self._limits.checkpoint_interval)
+                if self._chunks == saved_chunks or self._on_checkpoint is None:
+                    continue
+                async with self._save_lock:
+                    if self.ended:
+                        return
+                    saved_chunks = self._chunks
+                    try:
+                        await self._on_checkpoint(self)
+                    except Exception:
+                        log.exception("stream %s: checkpoint failed", self.id)
+        except asyncio.CancelledError:
+            pass

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from nicegui import ui
 
 from ...hub.core.events import StreamRecord, StreamStatus
+from ...storage import StoredMessage
+from .message_actions import MessageActions, action_row
 from .streaming_markdown import StreamingMarkdown
 
 STATUS_TEXT = {
@@ -59,7 +59,9 @@ class ThinkBlock:
 
 
 class AnswerView:
-    def __init__(self, *, emoji: str, color: str, show_reasoning: bool, on_retry: Callable[[], object]) -> None:
+    def __init__(self, *, emoji: str, color: str, show_reasoning: bool, actions: MessageActions) -> None:
+        self.actions = actions
+        self.message_id: str | None = None
         with ui.chat_message(name="SecretGPT", sent=False).classes("w-full sg-message") \
                 .props("bg-color=grey-2") as self.message:
             with ui.column().classes("w-full gap-1 sg-answer-wrap"):
@@ -70,17 +72,43 @@ class AnswerView:
                 with ui.element("div").classes("w-full sg-answer [&_pre]:bg-white [&_pre]:p-3 [&_pre]:rounded "
                                                "[&_pre]:overflow-x-auto").mark("answer"):
                     self.body = StreamingMarkdown()
-                with ui.row().classes("items-center gap-2 text-xs text-grey-7") as self.footer:
+                with ui.row().classes("w-full items-center gap-2 text-xs text-grey-7") as self.footer:
                     self.status = ui.badge(STATUS_TEXT[StreamStatus.CONNECTING], color="grey-7") \
                         .classes("sg-status").props("outline")
                     self.detail = ui.label("").classes("sg-detail")
-                self.notice = ui.label("").classes("text-xs text-grey-8")
+                    ui.space()
+                    self.actions_slot = ui.row().classes("items-center gap-0")
+                self.notice = ui.label("").classes("text-xs text-grey-8 sg-notice")
                 self.notice.visible = False
                 with ui.row().classes("items-center gap-2") as self.error_row:
                     self.error = ui.label("").classes("text-negative text-sm sg-error")
-                    ui.button("Retry", icon="refresh", on_click=on_retry).props("flat dense color=negative")
+                    ui.button("Retry", icon="refresh", on_click=self._retry).props("flat dense color=negative")
                 self.error_row.visible = False
         self._think_closed = False
+
+    async def _retry(self) -> None:
+        if self.message_id is not None:
+            await self.actions.regenerate(self.message_id)
+
+    def bind(self, message: StoredMessage) -> None:
+        """The stored message behind this view: its id and its action buttons."""
+        self.message_id = message.id
+        self.actions_slot.clear()
+        with self.actions_slot:
+            action_row(message, self.actions)
+
+    def show_stored(self, message: StoredMessage, conversation_id: str, owner: str) -> None:
+        """A finished answer from history: rendered at once, not streamed."""
+        record = message.stream_record(conversation_id, owner)
+        self.add_think(message.think)
+        self.close_think(record.think_seconds if record else None)
+        self.body.show(message.content)
+        status = message.status or StreamStatus.COMPLETED
+        error = message.metadata.get("error") if status not in (StreamStatus.COMPLETED, StreamStatus.STOPPED) else None
+        if status is StreamStatus.INTERRUPTED and not error:
+            error = "The server stopped while this answer was being written. Continue picks up where it ended."
+        self.finish(record, status, error)
+        self.bind(message)
 
     def set_show_reasoning(self, show: bool) -> None:
         self._show_reasoning = show

@@ -61,8 +61,13 @@ def json_body(model: type[BaseModel]) -> Any:
 
     async def parse(request: Request) -> BaseModel:
         raw = await request.body()
+        if not raw.strip():
+            # pydantic would say "Input should be an object", which does not tell a curl user much.
+            raise RequestValidationError([{"type": "missing", "loc": ("body",), "input": None,
+                                           "msg": "the request body is empty; send JSON such as "
+                                                  '{"message": "hi"}'}])
         try:
-            return model.model_validate_json(raw or b"null")
+            return model.model_validate_json(raw)
         except ValidationError as exc:
             raise RequestValidationError(
                 [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]) from None

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timezone
 
 from nicegui import background_tasks, ui
 from nicegui.events import GenericEventArguments
@@ -15,27 +17,29 @@ from ...hub.core.events import FINAL_EVENTS, StreamStatus
 from ...hub.core.router import BadMessage, HubRouter, TooManyStreams
 from ...hub.core.stream import ActiveStream
 from ...services.secret_ai import SecretAIError
-from ...storage import ConversationNotFound, StoredConversation
+from ...storage import ConversationNotFound, MessageNotFound, StoredConversation, StoredMessage
 from .answer_view import AnswerView
+from .message_actions import MessageActions, action_row
 from .preferences import Preferences
 from .reveal import RevealPacer
 
 log = logging.getLogger(__name__)
 
-FINAL_STATUS = {"done": StreamStatus.COMPLETED, "cancelled": StreamStatus.STOPPED}
-
-
 class ChatView:
-    def __init__(self, hub: HubRouter, owner: str, prefs: Preferences) -> None:
+    def __init__(self, hub: HubRouter, owner: str, prefs: Preferences,
+                 on_change: Callable[[], Awaitable[None]] | None = None) -> None:
         self.hub = hub
         self.owner = owner
         self.prefs = prefs
+        self.on_change = on_change  # the conversation list needs refreshing
         self.conversation_id: str | None = prefs.conversation_id
         self.stream: ActiveStream | None = None
         self.answer: AnswerView | None = None
         self._answers: list[AnswerView] = []
+        self._consumer: asyncio.Task | None = None
         self._follow = True
-        self._last_message = ""
+        self.actions = MessageActions(regenerate=self.regenerate, continue_=self.continue_, edit=self.edit,
+                                      select=self.select_alternative)
 
         with ui.scroll_area().classes("w-full grow sg-scroll") as self.scroll:
             self.messages = ui.column().classes("w-full max-w-4xl mx-auto gap-3 p-2")
@@ -57,51 +61,55 @@ class ChatView:
                        throttle=0.25, leading_events=False)
         self._scroll_position = 0.0
         self._set_running(False)
+        # The page going away must not stop the answer (it runs server-side); only our reading of it.
+        ui.context.client.on_delete(self._detach)
 
     # --- conversation -------------------------------------------------------------------------
 
     async def load(self) -> None:
-        """Show the stored conversation and re-attach to an answer still streaming."""
-        if self.conversation_id is None:
+        await self.open(self.conversation_id)
+
+    async def open(self, conversation_id: str | None) -> None:
+        """Show a stored conversation (its active thread) and re-attach to an answer still streaming."""
+        self._detach()
+        self.conversation_id = conversation_id
+        self.prefs.conversation_id = conversation_id
+        self.messages.clear()
+        self._answers.clear()
+        if conversation_id is None:
             return
         try:
-            conversation = await self.hub.store.get(self.conversation_id, self.owner)
+            conversation = await self.hub.store.get(conversation_id, self.owner)
         except ConversationNotFound:
-            self.new_chat()
+            self.conversation_id = self.prefs.conversation_id = None
             return
-        self._render_history(conversation)
+        self._render_thread(conversation)
         running = self.hub.registry.for_conversation(conversation.id)
         if running is not None and running.owner == self.owner:
             self._attach(running, replay=True)
 
-    def new_chat(self) -> None:
-        if self.stream is not None:
-            return
-        self.conversation_id = None
-        self.prefs.conversation_id = None
-        self.messages.clear()
-        self._answers.clear()
+    async def new_chat(self) -> None:
+        await self.open(None)
+        self.input.run_method("focus")
 
-    def _render_history(self, conversation: StoredConversation) -> None:
-        for index, turn in enumerate(conversation.turns):
-            record = conversation.answers.get(index)
-            if turn.role == "user":
-                self._user_bubble(turn.content)
-            elif turn.role == "assistant" and (record is None or record.status.ended):
-                view = self._new_answer()
-                view.add_think(turn.think)
-                view.add_text(turn.content, record.think_seconds if record else None)
-                status = record.status if record else StreamStatus.COMPLETED
-                view.finish(record, status, record.error if record else None)
+    def _render_thread(self, conversation: StoredConversation) -> None:
+        live = {s.id for s in self.hub.registry.get_active_streams(self.owner)}
+        for message in conversation.messages:
+            if message.role == "user":
+                self._user_bubble(message)
+            elif message.role == "assistant" and message.stream_id not in live:
+                self._new_answer().show_stored(message, conversation.id, self.owner)
 
-    def _user_bubble(self, text: str) -> None:
+    def _user_bubble(self, message: StoredMessage) -> None:
         with self.messages:
-            ui.chat_message(text, name="You", sent=True).classes("sg-user").props("bg-color=blue-1")
+            with ui.chat_message(name="You", sent=True).classes("sg-user").props("bg-color=blue-1"):
+                ui.label(message.content).classes("whitespace-pre-wrap break-words")
+                action_row(message, self.actions).classes("justify-end w-full")
 
     def _new_answer(self) -> AnswerView:
         with self.messages:
             view = AnswerView(emoji=self.hub.settings.think_emoji, color=self.hub.settings.think_color,
-                              show_reasoning=self.prefs.show_reasoning, on_retry=self.retry)
+                              show_reasoning=self.prefs.show_reasoning, actions=self.actions)
         self._answers.append(view)
         return view
 
@@ -120,28 +128,69 @@ class ChatView:
         except BadMessage as exc:
             ui.notify(str(exc), type="warning")
             return
-        if await self._start(message, retry=False):
+        if await self._start(message):
             self.input.value = ""
 
-    async def retry(self) -> None:
-        if self.stream is None and self.conversation_id is not None:
-            await self._start(self._last_message, retry=True)
+    async def regenerate(self, message_id: str) -> None:
+        await self._start("", regenerate=message_id)
 
-    async def _start(self, message: str, *, retry: bool) -> bool:
+    async def continue_(self, message_id: str) -> None:
+        await self._start("", continue_from=message_id)
+
+    async def edit(self, message_id: str) -> None:
+        if self.stream is not None or self.conversation_id is None:
+            return
+        conversation = await self.hub.store.get(self.conversation_id, self.owner)
+        original = next((m for m in conversation.messages if m.id == message_id), None)
+        if original is None:
+            return
+        with ui.dialog() as dialog, ui.card().classes("w-[40rem] max-w-full"):
+            ui.label("Edit your message").classes("text-lg")
+            box = ui.textarea(value=original.content).props("autogrow outlined aria-label='Edited message'") \
+                .classes("w-full")
+            with ui.row().classes("w-full justify-end"):
+                ui.button("Cancel", on_click=dialog.close).props("flat")
+                ui.button("Send", on_click=lambda: dialog.submit(box.value)).props("aria-label='Send edited'")
+        text = await dialog
+        dialog.delete()
+        if text and text != original.content:
+            await self._start(text, edit=message_id)
+
+    async def select_alternative(self, message_id: str) -> None:
+        if self.stream is not None or self.conversation_id is None:
+            ui.notify("Wait for the answer to finish, or stop it, before switching versions.")
+            return
+        await self.hub.store.select_alternative(self.conversation_id, self.owner, message_id)
+        await self.open(self.conversation_id)
+
+    async def _start(self, message: str, **variant: str) -> bool:
+        """Ask the model. `variant`: regenerate=, edit= or continue_from= a message id."""
+        if self.stream is not None:
+            return False
         try:
             stream = await self.hub.stream_message(
                 message, owner=self.owner, conversation_id=self.conversation_id, model=self.prefs.model,
-                streaming=self.prefs.streaming, retry=retry)
-        except (BadMessage, TooManyStreams, ConversationNotFound, SecretAIError) as exc:
-            # Nothing was sent: the text stays in the box.
+                streaming=self.prefs.streaming, **variant)
+        except (BadMessage, TooManyStreams, ConversationNotFound, MessageNotFound, SecretAIError) as exc:
+            # Nothing was sent: the text stays where it was.
             ui.notify(getattr(exc, "message", None) or str(exc), type="negative", multi_line=True)
             return False
-        self._last_message = message
-        self.conversation_id = stream.conversation_id
-        self.prefs.conversation_id = stream.conversation_id
-        if not retry:
-            self._user_bubble(message)
+        self.conversation_id = self.prefs.conversation_id = stream.conversation_id
+        if variant:
+            # The active thread changed shape (a new branch): show it as stored, then the answer.
+            conversation = await self.hub.store.get(stream.conversation_id, self.owner)
+            self._detach()
+            self.messages.clear()
+            self._answers.clear()
+            self._render_thread(conversation)
+        else:
+            now = datetime.now(timezone.utc)
+            self._user_bubble(StoredMessage(id=stream.user_message_id or "", role="user", content=message,
+                                            created_at=now, updated_at=now,
+                                            sibling_ids=[stream.user_message_id or ""]))
         self._attach(stream, replay=False)
+        if self.on_change is not None:
+            await self.on_change()
         return True
 
     def stop(self) -> None:
@@ -163,10 +212,19 @@ class ChatView:
     def _attach(self, stream: ActiveStream, *, replay: bool) -> None:
         self.stream = stream
         self.answer = self._new_answer()
+        self.answer.message_id = stream.message_id
         self._follow = True
         self._set_running(True)
         self._show_pause_state(stream.paused)
-        background_tasks.create(self._consume(stream, self.answer, replay), name=f"ui-{stream.id}")
+        self._consumer = background_tasks.create(self._consume(stream, self.answer, replay), name=f"ui-{stream.id}")
+
+    def _detach(self) -> None:
+        """Stop showing the current stream (it goes on, and is kept, server-side)."""
+        if self._consumer is not None and not self._consumer.done():
+            self._consumer.cancel()
+        self._consumer = None
+        if self.stream is not None:
+            self._stream_ended()
 
     async def _consume(self, stream: ActiveStream, view: AnswerView, replay: bool) -> None:
         """Pull delivered events, reveal them at the typing pace, flush at STREAMING_UPDATE_HZ.
@@ -221,7 +279,7 @@ class ChatView:
                 shown = waiting_before != waiting
                 view.flush()
                 if final is not None and not backlog:
-                    self._finish(stream, view, final.data or {})
+                    await self._finish(stream, view, final.data or {})
                     return
                 if now - last_status >= 0.5:
                     last_status = now
@@ -231,18 +289,30 @@ class ChatView:
                 if not backlog:
                     await stream.changed()
                 await asyncio.sleep(interval)
+        except asyncio.CancelledError:
+            raise
         except Exception:
             log.exception("showing stream %s failed", stream.id)
             view.finish(None, StreamStatus.ERROR, "The page failed to show this answer; it is kept on the server.")
             self._stream_ended()
 
-    def _finish(self, stream: ActiveStream, view: AnswerView, data: dict) -> None:
+    async def _finish(self, stream: ActiveStream, view: AnswerView, data: dict) -> None:
         record = stream.record()
         error = data.get("message") if record.status not in (StreamStatus.COMPLETED, StreamStatus.STOPPED) else None
         view.finish(record, record.status, error)
         if self._follow:
             self.scroll.scroll_to(percent=1.0)
         self._stream_ended()
+        await stream.wait_saved()
+        try:
+            conversation = await self.hub.store.get(stream.conversation_id, self.owner)
+        except ConversationNotFound:  # deleted meanwhile
+            return
+        stored = next((m for m in conversation.messages if m.stream_id == stream.id), None)
+        if stored is not None:
+            view.bind(stored)
+        if self.on_change is not None:
+            await self.on_change()
 
     def _stream_ended(self) -> None:
         self.stream = None

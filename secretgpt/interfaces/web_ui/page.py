@@ -6,6 +6,7 @@ from nicegui import app, ui
 
 from ...hub.runtime import Runtime
 from .chat_view import ChatView
+from .conversation_drawer import ConversationDrawer
 from .preferences import Preferences
 from .settings_drawer import SettingsDrawer
 
@@ -13,6 +14,7 @@ from .settings_drawer import SettingsDrawer
 def register_page(runtime: Runtime) -> None:
     @ui.page("/")
     async def index() -> None:
+        await runtime.ready()
         settings = runtime.settings
         catalog = runtime.service.catalog
         prefs = Preferences(app.storage.user, settings)
@@ -20,20 +22,28 @@ def register_page(runtime: Runtime) -> None:
         ui.query(".nicegui-content").classes("h-[calc(100vh-64px)] p-2 no-wrap")
 
         with ui.header().classes("items-center bg-grey-9 q-py-sm"):
+            menu_button = ui.button(icon="menu").props("flat round color=white aria-label=Conversations")
             ui.label("🔒 SecretGPT").classes("text-lg font-medium")
             model_label = ui.label("").classes("text-sm text-grey-4 sg-model")
             demo_badge = ui.badge("Demo model (offline)", color="orange").classes("sg-demo") \
                 .props("aria-label='Demo model (offline)'")
             ui.space()
-            new_button = ui.button("New chat", icon="add").props("flat color=white aria-label='New chat'")
             settings_button = ui.button(icon="settings").props("flat round color=white aria-label=Settings") \
                 .tooltip("Settings")
         banner = ui.label("").classes("w-full text-center text-negative text-sm sg-banner")
 
         chat = ChatView(runtime.router, owner, prefs)
+        conversations = ConversationDrawer(lambda: runtime.router.store, owner, lambda: chat.conversation_id,
+                                           open_conversation=lambda cid: open_conversation(cid))
         drawer = SettingsDrawer(app.storage.user, catalog, chat.set_show_reasoning)
         settings_button.on_click(drawer.toggle)
-        new_button.on_click(chat.new_chat)
+        menu_button.on_click(conversations.drawer.toggle)
+
+        async def open_conversation(conversation_id: str | None) -> None:
+            await chat.open(conversation_id)
+            await conversations.refresh()
+
+        chat.on_change = conversations.refresh
 
         def show_catalog() -> None:
             current = runtime.service.catalog
@@ -47,3 +57,4 @@ def register_page(runtime: Runtime) -> None:
         # Discovery runs in the background at start-up; show its outcome when it lands.
         ui.timer(2.0, show_catalog)
         await chat.load()
+        await conversations.refresh()

@@ -62,6 +62,13 @@ class StreamingMarkdown:
         self._tail_spent += len(self._tail.props.get("innerHTML", "")) + UPDATE_OVERHEAD
         self._tail_dirty = self._tail_stale = False
 
+    def show(self, text: str) -> None:
+        """Text that is already complete (history): one element, rendered once."""
+        if text.strip():
+            with self._groups:
+                element = RenderedMarkdown(text).classes("w-full")
+            self._rendered += len(element.props.get("innerHTML", ""))
+
     def finish(self) -> None:
         rest = self._splitter.finish()
         if rest.strip():

@@ -1,0 +1,53 @@
+"""The buttons under a message: copy, regenerate, continue, edit, and flipping through alternatives."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from nicegui import ui
+
+from ...storage import StoredMessage
+
+Action = Callable[[str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class MessageActions:
+    """What the chat does when a message's button is pressed (each gets the message id)."""
+
+    regenerate: Action
+    continue_: Action
+    edit: Action
+    select: Action
+
+
+async def copy_text(text: str) -> None:
+    await ui.clipboard.write(text)  # type: ignore[func-returns-value]
+    ui.notify("Copied", type="positive", timeout=1000)
+
+
+def action_row(message: StoredMessage, actions: MessageActions) -> ui.row:
+    """Buttons for a stored message, in a row that can be cleared and rebuilt."""
+    with ui.row().classes("items-center gap-0 text-grey-7") as row:
+        if len(message.sibling_ids) > 1:
+            index, siblings = message.sibling_index, message.sibling_ids
+            previous = ui.button(icon="chevron_left", on_click=lambda: actions.select(siblings[index - 1])) \
+                .props("flat dense round size=sm aria-label='Previous version'")
+            previous.set_enabled(index > 0)
+            ui.label(f"{index + 1} / {len(siblings)}").classes("text-xs sg-version")
+            following = ui.button(icon="chevron_right", on_click=lambda: actions.select(siblings[index + 1])) \
+                .props("flat dense round size=sm aria-label='Next version'")
+            following.set_enabled(index < len(siblings) - 1)
+        ui.button(icon="content_copy", on_click=lambda: copy_text(message.content)) \
+            .props("flat dense round size=sm aria-label=Copy").tooltip("Copy")
+        if message.role == "user":
+            ui.button(icon="edit", on_click=lambda: actions.edit(message.id)) \
+                .props("flat dense round size=sm aria-label=Edit").tooltip("Edit and ask again")
+        else:
+            ui.button(icon="refresh", on_click=lambda: actions.regenerate(message.id)) \
+                .props("flat dense round size=sm aria-label=Regenerate").tooltip("Regenerate")
+            if message.partial and message.content:
+                ui.button("Continue", icon="play_arrow", on_click=lambda: actions.continue_(message.id)) \
+                    .props("flat dense no-caps size=sm aria-label=Continue")
+    return row
