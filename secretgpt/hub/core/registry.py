@@ -56,6 +56,16 @@ class StreamRegistry:
                 return stream
         return None
 
+    async def wait_saved(self, conversation_id: str) -> None:
+        """Until every ended stream of the conversation has been handed to storage."""
+        for stream in list(self._streams.values()):
+            if stream.conversation_id == conversation_id and stream.ended:
+                await stream.wait_saved()
+
+    def unsaved(self, conversation_id: str) -> list[ActiveStream]:
+        """Ended streams of a conversation whose final save has not finished yet."""
+        return [s for s in self._streams.values() if s.conversation_id == conversation_id and not s.saved]
+
     def mark_ended(self, stream: ActiveStream) -> None:
         self._ended_at[stream.id] = time.monotonic()
 

@@ -102,9 +102,15 @@ class HubRouter:
                 raise MessageNotFound("There is no such message in a new conversation.")
             conversation = await self.store.create(owner, title_from(message))
         else:
-            conversation = await self.store.get(conversation_id, owner)
-            if self.registry.for_conversation(conversation.id) is not None:
+            # An answer's final save lands just after its `done` event, and a client may already be
+            # sending the next message: without this wait the model would miss that answer.
+            await self.registry.wait_saved(conversation_id)
+            if self.registry.for_conversation(conversation_id) is not None:
                 raise BadMessage("An answer is still streaming in this conversation. Stop it or wait for it to end.")
+            # An answer that just ended may still be on its way to storage: the model must see it.
+            for previous in self.registry.unsaved(conversation_id):
+                await previous.wait_saved()
+            conversation = await self.store.get(conversation_id, owner)
         thread = conversation.messages
         sibling_of: str | None = None
         prefix: StoredMessage | None = None

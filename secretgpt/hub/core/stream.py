@@ -135,6 +135,10 @@ class ActiveStream:
         if text:
             self._text.append(text)
 
+    @property
+    def saved(self) -> bool:
+        return self._saved.is_set()
+
     async def wait_saved(self) -> None:
         """Until the final record has been handed to storage."""
         await self._saved.wait()
