@@ -259,8 +259,8 @@ class ActiveStream:
 
     @property
     def think_seconds(self) -> float | None:
-        """How long the model reasoned (so far, while it still is)."""
-        if self._think_started is None:
+        """How long the model reasoned (so far, while it still is); unknown without streaming."""
+        if self._think_started is None or not self.streaming:
             return None
         end = self._think_ended if self._think_ended is not None else time.monotonic()
         return end - self._think_started

@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
@@ -19,16 +19,19 @@ from ...hub.core.events import FINAL_EVENTS, StreamRecord
 from ...hub.core.router import BadMessage, HubRouter, StreamNotFound, TooManyStreams
 from ...hub.core.stream import ActiveStream
 from ...services.secret_ai import ErrorKind, SecretAIError
-from ...storage import ConversationNotFound
+from ...storage import ConversationNotFound, MessageNotFound
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 
 
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    message: str = Field(description="The user's message")
+    message: str = Field("", description="The user's message (not needed to regenerate or continue)")
     conversation_id: str | None = Field(None, description="Continue this conversation (omit to start one)")
     model: str | None = Field(None, description="Model name (default: the first available)")
+    regenerate: str | None = Field(None, description="Answer this answer's question again (message id)")
+    edit: str | None = Field(None, description="Ask `message` in place of this user message (message id)")
+    continue_from: str | None = Field(None, description="Carry on this stopped/interrupted answer (message id)")
 
 
 class StreamRef(BaseModel):
@@ -79,7 +82,7 @@ def owner_for_token(token: str) -> str:
     return "api:" + hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
-def _error(status: int, message: str, kind: str) -> HTTPException:
+def api_error(status: int, message: str, kind: str) -> HTTPException:
     return HTTPException(status_code=status, detail={"message": message, "kind": kind})
 
 
@@ -87,7 +90,9 @@ ERROR_STATUS = {ErrorKind.BAD_REQUEST: 422, ErrorKind.UNAVAILABLE: 503, ErrorKin
                 ErrorKind.UNREACHABLE: 502, ErrorKind.TIMEOUT: 504, ErrorKind.OVERLOADED: 503}
 
 
-def create_api(hub: HubRouter, api_token: str, keepalive: float) -> APIRouter:
+def token_guard(api_token: str) -> Callable[..., str]:
+    """A dependency that checks the bearer token and returns the owner it stands for."""
+
     def require_token(authorization: str | None = Header(None)) -> str:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), api_token.encode()):
@@ -96,26 +101,35 @@ def create_api(hub: HubRouter, api_token: str, keepalive: float) -> APIRouter:
                                 headers={"WWW-Authenticate": "Bearer"})
         return owner_for_token(api_token)
 
+    return require_token
+
+
+def create_api(hub: HubRouter, api_token: str, keepalive: float) -> APIRouter:
+    require_token = token_guard(api_token)
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)])
 
     async def start(body: ChatRequest, owner: str, streaming: bool) -> ActiveStream:
         try:
             return await hub.stream_message(body.message, owner=owner, conversation_id=body.conversation_id,
-                                            model=body.model, streaming=streaming, cancel_when_orphaned=streaming)
+                                            model=body.model, streaming=streaming, cancel_when_orphaned=streaming,
+                                            regenerate=body.regenerate, edit=body.edit,
+                                            continue_from=body.continue_from)
         except BadMessage as exc:
-            raise _error(422, str(exc), "bad_request") from None
+            raise api_error(422, str(exc), "bad_request") from None
         except TooManyStreams as exc:
-            raise _error(429, str(exc), "too_many_streams") from None
+            raise api_error(429, str(exc), "too_many_streams") from None
         except ConversationNotFound:
-            raise _error(404, f"No conversation {body.conversation_id!r}.", "not_found") from None
+            raise api_error(404, f"No conversation {body.conversation_id!r}.", "not_found") from None
+        except MessageNotFound as exc:
+            raise api_error(404, str(exc).strip("'\""), "not_found") from None
         except SecretAIError as exc:
-            raise _error(ERROR_STATUS.get(exc.kind, 502), exc.message, exc.kind.value) from None
+            raise api_error(ERROR_STATUS.get(exc.kind, 502), exc.message, exc.kind.value) from None
 
     def find(stream_id: str, owner: str) -> ActiveStream:
         try:
             return hub.stream_for(stream_id, owner)
         except StreamNotFound:
-            raise _error(404, f"No stream {stream_id!r} (it may have ended long ago).", "not_found") from None
+            raise api_error(404, f"No stream {stream_id!r} (it may have ended long ago).", "not_found") from None
 
     @api.post("/chat/stream", summary="Stream an answer as Server-Sent Events")
     async def chat_stream(body: ChatRequest = json_body(ChatRequest), owner: str = Depends(require_token)) -> StreamingResponse:
@@ -129,7 +143,7 @@ def create_api(hub: HubRouter, api_token: str, keepalive: float) -> APIRouter:
         try:
             after = int(last_event_id) if last_event_id else 0
         except ValueError:
-            raise _error(422, "Last-Event-ID must be a whole number.", "bad_request") from None
+            raise api_error(422, "Last-Event-ID must be a whole number.", "bad_request") from None
         return StreamingResponse(sse(stream, after, keepalive), media_type="text/event-stream", headers=SSE_HEADERS)
 
     @api.post("/chat/stream/pause", summary="Hold delivery; the model keeps generating into a buffer")

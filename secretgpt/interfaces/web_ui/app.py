@@ -11,7 +11,8 @@ from nicegui import app, ui
 
 from ...config import Settings
 from ...hub.runtime import Runtime
-from .api import create_api
+from .api import create_api, token_guard
+from .conversations_api import create_conversations_api
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +21,7 @@ def build(settings: Settings) -> Runtime:
     """Wire the runtime into NiceGUI's app. Call once per process, before `ui.run`."""
     runtime = Runtime(settings)
     app.include_router(create_api(runtime.router, runtime.api_token, settings.sse_keepalive_interval))
+    app.include_router(create_conversations_api(runtime.router, token_guard(runtime.api_token)))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.on_startup(runtime.start)
     app.on_shutdown(runtime.stop)

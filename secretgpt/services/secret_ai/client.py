@@ -134,7 +134,8 @@ class SecretAIService:
                 raise error from exc
         for piece in parser.finish():
             yield piece
-        usage["think_seconds"] = parser.think_seconds
+        # A whole answer arrives at once: how long the model thought is not observable then.
+        usage["think_seconds"] = parser.think_seconds if stream else None
         yield StreamChunk(ChunkKind.DONE, usage=usage)
 
     async def invoke(self, messages: list[ChatTurn], model: str | None = None) -> Answer:
