@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from secretgpt.hub.core.router import HubRouter
 from secretgpt.hub.core.stream import ActiveStream
 from secretgpt.services.ollama_loopback import OllamaLoopbackServer, Reply
 from secretgpt.services.secret_ai import Catalog, ModelInfo, SecretAIService
-from secretgpt.storage import MemoryConversationStore
+from secretgpt.storage import SqlConversationStore, database_url
 
 MODEL = "loopback"
 SECRET_AI_KEY = "test-secret-ai-key"
@@ -107,19 +107,32 @@ def service(model_server: OllamaLoopbackServer, monkeypatch: pytest.MonkeyPatch)
 
 
 @pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SqlConversationStore]:
+    """The real conversation store, on SQLite in the test's own directory."""
+    opened = await SqlConversationStore.open(database_url(tmp_path / "db"))
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+@pytest.fixture
 async def make_hub(
-    service: SecretAIService, make_settings: Callable[..., Settings]
+    service: SecretAIService, store: SqlConversationStore, make_settings: Callable[..., Settings]
 ) -> AsyncIterator[Callable[..., HubRouter]]:
     hubs: list[HubRouter] = []
 
     def make(**overrides: Any) -> HubRouter:
-        hub = HubRouter(make_settings(**overrides), service, MemoryConversationStore())
+        hub = HubRouter(make_settings(**overrides), service, store)
         hubs.append(hub)
         return hub
 
     yield make
     for hub in hubs:
         await asyncio.wait_for(hub.shutdown(), 10)
+        # Final saves run after the end event; let them land before the store closes.
+        for stream in list(hub.registry._streams.values()):
+            await asyncio.wait_for(stream.wait_saved(), 10)
 
 
 @pytest.fixture
@@ -133,67 +146,97 @@ def hub(make_hub: Callable[..., HubRouter]) -> HubRouter:
 @dataclass
 class SSEFrame:
     id: int | None
-    data: dict[str, Any] | None
-    comments: list[str] = field(default_factory=list)
+    data: dict[str, Any]
+
+    @property
+    def type(self) -> str:
+        return str(self.data.get("type"))
+
+
+_END = object()
 
 
 class SSEReader:
-    """Reads an SSE response frame by frame (blank-line separated), keeping comment lines."""
+    """Parses an SSE response in a background task, so waiting with a timeout never cuts a frame.
+
+    `frames` holds every data frame in order; `keepalives` counts comment-only frames.
+    """
 
     def __init__(self, response: httpx.Response) -> None:
         self.response = response
-        self._lines = response.aiter_lines()
         self.frames: list[SSEFrame] = []
         self.keepalives = 0
+        self.malformed: list[str] = []
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._task = asyncio.create_task(self._pump())
+
+    async def _pump(self) -> None:
+        event_id: int | None = None
+        data: list[str] = []
+        comment = False
+        try:
+            async for line in self.response.aiter_lines():
+                if line == "":
+                    if data:
+                        frame = SSEFrame(event_id, json.loads("\n".join(data)))
+                        self.frames.append(frame)
+                        self._queue.put_nowait(frame)
+                    elif comment:
+                        self.keepalives += 1
+                    event_id, data, comment = None, [], False
+                elif line.startswith(":"):
+                    comment = True
+                elif line.startswith("id: "):
+                    event_id = int(line[4:])
+                elif line.startswith("data: "):
+                    data.append(line[6:])
+                else:
+                    self.malformed.append(line)
+        except (httpx.HTTPError, asyncio.CancelledError):
+            pass
+        finally:
+            self._queue.put_nowait(_END)
 
     async def next(self, timeout: float = 10.0) -> SSEFrame:
-        """The next frame with data (keep-alive comments are counted, not returned)."""
-        async with asyncio.timeout(timeout):
-            while True:
-                frame = await self._read_frame()
-                if frame.data is not None:
-                    self.frames.append(frame)
-                    return frame
+        item = await asyncio.wait_for(self._queue.get(), timeout)
+        if item is _END:
+            self._queue.put_nowait(_END)
+            raise EOFError("the server ended the event stream")
+        return item
 
     async def until(self, *types: str, timeout: float = 10.0) -> SSEFrame:
-        while True:
-            frame = await self.next(timeout)
-            if frame.data and frame.data["type"] in types:
-                return frame
+        """Skip to the next frame of one of `types`."""
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.next(timeout)
+                if frame.type in types:
+                    return frame
 
     async def rest(self, timeout: float = 15.0) -> list[SSEFrame]:
-        """Every remaining data frame until the server ends the response."""
+        """Every remaining frame; the server must end the response within `timeout`."""
         out: list[SSEFrame] = []
         async with asyncio.timeout(timeout):
             while True:
                 try:
-                    frame = await self._read_frame()
-                except StopAsyncIteration:
+                    out.append(await self.next(timeout))
+                except EOFError:
                     return out
-                if frame.data is not None:
-                    self.frames.append(frame)
-                    out.append(frame)
 
-    async def _read_frame(self) -> SSEFrame:
-        event_id: int | None = None
-        data: list[str] = []
-        comments: list[str] = []
-        while True:
-            line = await self._lines.__anext__()
-            if line == "":
-                if data or event_id is not None:
-                    break
-                if comments:
-                    self.keepalives += 1
-                    comments = []
-                continue
-            if line.startswith(":"):
-                comments.append(line)
-            elif line.startswith("id:"):
-                event_id = int(line[3:].strip())
-            elif line.startswith("data:"):
-                data.append(line[5:].strip())
-        return SSEFrame(event_id, json.loads("\n".join(data)) if data else None, comments)
+    def pending(self) -> list[SSEFrame]:
+        """Frames that arrived and were not read yet (without waiting)."""
+        out = []
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is _END:
+                self._queue.put_nowait(_END)
+                break
+            out.append(item)
+        return out
+
+    async def close(self) -> None:
+        self._task.cancel()
+        with contextlib.suppress(BaseException):
+            await self._task
 
 
 @dataclass
@@ -207,13 +250,21 @@ class ApiServer:
                   **body: Any) -> AsyncIterator[SSEReader]:
         async with self.client.stream("POST", "/api/v1/chat/stream", json={"message": message, **body},
                                       headers=headers) as response:
-            yield SSEReader(response)
+            reader = SSEReader(response)
+            try:
+                yield reader
+            finally:
+                await reader.close()
 
     @contextlib.asynccontextmanager
     async def attach(self, stream_id: str, last_event_id: int | None = None) -> AsyncIterator[SSEReader]:
         headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
         async with self.client.stream("GET", f"/api/v1/chat/stream/{stream_id}", headers=headers) as response:
-            yield SSEReader(response)
+            reader = SSEReader(response)
+            try:
+                yield reader
+            finally:
+                await reader.close()
 
     def stream(self, stream_id: str) -> ActiveStream:
         found = self.hub.registry.get(stream_id)
@@ -271,3 +322,18 @@ async def make_api(make_hub: Callable[..., HubRouter]) -> AsyncIterator[Callable
 @pytest.fixture
 async def api(make_api: Callable[..., Awaitable[ApiServer]]) -> ApiServer:
     return await make_api()
+
+
+# --- small async helpers --------------------------------------------------------------------------
+
+
+async def eventually(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    """Poll until `condition()` is truthy (generous timeout: the box may be loaded)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)

@@ -13,7 +13,7 @@ from secretgpt.services.secret_ai import (
     Catalog, ChatTurn, ChunkKind, ErrorKind, ModelInfo, SecretAIError, SecretAIService, StreamChunk,
 )
 
-from .conftest import MODEL, ModelScript
+from tests.conftest import MODEL, ModelScript
 
 HI = [ChatTurn(role="user", content="hi")]
 INLINE = "<think>Is 2 < 3? Yes.</think>So the answer is <b>yes</b>."

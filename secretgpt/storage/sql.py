@@ -214,7 +214,11 @@ class SqlConversationStore:
             now = _now()
             if existing is not None:
                 await conn.execute(update(M).where(M.c.id == existing).values(**values, updated_at=now))
-                await conn.execute(update(C).where(C.c.id == record.conversation_id).values(updated_at=now))
+                # The conversation's last activity is when the answer ended, not when its save
+                # happened to land (it may queue behind another conversation's writes); never backwards.
+                activity = record.ended_at or now
+                await conn.execute(update(C).where(C.c.id == record.conversation_id, C.c.updated_at < activity)
+                                   .values(updated_at=activity))
                 return existing
             row = await _conversation_row(conn, record.conversation_id, record.owner)
             parent = await _parent_for(conn, row, sibling_of)

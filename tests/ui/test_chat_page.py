@@ -32,12 +32,12 @@ async def send(user: User, text: str) -> None:
     user.find("Send").click()
 
 
-async def wait_for(condition, timeout: float = 10.0) -> None:
+async def wait_for(condition, timeout: float = 10.0, describe=None) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while not condition():
         if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
+            raise AssertionError("condition not met in time" + (f": {describe()}" if describe else ""))
         await asyncio.sleep(0.05)
 
 

@@ -62,10 +62,6 @@ class StreamRegistry:
             if stream.conversation_id == conversation_id and stream.ended:
                 await stream.wait_saved()
 
-    def unsaved(self, conversation_id: str) -> list[ActiveStream]:
-        """Ended streams of a conversation whose final save has not finished yet."""
-        return [s for s in self._streams.values() if s.conversation_id == conversation_id and not s.saved]
-
     def mark_ended(self, stream: ActiveStream) -> None:
         self._ended_at[stream.id] = time.monotonic()
 
@@ -79,6 +75,8 @@ class StreamRegistry:
     async def interrupt_all(self) -> None:
         for stream in self.get_active_streams():
             stream.interrupt()
+        # Until saved, not just ended: the store closes right after this, and a final save still
+        # on its way would be lost (the answer left as its last checkpoint).
         for stream in list(self._streams.values()):
-            if not stream.ended:
-                await stream.wait()
+            if not stream.saved:
+                await stream.wait_saved()

@@ -107,9 +107,6 @@ class HubRouter:
             await self.registry.wait_saved(conversation_id)
             if self.registry.for_conversation(conversation_id) is not None:
                 raise BadMessage("An answer is still streaming in this conversation. Stop it or wait for it to end.")
-            # An answer that just ended may still be on its way to storage: the model must see it.
-            for previous in self.registry.unsaved(conversation_id):
-                await previous.wait_saved()
             conversation = await self.store.get(conversation_id, owner)
         thread = conversation.messages
         sibling_of: str | None = None

@@ -74,7 +74,7 @@ class AnswerView:
                     self.body = StreamingMarkdown()
                 with ui.row().classes("w-full items-center gap-2 text-xs text-grey-7") as self.footer:
                     self.status = ui.badge(STATUS_TEXT[StreamStatus.CONNECTING], color="grey-7") \
-                        .classes("sg-status").props("outline")
+                        .classes("sg-status").props("outline").mark("status")
                     self.detail = ui.label("").classes("sg-detail")
                     ui.space()
                     self.actions_slot = ui.row().classes("items-center gap-0")

@@ -174,6 +174,7 @@ def create_api(hub: HubRouter, api_token: str, keepalive: float) -> APIRouter:
     async def chat(body: ChatRequest = json_body(ChatRequest), owner: str = Depends(require_token)) -> JSONResponse:
         stream = await start(body, owner, streaming=False)
         record = await stream.wait()
+        await stream.wait_saved()  # answered means stored: a GET right after must find it
         payload = answer(record).model_dump(mode="json")
         if record.error:
             payload["error"] = {"message": record.error, "kind": record.error_kind}
@@ -216,6 +217,8 @@ async def sse(stream: ActiveStream, after: int, keepalive: float) -> AsyncIterat
                     frames.append(f"id: {event.seq}\ndata: {data}\n\n")
                     seq = event.seq
                     if event.type in FINAL_EVENTS:
+                        # The end goes out once the answer is stored: a client that saw it can read it back.
+                        await stream.wait_saved()
                         yield "".join(frames).encode()
                         return
                 yield "".join(frames).encode()

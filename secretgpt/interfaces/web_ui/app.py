@@ -58,4 +58,8 @@ def run(settings: Settings) -> None:
         reload=False,
         show=False,
         show_welcome_message=False,
+        # uvicorn runs the shutdown handlers (which interrupt and save streaming answers) only once
+        # every response has ended: without a limit, one open SSE stream holds a SIGTERM for as
+        # long as its answer takes (minutes if paused).
+        timeout_graceful_shutdown=5,
     )

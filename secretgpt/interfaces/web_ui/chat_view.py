@@ -78,6 +78,8 @@ class ChatView:
         self._answers.clear()
         if conversation_id is None:
             return
+        # An answer that has just ended may not be stored in its final form yet.
+        await self.hub.registry.wait_saved(conversation_id)
         try:
             conversation = await self.hub.store.get(conversation_id, self.owner)
         except ConversationNotFound:
@@ -92,8 +94,10 @@ class ChatView:
         await self.open(None)
         self.input.run_method("focus")
 
-    def _render_thread(self, conversation: StoredConversation) -> None:
+    def _render_thread(self, conversation: StoredConversation, attaching: str | None = None) -> None:
         live = {s.id for s in self.hub.registry.get_active_streams(self.owner)}
+        if attaching is not None:
+            live.add(attaching)  # it may already have ended; its view is the live one either way
         for message in conversation.messages:
             if message.role == "user":
                 self._user_bubble(message)
@@ -147,10 +151,10 @@ class ChatView:
         with ui.dialog() as dialog, ui.card().classes("w-[40rem] max-w-full"):
             ui.label("Edit your message").classes("text-lg")
             box = ui.textarea(value=original.content).props("autogrow outlined aria-label='Edited message'") \
-                .classes("w-full")
+                .classes("w-full").mark("edited-message")
             with ui.row().classes("w-full justify-end"):
                 ui.button("Cancel", on_click=dialog.close).props("flat")
-                ui.button("Send", on_click=lambda: dialog.submit(box.value)).props("aria-label='Send edited'")
+                ui.button("Send", on_click=lambda: dialog.submit(box.value)).mark("send-edited")
         text = await dialog
         dialog.delete()
         if text and text != original.content:
@@ -182,7 +186,7 @@ class ChatView:
             self._detach()
             self.messages.clear()
             self._answers.clear()
-            self._render_thread(conversation)
+            self._render_thread(conversation, attaching=stream.id)
         else:
             now = datetime.now(timezone.utc)
             self._user_bubble(StoredMessage(id=stream.user_message_id or "", role="user", content=message,
@@ -307,6 +311,8 @@ class ChatView:
         try:
             conversation = await self.hub.store.get(stream.conversation_id, self.owner)
         except ConversationNotFound:  # deleted meanwhile
+            return
+        if view.message.is_deleted:  # the reader moved on to another conversation meanwhile
             return
         stored = next((m for m in conversation.messages if m.stream_id == stream.id), None)
         if stored is not None:

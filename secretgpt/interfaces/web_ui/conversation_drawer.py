@@ -54,18 +54,19 @@ class ConversationDrawer:
 
     def _item(self, summary: ConversationSummary, active: bool) -> None:
         with ui.item(on_click=lambda: self._open(summary.id)).classes("sg-conversation rounded") \
-                .props("clickable" + (" active" if active else "")):
+                .props("clickable" + (" active" if active else "")).mark("conversation-" + "-".join(summary.title.split())):
             with ui.item_section():
-                ui.item_label(summary.title).props("lines=1")
+                ui.item_label(summary.title).props("lines=1").mark("conversation-title")
                 ui.item_label(summary.updated_at.astimezone().strftime("%d %b %H:%M")).props("caption")
             with ui.item_section().props("side"):
                 with ui.button(icon="more_vert").props("flat dense round size=sm aria-label='Conversation menu'") \
                         .on("click.stop", lambda: None):
                     with ui.menu():
-                        ui.menu_item("Rename", on_click=lambda: self.ask_rename(summary))
-                        ui.menu_item("Export JSON", on_click=lambda: self.export(summary, "json"))
-                        ui.menu_item("Export Markdown", on_click=lambda: self.export(summary, "md"))
-                        ui.menu_item("Delete", on_click=lambda: self.ask_delete(summary))
+                        ui.menu_item("Rename", on_click=lambda: self.ask_rename(summary)).mark("menu-rename")
+                        ui.menu_item("Export JSON", on_click=lambda: self.export(summary, "json")).mark("menu-export-json")
+                        ui.menu_item("Export Markdown", on_click=lambda: self.export(summary, "md")) \
+                            .mark("menu-export-md")
+                        ui.menu_item("Delete", on_click=lambda: self.ask_delete(summary)).mark("menu-delete")
 
     async def ask_rename(self, summary: ConversationSummary) -> None:
         with ui.dialog() as dialog, ui.card().classes("w-96"):
@@ -91,8 +92,7 @@ class ConversationDrawer:
             ui.label("Its messages and answers are removed for good.").classes("text-grey-8")
             with ui.row().classes("w-full justify-end"):
                 ui.button("Cancel", on_click=lambda: dialog.submit(False)).props("flat")
-                ui.button("Delete", color="negative", on_click=lambda: dialog.submit(True)) \
-                    .props("aria-label='Confirm delete'")
+                ui.button("Delete", color="negative", on_click=lambda: dialog.submit(True)).mark("confirm-delete")
         confirmed = await dialog
         dialog.delete()
         if not confirmed:

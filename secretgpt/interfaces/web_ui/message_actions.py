@@ -33,21 +33,21 @@ def action_row(message: StoredMessage, actions: MessageActions) -> ui.row:
         if len(message.sibling_ids) > 1:
             index, siblings = message.sibling_index, message.sibling_ids
             previous = ui.button(icon="chevron_left", on_click=lambda: actions.select(siblings[index - 1])) \
-                .props("flat dense round size=sm aria-label='Previous version'")
+                .props("flat dense round size=sm aria-label='Previous version'").mark("previous-version")
             previous.set_enabled(index > 0)
-            ui.label(f"{index + 1} / {len(siblings)}").classes("text-xs sg-version")
+            ui.label(f"{index + 1} / {len(siblings)}").classes("text-xs sg-version").mark("version")
             following = ui.button(icon="chevron_right", on_click=lambda: actions.select(siblings[index + 1])) \
-                .props("flat dense round size=sm aria-label='Next version'")
+                .props("flat dense round size=sm aria-label='Next version'").mark("next-version")
             following.set_enabled(index < len(siblings) - 1)
         ui.button(icon="content_copy", on_click=lambda: copy_text(message.content)) \
-            .props("flat dense round size=sm aria-label=Copy").tooltip("Copy")
+            .props("flat dense round size=sm aria-label=Copy").mark("copy").tooltip("Copy")
         if message.role == "user":
             ui.button(icon="edit", on_click=lambda: actions.edit(message.id)) \
-                .props("flat dense round size=sm aria-label=Edit").tooltip("Edit and ask again")
+                .props("flat dense round size=sm aria-label=Edit").mark("edit").tooltip("Edit and ask again")
         else:
             ui.button(icon="refresh", on_click=lambda: actions.regenerate(message.id)) \
-                .props("flat dense round size=sm aria-label=Regenerate").tooltip("Regenerate")
+                .props("flat dense round size=sm aria-label=Regenerate").mark("regenerate").tooltip("Regenerate")
             if message.partial and message.content:
                 ui.button("Continue", icon="play_arrow", on_click=lambda: actions.continue_(message.id)) \
-                    .props("flat dense no-caps size=sm aria-label=Continue")
+                    .props("flat dense no-caps size=sm aria-label=Continue").mark("continue")
     return row
