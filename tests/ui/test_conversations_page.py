@@ -12,12 +12,16 @@ from .conftest import ScriptedModel
 from .test_chat_page import page_text, send, wait_for
 
 
-def conversation_titles(user: User) -> list[str]:
+def marker_texts(user: User, marker: str) -> list[str]:
+    """Texts of the elements with `marker`, in page order (`elements` is a set: sort by creation)."""
     try:
-        # `elements` is a set: order by creation, which is the list's order after each refresh.
-        return [e.text for e in sorted(user.find(marker="conversation-title").elements, key=lambda e: e.id)]
-    except AssertionError:  # none listed
+        return [e.text for e in sorted(user.find(marker=marker).elements, key=lambda e: e.id)]
+    except AssertionError:  # none on the page
         return []
+
+
+def conversation_titles(user: User) -> list[str]:
+    return marker_texts(user, "conversation-title")
 
 
 async def ask_and_wait(user: User, text: str) -> None:
@@ -26,10 +30,7 @@ async def ask_and_wait(user: User, text: str) -> None:
 
 
 def statuses(user: User) -> list[str]:
-    try:
-        return [b.text for b in user.find(marker="status").elements]
-    except AssertionError:
-        return []
+    return marker_texts(user, "status")
 
 
 async def test_conversations_are_listed_searchable_renamable_and_deletable(user: User, model: ScriptedModel) -> None:
@@ -83,10 +84,7 @@ async def test_regenerate_keeps_the_earlier_answer_as_an_alternative(user: User,
 
 
 def versions(user: User) -> list[str]:
-    try:
-        return [label.text for label in user.find(marker="version").elements]
-    except AssertionError:
-        return []
+    return marker_texts(user, "version")
 
 
 async def test_edit_asks_again_from_there(user: User, model: ScriptedModel) -> None:
