@@ -43,7 +43,7 @@ async def wait_for(condition, timeout: float = 10.0, describe=None) -> None:
 
 async def test_answer_streams_with_reasoning_apart(user: User, model: ScriptedModel) -> None:
     model.replies.append(Reply.of("The answer is **42**.\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n",
-                                  "First I weigh the options.", tokens_per_second=200))
+                                  "First I weigh the options.", tokens_per_second=25))
     await user.open("/")
     await send(user, "What is the answer?")
     await user.should_see("What is the answer?")

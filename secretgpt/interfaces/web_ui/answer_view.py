@@ -50,11 +50,13 @@ class ThinkBlock:
     def done(self, seconds: float | None) -> None:
         """Thinking is over: label it with its duration and fold it away (re-openable)."""
         self.body.finish()
-        if seconds is not None:
+        if seconds is None:
+            self.expansion.text = f"{self.emoji} Reasoning"  # arrived whole: its duration is unknown
+        elif seconds < 0.1:
+            self.expansion.text = f"{self.emoji} Thought briefly"
+        else:
             self.expansion.text = f"{self.emoji} Thought for {seconds:.0f} s" if seconds >= 1 else \
                 f"{self.emoji} Thought for {seconds:.1f} s"
-        else:
-            self.expansion.text = f"{self.emoji} Reasoning"
         self.expansion.value = False
 
 
