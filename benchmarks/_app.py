@@ -78,8 +78,9 @@ class Sampler:
 
 class AppProcess:
     def __init__(self, model_url: str, model: str, api_key: str, data_dir: Path, extra_env: dict[str, str],
-                 profile_to: Path | None = None) -> None:
+                 profile_to: Path | None = None, sample_to: Path | None = None) -> None:
         self.profile_to = profile_to  # run the app under cProfile, stats written here at exit
+        self.sample_to = sample_to  # run the app under _sampled_main.py, stack samples written here
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
@@ -96,6 +97,8 @@ class AppProcess:
             "PYTHONUNBUFFERED": "1",
         })
         env.update(extra_env)
+        if sample_to is not None:
+            env["SG_BENCH_SAMPLE_OUT"] = str(sample_to)
         self.env = env
         self.popen: subprocess.Popen | None = None
         self.proc: psutil.Process | None = None
@@ -104,7 +107,8 @@ class AppProcess:
     def start(self, timeout: float = 60.0) -> AppProcess:
         self._log = open(self.log_path, "wb")
         profile = ["-m", "cProfile", "-o", str(self.profile_to)] if self.profile_to else []
-        self.popen = subprocess.Popen([sys.executable, *profile, "main.py", "--port", str(self.port)], cwd=ROOT,
+        entry = [str(Path(__file__).resolve().parent / "_sampled_main.py")] if self.sample_to else ["main.py"]
+        self.popen = subprocess.Popen([sys.executable, *profile, *entry, "--port", str(self.port)], cwd=ROOT,
                                       env=self.env,
                                       stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.proc = psutil.Process(self.popen.pid)
@@ -145,7 +149,7 @@ class AppProcess:
             text = self.log_path.read_text(errors="replace")
         except OSError:
             return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return "\n".join(line if len(line) <= 400 else line[:400] + " …" for line in text.splitlines()[-lines:])
 
     @property
     def running(self) -> bool:

@@ -47,6 +47,8 @@ if str(ROOT) not in sys.path:
 
 from benchmarks._app import AppProcess  # noqa: E402
 from benchmarks._frames import FrameLog, analyze, payload_size  # noqa: E402
+from benchmarks._history import OPEN_REPEATS, SWITCHES, Cpu, run_history, seed_history  # noqa: E402
+from benchmarks._stacks import Samples, attribute, print_attribution  # noqa: E402
 from benchmarks._loopback import API_KEY, MODEL, LoopbackThread, plan_tokens  # noqa: E402
 from secretgpt.services.ollama_loopback import synthetic_markdown  # noqa: E402
 
@@ -73,6 +75,10 @@ class Case:
     lag_target_ms: float = 300.0
     env: dict[str, str] = field(default_factory=dict)  # extra environment for the app
     prepare: Callable[[Path], None] | None = None  # fill the app's data dir before it starts
+    # (conversations, messages each): imported through the page before the stream, then opening
+    # the app and switching conversations are timed (see _history.py)
+    history: tuple[int, int] | None = None
+    server_ms_target: float = 300.0  # app CPU per open / switch
 
     def sized(self, tokens: int) -> Case:
         copy = Case(**{**self.__dict__})
@@ -87,6 +93,8 @@ CASES: list[Case] = [
     Case("concurrent10", "10 concurrent sessions, 1 000 tokens each at 50 tok/s", 1_000, 50.0, sessions=10,
          quick_tokens=200, bytes_target=None, cpu_target=None, lag_target_ms=500.0,
          env={"MAX_CONCURRENT_STREAMS": "20"}),
+    Case("stored200", "3 000 tokens at 100 tok/s, with 200 stored conversations × 50 messages", 3_000, 100.0,
+         history=(200, 50), prepare=lambda data_dir: seed_history(data_dir, 200, 50)),
 ]
 QUICK_DEFAULT = ["3k", "burst20k", "concurrent10"]
 
@@ -298,7 +306,11 @@ async def run_case(case: Case, browser, loopback: LoopbackThread, args: argparse
     if profile_to is not None:
         profile_to.parent.mkdir(parents=True, exist_ok=True)
         result["profile"] = str(profile_to)
-    app = AppProcess(loopback.url, MODEL, API_KEY, data_dir, env, profile_to)
+    sample_to = Path(args.sample_app).resolve() / f"{case.name}.stacks" if args.sample_app else None
+    if sample_to is not None:
+        sample_to.parent.mkdir(parents=True, exist_ok=True)
+        result["samples"] = str(sample_to)
+    app = AppProcess(loopback.url, MODEL, API_KEY, data_dir, env, profile_to, sample_to)
     floor: Floor | None = None
     sessions: list[Session] = []
     try:
@@ -331,8 +343,17 @@ async def run_case(case: Case, browser, loopback: LoopbackThread, args: argparse
             floor_result = await floor.result(stream_seconds * 2 + 120)
 
         sessions = list(await asyncio.gather(*(open_session(browser, app.url, i) for i in range(case.sessions))))
+        if case.history is not None:
+            print(f"  seeding {case.history[0]} × {case.history[1]} messages through the Import dialog, then "
+                  f"{SWITCHES} switches and {OPEN_REPEATS} app openings …", flush=True)
+            t_history = time.monotonic()
+            result["history"] = await run_history(sessions[0], app, data_dir, *case.history)
+            result["history"]["total_s"] = time.monotonic() - t_history
         await warm_up(sessions[0], loopback, tag)
         await asyncio.sleep(0.5)  # let the warm-up's tail traffic pass
+        # ...and whatever the app still does after it ("New chat" rebuilds the conversation list,
+        # which takes a while with a full drawer), so it is counted neither as idle nor as the stream.
+        result["settle_before_idle_s"] = (await Cpu(app.proc).settle())[1]
         idle0 = app.sampler.sample()
         await asyncio.sleep(IDLE_SECONDS)
         idle1 = app.sampler.sample()
@@ -429,6 +450,7 @@ async def run_case(case: Case, browser, loopback: LoopbackThread, args: argparse
         result["app_cpu_per_1k"] = result["app_cpu_s_to_last_token"] / (total_tokens / 1000) \
             if cpu_shown is not None else None
         result["app_wall_s"] = (max(seen_times) - first_send) if all_seen else None
+        result["stream_window"] = [first_send, done_at]
         result["rss_before_mb"] = rss_before / 2**20
         result["peak_rss_mb"] = sampler.peak_rss(first_send, done_at) / 2**20
         result["floor_cpu_s"] = floor_result["cpu_s"]
@@ -513,6 +535,23 @@ def checks(case: Case, r: dict) -> list[dict]:
     rows.append(row("  max distance from bottom while streaming", f"{max(gaps)} px" if gaps else "n/a", "", None))
     rows.append(row("browser never disconnected", "yes" if not r.get("any_disconnect") else "NO", "yes",
                     not r.get("any_disconnect")))
+    h = r.get("history")
+    if h:
+        target = f"≤ {case.server_ms_target:g} ms"
+        oc, sc = h["open_cpu_ms"], h["switch_cpu_ms"]
+        ow, sw = h["open_wall_ms"], h["switch_wall_ms"]
+        rows.append(row(f"open app: server CPU (max of {oc['n']})", fmt(oc["max"], ".0f", " ms"), target,
+                        oc["max"] is not None and oc["n"] == OPEN_REPEATS and oc["max"] <= case.server_ms_target))
+        rows.append(row("  open app: server CPU median", fmt(oc["median"], ".0f", " ms"), "", None))
+        rows.append(row("  open app: wall, navigation → drawer + last msg (max)", fmt(ow["max"], ".0f", " ms"), "",
+                        None))
+        rows.append(row(f"switch conversation: server CPU (max of {sc['n']})", fmt(sc["max"], ".0f", " ms"), target,
+                        sc["max"] is not None and sc["n"] == SWITCHES and sc["max"] <= case.server_ms_target))
+        rows.append(row("  switch: server CPU median", fmt(sc["median"], ".0f", " ms"), "", None))
+        rows.append(row("  switch: wall, click → last msg painted (max)", fmt(sw["max"], ".0f", " ms"), "", None))
+        rows.append(row("  switch: wall median", fmt(sw["median"], ".0f", " ms"), "", None))
+        ok = h["all_shown"] and h["full_threads"] and h["drawer_full"]
+        rows.append(row("stored conversations shown in full", "yes" if ok else "NO", "yes", ok))
     return rows
 
 
@@ -527,6 +566,8 @@ def print_result(r: dict, verbose: bool) -> None:
         if r.get("app_log_tail"):
             print("--- app log tail ---")
             print(r["app_log_tail"])
+        if r.get("history"):
+            print_history(r["history"])
         return
     width = max(len(c["metric"]) for c in r["checks"])
     print(f"{'metric':<{width}}  {'value':>10}  {'target':<10}  result")
@@ -590,6 +631,38 @@ def print_result(r: dict, verbose: bool) -> None:
                 print(f"  {sample['which']} frame ({sample['bytes']:,} B): {sample['prefix']!r}")
     if r.get("unplanned_prompts"):
         print(f"note: the model server got unplanned prompts: {r['unplanned_prompts'][:3]}")
+    if r.get("history"):
+        print_history(r["history"])
+
+
+def print_history(h: dict) -> None:
+    seed = h["seed"]
+    print(f"stored history: {seed['conversations']} conversations, {seed['messages']:,} messages "
+          f"({seed['answers_with_reasoning']:,} answers with reasoning; answer text {seed['answer_chars_min']:,}–"
+          f"{seed['answer_chars_max']:,} chars, median {seed['answer_chars_median']:,}), export file "
+          f"{seed['file_bytes'] / 2**20:.1f} MB built in {seed['build_s']:.1f} s; imported through the page in "
+          f"{seed['import_wall_s']:.1f} s ({seed['import_cpu_s']:.2f} s app CPU; notice: "
+          f"{seed.get('import_notice') or '-'}); drawer items after import {seed['drawer_items_after_import']}; "
+          f"'New chat' afterwards {seed['new_chat_cpu_ms']:.0f} ms app CPU; history part {h['total_s']:.0f} s")
+    print("  open app (new tab; ms: server CPU to idle (main thread) [by the time shown] | wall: response start / "
+          "DOMContentLoaded / last msg / drawer full | html KB, DOM nodes, NiceGUI elements; close tab → client "
+          "deleted CPU):")
+    for i, o in enumerate(h["opens"]):
+        print(f"    #{i + 1}: CPU {o['cpu_ms']:.0f} ({o['main_thread_cpu_ms']:.0f}) [{o['cpu_to_shown_ms']:.0f}] | "
+              f"{fmt_num(o['response_start_ms'], '.0f')} / {fmt_num(o['dom_content_loaded_ms'], '.0f')} / "
+              f"{fmt_num(o['message_ms'], '.0f')} / {fmt_num(o['drawer_ms'], '.0f')} | "
+              f"{(o['html_bytes'] or 0) / 1024:.0f} KB, {o['dom_nodes']:,} nodes, "
+              f"{o['nicegui_elements'] or 0:,} elements, {o['conversations']} items, "
+              f"{o['users']}+{o['answers']} msgs; close {o['close_cpu_ms']:.0f} ms"
+              + (f"; ERROR {o['error']}" if o["error"] else ""))
+    print("  switches (drawer click; ms: server CPU to idle (main thread) [by the time shown] | wall click → DOM / "
+          "painted / drawer item active):")
+    for s in h["switches"]:
+        print(f"    #{s['index']:03d}: CPU {s['cpu_ms']:.0f} ({s['main_thread_cpu_ms']:.0f}) "
+              f"[{s['cpu_to_shown_ms']:.0f}] | "
+              f"{fmt_num(s['dom_ms'], '.0f')} / {fmt_num(s['wall_ms'], '.0f')} / "
+              f"{fmt_num(s['drawer_active_ms'], '.0f')} | {s['users']}+{s['answers']} msgs"
+              + (f"; ERROR {s['error']}" if s["error"] else ""))
 
 
 def print_profile(path: Path, top: int = 12) -> None:
@@ -622,6 +695,37 @@ def print_profile(path: Path, top: int = 12) -> None:
         print(f"  {tottime:7.3f}s own {cumtime:7.3f}s cum {ncalls:>9,} calls  {where}")
 
 
+def print_samples(r: dict) -> None:
+    """Attribute the stack samples (--sample-app) to the measured windows."""
+    path = Path(r["samples"])
+    if not path.exists():
+        print(f"(no stack samples at {path})")
+        return
+    samples = Samples(path)
+    print(f"app stack samples {path} (main thread only; ms = share × the main thread's psutil CPU in the window):")
+    h = r.get("history")
+    if h:
+        for title, rows in (("open app", h["opens"]), ("switch conversation", h["switches"])):
+            rows = [x for x in rows if x.get("window")]
+            main_ms = sum(x["main_thread_cpu_ms"] for x in rows)
+            total_ms = sum(x["cpu_ms"] for x in rows)
+            print(f"  {title}: all threads {total_ms / max(1, len(rows)):.0f} ms per op, main thread "
+                  f"{main_ms / max(1, len(rows)):.0f} ms")
+            print_attribution(title, attribute(samples, [tuple(x["window"]) for x in rows], main_ms))
+        closes = [x for x in h["opens"] if x.get("close_window")]
+        if closes:
+            print_attribution("close tab (client deleted)", attribute(
+                samples, [tuple(x["close_window"]) for x in closes],
+                sum(x["close_main_thread_cpu_ms"] for x in closes)))
+        seed = h["seed"]
+        if seed.get("new_chat_window"):
+            print_attribution("'New chat' with the full drawer", attribute(
+                samples, [tuple(seed["new_chat_window"])], seed["new_chat_main_thread_cpu_ms"]))
+    if r.get("stream_window") and r.get("app_cpu_s_to_completed") is not None:
+        print_attribution("measured stream (ms from the app's all-thread CPU)", attribute(
+            samples, [tuple(r["stream_window"])], r["app_cpu_s_to_completed"] * 1000))
+
+
 def fmt_num(v: float | None, spec: str) -> str:
     return "n/a" if v is None else f"{v:{spec}}"
 
@@ -640,6 +744,13 @@ def print_summary(results: list[dict]) -> None:
               f"{fmt_num(r['app_cpu_per_1k'], '.3f'):>9} {r['floor_cpu_per_1k']:>9.3f} {r['peak_rss_mb']:>7.0f} "
               f"{fmt_num(r['max_lag_ms'], '.0f'):>7} {('yes' if r['all_complete'] else 'NO'):>8} "
               f"{('yes' if r['any_disconnect'] else 'no'):>7}  {verdict}")
+    for r in results:
+        h = r.get("history")
+        if h and "error" not in r:
+            print(f"{r['case']}: open app server CPU max {fmt_num(h['open_cpu_ms']['max'], '.0f')} ms "
+                  f"(wall max {fmt_num(h['open_wall_ms']['max'], '.0f')} ms); switch server CPU max "
+                  f"{fmt_num(h['switch_cpu_ms']['max'], '.0f')} ms, median {fmt_num(h['switch_cpu_ms']['median'], '.0f')}"
+                  f" ms (wall max {fmt_num(h['switch_wall_ms']['max'], '.0f')} ms)")
 
 
 # --- main --------------------------------------------------------------------------------------
@@ -665,6 +776,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--profile-app", metavar="DIR",
                         help="run the app under cProfile (slower: CPU figures inflate) and write <case>.prof here; "
                              "the top functions by own time are printed")
+    parser.add_argument("--sample-app", metavar="DIR",
+                        help="run the app under a SIGPROF stack sampler (_sampled_main.py; little overhead) and attribute "
+                             "the samples to the measured windows (history opens/switches, the stream)")
     parser.add_argument("--keep", action="store_true", help="keep each case's data dir (app.log, floor.log)")
     parser.add_argument("--verbose", action="store_true", help="print sample frame payloads for every case")
     args = parser.parse_args(argv)
@@ -704,6 +818,8 @@ async def main_async(args: argparse.Namespace) -> list[dict]:
                     print_result(result, args.verbose)
                     if result.get("profile"):
                         print_profile(Path(result["profile"]))
+                    if result.get("samples"):
+                        print_samples(result)
                     sys.stdout.flush()
             finally:
                 await browser.close()
