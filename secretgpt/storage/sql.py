@@ -148,6 +148,20 @@ class SqlConversationStore:
             thread = await _thread(conn, conversation_id, row.current_leaf_id)
         return _conversation(row, thread)
 
+    async def message(self, conversation_id: str, owner: str, message_id: str) -> StoredMessage:
+        """One message with its alternatives (cheaper than the whole thread). Raises
+        ConversationNotFound or MessageNotFound."""
+        async with self._engine.connect() as conn:
+            await _conversation_row(conn, conversation_id, owner)
+            row = (await conn.execute(select(M).where(M.c.conversation_id == conversation_id,
+                                                      M.c.id == message_id))).first()
+            if row is None:
+                raise MessageNotFound(message_id)
+            parent = M.c.parent_id.is_(None) if row.parent_id is None else M.c.parent_id == row.parent_id
+            siblings = list((await conn.execute(select(M.c.id).where(M.c.conversation_id == conversation_id, parent)
+                                                .order_by(M.c.seq))).scalars())
+        return _message(row, siblings)
+
     async def list_conversations(self, owner: str, search: str | None = None,
                                  limit: int = 200) -> list[ConversationSummary]:
         """Newest first. `search` matches the title or any message text, ignoring case (ASCII

@@ -21,7 +21,10 @@ def marker_texts(user: User, marker: str) -> list[str]:
 
 
 def conversation_titles(user: User) -> list[str]:
-    return marker_texts(user, "conversation-title")
+    """Titles in the order the list shows them (items move, so creation order is not it)."""
+    lists = user.find(marker="conversation-list").elements
+    return [label.text for item in next(iter(lists)).default_slot.children
+            for label in item.descendants() if "conversation-title" in label._markers]
 
 
 async def ask_and_wait(user: User, text: str) -> None:
@@ -47,22 +50,24 @@ async def test_conversations_are_listed_searchable_renamable_and_deletable(user:
     user.find("Search conversations").clear()
     await wait_for(lambda: len(conversation_titles(user)) == 2)
 
-    with user.scope(marker="conversation-Beta-question"):
-        user.find(marker="menu-rename").click()
+    # The conversation menu acts on the open conversation.
+    user.find(marker="conversation-Beta-question").click()
+    await user.should_see("Beta question")
+    user.find(marker="menu-rename").click()
     await user.should_see("Rename conversation")
     user.find("Title").clear().type("Renamed beta")
     user.find("Save").click()
     await wait_for(lambda: "Renamed beta" in conversation_titles(user))
 
-    with user.scope(marker="conversation-Alpha-question"):
-        user.find(marker="menu-delete").click()
+    user.find(marker="conversation-Alpha-question").click()
+    await wait_for(lambda: "Alpha question" in [m.text for m in user.find(marker="user-message").elements])
+    user.find(marker="menu-delete").click()
     await user.should_see("Its messages and answers are removed for good.")
     user.find("Cancel").click()
     await user.should_not_see("Its messages and answers are removed for good.")
     await asyncio.sleep(0.2)
     assert "Alpha question" in conversation_titles(user)
-    with user.scope(marker="conversation-Alpha-question"):
-        user.find(marker="menu-delete").click()
+    user.find(marker="menu-delete").click()
     await user.should_see(marker="confirm-delete")
     user.find(marker="confirm-delete").click()
     await wait_for(lambda: conversation_titles(user) == ["Renamed beta"])

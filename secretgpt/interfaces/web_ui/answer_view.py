@@ -33,15 +33,10 @@ class ThinkBlock:
         self.emoji = emoji
         self.expansion = ui.expansion(f"{emoji} Thinking…", value=True).classes("w-full sg-think").mark("think") \
             .props("dense header-class='text-sm'").style(f"color: {color}")
-        self.expansion.visible = False
         with self.expansion:
             self.body = StreamingMarkdown()
-        self.has_text = False
 
     def append(self, text: str) -> None:
-        if text:
-            self.has_text = True
-            self.expansion.visible = True
         self.body.append(text)
 
     def flush(self) -> None:
@@ -66,9 +61,9 @@ class AnswerView:
         self.message_id: str | None = None
         with ui.chat_message(name="SecretGPT", sent=False).classes("w-full sg-message") \
                 .props("bg-color=grey-2") as self.message:
-            with ui.column().classes("w-full gap-1 sg-answer-wrap"):
-                self.think = ThinkBlock(emoji, color)
-                self.think.expansion.set_visibility(False)
+            with ui.column().classes("w-full gap-1 sg-answer-wrap") as self.column:
+                self._emoji, self._color = emoji, color
+                self.think: ThinkBlock | None = None  # made when reasoning arrives
                 self._show_reasoning = show_reasoning
                 # Code blocks get a panel; Tailwind arbitrary variants reach the rendered <pre>.
                 with ui.element("div").classes("w-full sg-answer [&_pre]:bg-white [&_pre]:p-3 [&_pre]:rounded "
@@ -80,12 +75,6 @@ class AnswerView:
                     self.detail = ui.label("").classes("sg-detail")
                     ui.space()
                     self.actions_slot = ui.row().classes("items-center gap-0")
-                self.notice = ui.label("").classes("text-xs text-grey-8 sg-notice")
-                self.notice.visible = False
-                with ui.row().classes("items-center gap-2") as self.error_row:
-                    self.error = ui.label("").classes("text-negative text-sm sg-error")
-                    ui.button("Retry", icon="refresh", on_click=self._retry).props("flat dense color=negative")
-                self.error_row.visible = False
         self._think_closed = False
 
     async def _retry(self) -> None:
@@ -114,25 +103,31 @@ class AnswerView:
 
     def set_show_reasoning(self, show: bool) -> None:
         self._show_reasoning = show
-        self.think.expansion.set_visibility(show and self.think.has_text)
+        if self.think is not None:
+            self.think.expansion.set_visibility(show)
 
     def add_think(self, text: str) -> None:
+        if not text:
+            return
+        if self.think is None:
+            with self.column:
+                self.think = ThinkBlock(self._emoji, self._color)
+            self.think.expansion.move(target_index=0)  # above the answer
+            self.think.expansion.set_visibility(self._show_reasoning)
         self.think.append(text)
-        self.think.expansion.set_visibility(self._show_reasoning and self.think.has_text)
 
     def add_text(self, text: str, think_seconds: float | None) -> None:
-        if text and not self._think_closed and self.think.has_text:
+        if text and not self._think_closed and self.think is not None:
             self.close_think(think_seconds)
         self.body.append(text)
 
     def close_think(self, seconds: float | None) -> None:
-        if not self._think_closed:
+        if not self._think_closed and self.think is not None:
             self._think_closed = True
-            if self.think.has_text:
-                self.think.done(seconds)
+            self.think.done(seconds)
 
     def flush(self) -> None:
-        if not self._think_closed:
+        if not self._think_closed and self.think is not None:
             self.think.flush()
         self.body.flush()
 
@@ -157,9 +152,11 @@ class AnswerView:
         if status is StreamStatus.STOPPED:
             self.show_notice("Stopped — the answer above is partial.")
         if error:
-            self.error.text = error
-            self.error_row.visible = True
+            with self.column:
+                with ui.row().classes("items-center gap-2"):
+                    ui.label(error).classes("text-negative text-sm sg-error")
+                    ui.button("Retry", icon="refresh", on_click=self._retry).props("flat dense color=negative")
 
     def show_notice(self, text: str) -> None:
-        self.notice.text = text
-        self.notice.visible = True
+        with self.column:
+            ui.label(text).classes("text-xs text-grey-8 sg-notice")

@@ -25,13 +25,15 @@ from .reveal import RevealPacer
 
 log = logging.getLogger(__name__)
 
+RECENT_MESSAGES = 20  # shown when a conversation opens
+
 class ChatView:
     def __init__(self, hub: HubRouter, owner: str, prefs: Preferences,
-                 on_change: Callable[[], Awaitable[None]] | None = None) -> None:
+                 on_change: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.hub = hub
         self.owner = owner
         self.prefs = prefs
-        self.on_change = on_change  # the conversation list needs refreshing
+        self.on_change = on_change  # a conversation got a new message (the list moves it up)
         self.conversation_id: str | None = prefs.conversation_id
         self.stream: ActiveStream | None = None
         self.answer: AnswerView | None = None
@@ -94,20 +96,39 @@ class ChatView:
         await self.open(None)
         self.input.run_method("focus")
 
-    def _render_thread(self, conversation: StoredConversation, attaching: str | None = None) -> None:
+    def _render_thread(self, conversation: StoredConversation, attaching: str | None = None,
+                       everything: bool = False) -> None:
         live = {s.id for s in self.hub.registry.get_active_streams(self.owner)}
         if attaching is not None:
             live.add(attaching)  # it may already have ended; its view is the live one either way
-        for message in conversation.messages:
+        messages = conversation.messages
+        if not everything and len(messages) > RECENT_MESSAGES:
+            # Long conversations open at their end; the rest on request (opening stays fast).
+            hidden = len(messages) - RECENT_MESSAGES
+            with self.messages:
+                ui.button(f"Show {hidden} earlier messages", icon="expand_less",
+                          on_click=lambda: self._show_everything(conversation, attaching)) \
+                    .props("flat dense no-caps").classes("self-center")
+            messages = messages[hidden:]
+        for message in messages:
             if message.role == "user":
                 self._user_bubble(message)
             elif message.role == "assistant" and message.stream_id not in live:
                 self._new_answer().show_stored(message, conversation.id, self.owner)
 
+    def _show_everything(self, conversation: StoredConversation, attaching: str | None) -> None:
+        running = self.stream
+        self.messages.clear()
+        self._answers.clear()
+        self._render_thread(conversation, attaching, everything=True)
+        if running is not None and self.answer is not None:
+            self.answer.message.move(self.messages)  # the live answer stays last
+            self._answers.append(self.answer)
+
     def _user_bubble(self, message: StoredMessage) -> None:
         with self.messages:
             with ui.chat_message(name="You", sent=True).classes("sg-user").props("bg-color=blue-1"):
-                ui.label(message.content).classes("whitespace-pre-wrap break-words")
+                ui.label(message.content).classes("whitespace-pre-wrap break-words").mark("user-message")
                 action_row(message, self.actions).classes("justify-end w-full")
 
     def _new_answer(self) -> AnswerView:
@@ -194,7 +215,7 @@ class ChatView:
                                             sibling_ids=[stream.user_message_id or ""]))
         self._attach(stream, replay=False)
         if self.on_change is not None:
-            await self.on_change()
+            await self.on_change(stream.conversation_id)
         return True
 
     def stop(self) -> None:
@@ -308,17 +329,14 @@ class ChatView:
             self.scroll.scroll_to(percent=1.0)
         self._stream_ended()
         await stream.wait_saved()
+        if stream.message_id is None:
+            return
         try:
-            conversation = await self.hub.store.get(stream.conversation_id, self.owner)
-        except ConversationNotFound:  # deleted meanwhile
+            stored = await self.hub.store.message(stream.conversation_id, self.owner, stream.message_id)
+        except (ConversationNotFound, MessageNotFound):  # deleted meanwhile
             return
-        if view.message.is_deleted:  # the reader moved on to another conversation meanwhile
-            return
-        stored = next((m for m in conversation.messages if m.stream_id == stream.id), None)
-        if stored is not None:
+        if not view.message.is_deleted:  # the reader may have moved on to another conversation
             view.bind(stored)
-        if self.on_change is not None:
-            await self.on_change()
 
     def _stream_ended(self) -> None:
         self.stream = None

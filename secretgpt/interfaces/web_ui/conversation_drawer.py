@@ -18,60 +18,117 @@ def export_filename(title: str, suffix: str) -> str:
     return f"{slug}.{suffix}"
 
 
+PAGE = 50  # items shown at first; "Show more" adds as many again
+
+
 class ConversationDrawer:
+    """Items are light (four elements, no per-item menu) and updated in place: switching moves a
+    highlight and a new answer moves one item to the top, instead of rebuilding the list."""
+
     def __init__(self, store: Callable[[], HistoryStore], owner: str, current: Callable[[], str | None],
                  open_conversation: Open) -> None:
         self._store = store
         self.owner = owner
         self._current = current
         self._open = open_conversation
+        self._items: dict[str, ui.item] = {}
+        self._titles: dict[str, str] = {}
+        self._active: str | None = None
+        self._shown = PAGE
         with ui.left_drawer(value=True).classes("bg-grey-1 sg-conversations").props("bordered width=280") \
                 as self.drawer:
-            ui.button("New chat", icon="add", on_click=lambda: self._open(None)) \
-                .props("outline no-caps aria-label='New chat'").classes("w-full")
+            with ui.row().classes("w-full no-wrap gap-1"):
+                ui.button("New chat", icon="add", on_click=lambda: self._open(None)) \
+                    .props("outline no-caps aria-label='New chat'").classes("grow")
+                with ui.button(icon="more_vert").props("flat dense round aria-label='Conversation actions'") \
+                        .mark("conversation-actions") as self.menu_button:
+                    with ui.menu():
+                        ui.menu_item("Rename", on_click=self.ask_rename).mark("menu-rename")
+                        ui.menu_item("Export JSON", on_click=lambda: self.export("json")).mark("menu-export-json")
+                        ui.menu_item("Export Markdown", on_click=lambda: self.export("md")).mark("menu-export-md")
+                        ui.menu_item("Delete", on_click=self.ask_delete).mark("menu-delete")
             self.search = ui.input(placeholder="Search conversations", on_change=self.refresh) \
                 .props("dense outlined clearable debounce=300 aria-label='Search conversations'") \
                 .classes("w-full")
             with ui.scroll_area().classes("w-full grow"):
-                self.list = ui.list().props("dense separator").classes("w-full sg-conversation-list")
+                self.list = ui.list().props("dense separator").classes("w-full sg-conversation-list") \
+                    .mark("conversation-list")
+                self.more = ui.button("Show more", on_click=self.show_more).props("flat dense no-caps") \
+                    .classes("w-full")
             with ui.row().classes("w-full gap-1"):
                 ui.button("Export all", icon="download", on_click=self.export_all) \
                     .props("flat dense no-caps size=sm aria-label='Export all'")
                 ui.button("Import", icon="upload", on_click=self.ask_import) \
                     .props("flat dense no-caps size=sm aria-label=Import")
+        self.more.visible = False
+        self.menu_button.set_enabled(False)
 
     async def refresh(self) -> None:
+        """Rebuild the list (first load, search, rename, delete, import)."""
         search = (self.search.value or "").strip() or None
-        conversations = await self._store().list_conversations(self.owner, search=search)
-        current = self._current()
+        conversations = await self._store().list_conversations(self.owner, search=search, limit=self._shown + 1)
+        self.more.visible = len(conversations) > self._shown
         self.list.clear()
+        self._items.clear()
+        self._titles.clear()
         with self.list:
             if not conversations:
                 ui.item_label("No conversations match." if search else "No conversations yet.") \
                     .classes("text-grey-7 p-2")
-            for summary in conversations:
-                self._item(summary, summary.id == current)
+            for summary in conversations[: self._shown]:
+                self._item(summary)
+        self._active = None
+        self.highlight(self._current())
 
-    def _item(self, summary: ConversationSummary, active: bool) -> None:
-        with ui.item(on_click=lambda: self._open(summary.id)).classes("sg-conversation rounded") \
-                .props("clickable" + (" active" if active else "")).mark("conversation-" + "-".join(summary.title.split())):
+    async def show_more(self) -> None:
+        self._shown += PAGE
+        await self.refresh()
+
+    def highlight(self, conversation_id: str | None) -> None:
+        """Mark the open conversation (two prop changes, not a rebuild)."""
+        if self._active in self._items:
+            self._items[self._active].props(remove="active")
+        self._active = conversation_id
+        if conversation_id in self._items:
+            self._items[conversation_id].props("active")
+        self.menu_button.set_enabled(conversation_id is not None)
+
+    async def touched(self, conversation_id: str) -> None:
+        """A conversation got a new message: it goes to the top."""
+        if (self.search.value or "").strip():
+            return  # a filtered list keeps its order; the next refresh shows the change
+        item = self._items.get(conversation_id)
+        if item is None:
+            summary = next((c for c in await self._store().list_conversations(self.owner, limit=3)
+                            if c.id == conversation_id), None)
+            if summary is None:
+                return
+            if not self._items:
+                self.list.clear()  # the "No conversations yet." line
+            with self.list:
+                item = self._item(summary)
+        if self.list.default_slot.children and self.list.default_slot.children[0] is not item:
+            item.move(target_index=0)
+        self.highlight(conversation_id)
+
+    def _item(self, summary: ConversationSummary) -> ui.item:
+        conversation_id = summary.id
+        with ui.item(on_click=lambda: self._open(conversation_id)).props("clickable") \
+                .classes("sg-conversation rounded").mark("conversation-" + "-".join(summary.title.split())) as item:
             with ui.item_section():
                 ui.item_label(summary.title).props("lines=1").mark("conversation-title")
                 ui.item_label(summary.updated_at.astimezone().strftime("%d %b %H:%M")).props("caption")
-            with ui.item_section().props("side"):
-                with ui.button(icon="more_vert").props("flat dense round size=sm aria-label='Conversation menu'") \
-                        .on("click.stop", lambda: None):
-                    with ui.menu():
-                        ui.menu_item("Rename", on_click=lambda: self.ask_rename(summary)).mark("menu-rename")
-                        ui.menu_item("Export JSON", on_click=lambda: self.export(summary, "json")).mark("menu-export-json")
-                        ui.menu_item("Export Markdown", on_click=lambda: self.export(summary, "md")) \
-                            .mark("menu-export-md")
-                        ui.menu_item("Delete", on_click=lambda: self.ask_delete(summary)).mark("menu-delete")
+        self._items[conversation_id] = item
+        self._titles[conversation_id] = summary.title
+        return item
 
-    async def ask_rename(self, summary: ConversationSummary) -> None:
+    async def ask_rename(self) -> None:
+        conversation_id = self._current()
+        if conversation_id is None:
+            return
         with ui.dialog() as dialog, ui.card().classes("w-96"):
             ui.label("Rename conversation").classes("text-lg")
-            name = ui.input("Title", value=summary.title).props("autofocus outlined").classes("w-full")
+            name = ui.input("Title", value=self._titles.get(conversation_id, "")).props("autofocus outlined").classes("w-full")
             name.on("keydown.enter", lambda: dialog.submit(name.value))
             with ui.row().classes("w-full justify-end"):
                 ui.button("Cancel", on_click=dialog.close).props("flat")
@@ -81,14 +138,17 @@ class ConversationDrawer:
         if title is None:
             return
         try:
-            await self._store().rename(summary.id, self.owner, title)
+            await self._store().rename(conversation_id, self.owner, title)
         except (ValueError, ConversationNotFound) as exc:
             ui.notify(str(exc) or "That conversation no longer exists.", type="warning")
         await self.refresh()
 
-    async def ask_delete(self, summary: ConversationSummary) -> None:
+    async def ask_delete(self) -> None:
+        conversation_id = self._current()
+        if conversation_id is None:
+            return
         with ui.dialog() as dialog, ui.card():
-            ui.label(f"Delete “{summary.title}”?").classes("text-lg")
+            ui.label(f"Delete “{self._titles.get(conversation_id, 'this conversation')}”?").classes("text-lg")
             ui.label("Its messages and answers are removed for good.").classes("text-grey-8")
             with ui.row().classes("w-full justify-end"):
                 ui.button("Cancel", on_click=lambda: dialog.submit(False)).props("flat")
@@ -98,22 +158,25 @@ class ConversationDrawer:
         if not confirmed:
             return
         try:
-            await self._store().delete(summary.id, self.owner)
+            await self._store().delete(conversation_id, self.owner)
         except ConversationNotFound:
             pass
-        if self._current() == summary.id:
-            await self._open(None)
+        await self._open(None)
         await self.refresh()
 
-    async def export(self, summary: ConversationSummary, kind: str) -> None:
+    async def export(self, kind: str) -> None:
+        conversation_id = self._current()
+        if conversation_id is None:
+            return
         store = self._store()
+        title = self._titles.get(conversation_id, "conversation")
         try:
             if kind == "json":
-                data = json.dumps(await store.export_json(summary.id, self.owner), ensure_ascii=False, indent=2)
-                ui.download.content(data, export_filename(summary.title, "json"), "application/json")
+                data = json.dumps(await store.export_json(conversation_id, self.owner), ensure_ascii=False, indent=2)
+                ui.download.content(data, export_filename(title, "json"), "application/json")
             else:
-                text = await store.export_markdown(summary.id, self.owner)
-                ui.download.content(text, export_filename(summary.title, "md"), "text/markdown")
+                text = await store.export_markdown(conversation_id, self.owner)
+                ui.download.content(text, export_filename(title, "md"), "text/markdown")
         except ConversationNotFound:
             ui.notify("That conversation no longer exists.", type="warning")
 

@@ -1,4 +1,5 @@
-"""The buttons under a message: copy, regenerate, continue, edit, and flipping through alternatives."""
+"""The buttons under a message (native `title` tooltips: a tooltip element per button would cost
+an element each, for every message of every conversation opened): copy, regenerate, continue, edit, and flipping through alternatives."""
 
 from __future__ import annotations
 
@@ -40,13 +41,13 @@ def action_row(message: StoredMessage, actions: MessageActions) -> ui.row:
                 .props("flat dense round size=sm aria-label='Next version'").mark("next-version")
             following.set_enabled(index < len(siblings) - 1)
         ui.button(icon="content_copy", on_click=lambda: copy_text(message.content)) \
-            .props("flat dense round size=sm aria-label=Copy").mark("copy").tooltip("Copy")
+            .props("flat dense round size=sm aria-label=Copy title=Copy").mark("copy")
         if message.role == "user":
             ui.button(icon="edit", on_click=lambda: actions.edit(message.id)) \
-                .props("flat dense round size=sm aria-label=Edit").mark("edit").tooltip("Edit and ask again")
+                .props("flat dense round size=sm aria-label=Edit title='Edit and ask again'").mark("edit")
         else:
             ui.button(icon="refresh", on_click=lambda: actions.regenerate(message.id)) \
-                .props("flat dense round size=sm aria-label=Regenerate").mark("regenerate").tooltip("Regenerate")
+                .props("flat dense round size=sm aria-label=Regenerate title=Regenerate").mark("regenerate")
             if message.partial and message.content:
                 ui.button("Continue", icon="play_arrow", on_click=lambda: actions.continue_(message.id)) \
                     .props("flat dense no-caps size=sm aria-label=Continue").mark("continue")

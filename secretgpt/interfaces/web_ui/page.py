@@ -41,9 +41,9 @@ def register_page(runtime: Runtime) -> None:
 
         async def open_conversation(conversation_id: str | None) -> None:
             await chat.open(conversation_id)
-            await conversations.refresh()
+            conversations.highlight(chat.conversation_id)
 
-        chat.on_change = conversations.refresh
+        chat.on_change = conversations.touched
 
         def show_catalog() -> None:
             current = runtime.service.catalog
