@@ -139,6 +139,10 @@ def _transition(state: dict, marker: str, after: float) -> dict | None:
     return next((e for e in state["transitions"] if e["marker"] == marker and e["domAt"] >= after), None)
 
 
+DRAWER_PAGE = 40  # secretgpt.interfaces.web_ui.conversation_drawer.PAGE
+RECENT_MESSAGES = 20  # secretgpt.interfaces.web_ui.chat_view.RECENT_MESSAGES
+
+
 async def seed_through_import(page, data_dir: Path, cpu: Cpu, expect: int) -> dict:
     """Upload the export file through the page's Import dialog; wait for the drawer to list it."""
     info = json.loads((data_dir / SEED_INFO).read_text())
@@ -250,16 +254,20 @@ async def run_history(session, app, data_dir: Path, conversations: int, messages
     leaves the session's page on a new, empty chat for the stream that follows."""
     page = session.page
     cpu = Cpu(app.proc)
-    info = await seed_through_import(page, data_dir, cpu, conversations)
+    # The drawer lists the newest DRAWER_PAGE conversations ("Show more" for the rest) and a
+    # conversation opens at its last RECENT_MESSAGES messages ("Show earlier" for the rest).
+    listed = min(conversations, DRAWER_PAGE)
+    info = await seed_through_import(page, data_dir, cpu, listed)
     titles = info.pop("titles")
     shown = await page.evaluate("() => ({c: document.querySelectorAll('.sg-conversation').length, "
                                 "a: document.querySelectorAll('.sg-message').length})")
     info["drawer_items_after_import"] = shown["c"]
-    step = conversations / SWITCHES
-    picks = [min(conversations - 1, int(step * i + step / 2) + 1) for i in range(SWITCHES)]
+    visible = await page.locator(".sg-conversation .q-item__label").all_inner_texts()
+    step = len(visible) / SWITCHES
+    picks = [titles.index(visible[min(len(visible) - 1, int(step * i + step / 2))].strip()) for i in range(SWITCHES)]
     switches = await measure_switches(page, cpu, titles, picks)
     # Opening the app opens the conversation the browser had open last: the last one clicked.
-    opens = [await measure_open(session.context, app.url, cpu, conversations, f"CONVEND{picks[-1]:03d}")
+    opens = [await measure_open(session.context, app.url, cpu, listed, f"CONVEND{picks[-1]:03d}")
              for _ in range(OPEN_REPEATS)]
     # The stream goes into a new chat (the populated drawer stays), not into a stored one.
     await cpu.settle()
@@ -280,6 +288,7 @@ async def run_history(session, app, data_dir: Path, conversations: int, messages
             "switch_cpu_ms": stats(switches, "cpu_ms"), "switch_wall_ms": stats(switches, "wall_ms"),
             "open_cpu_ms": stats(opens, "cpu_ms"), "open_wall_ms": stats(opens, "wall_ms"),
             "all_shown": all(r["error"] is None and r["wall_ms"] is not None for r in switches + opens),
-            "full_threads": all(r.get("answers") == messages // 2 and r.get("users") == messages // 2
+            "full_threads": all(r.get("answers") == min(messages, RECENT_MESSAGES) // 2
+                                and r.get("users") == min(messages, RECENT_MESSAGES) // 2
                                 for r in switches + opens),
-            "drawer_full": all(r["conversations"] == conversations for r in opens)}
+            "drawer_full": all(r["conversations"] == listed for r in opens)}

@@ -26,6 +26,7 @@ from .reveal import RevealPacer
 log = logging.getLogger(__name__)
 
 RECENT_MESSAGES = 20  # shown when a conversation opens
+SCROLL_INTERVAL = 0.4  # seconds between auto-scrolls while following a stream
 
 class ChatView:
     def __init__(self, hub: HubRouter, owner: str, prefs: Preferences,
@@ -265,6 +266,7 @@ class ChatView:
         final = None
         last = time.monotonic()
         last_status = 0.0
+        last_scroll = 0.0
         try:
             while True:
                 for event in stream.events_after(seq):
@@ -309,7 +311,9 @@ class ChatView:
                 if now - last_status >= 0.5:
                     last_status = now
                     self._update_status(stream, view)
-                if self._follow and shown:
+                if self._follow and shown and now - last_scroll >= SCROLL_INTERVAL:
+                    # A few times a second is enough to follow, and each scroll is a message.
+                    last_scroll = now
                     self.scroll.scroll_to(percent=1.0)
                 if not backlog:
                     await stream.changed()
@@ -337,6 +341,9 @@ class ChatView:
             return
         if not view.message.is_deleted:  # the reader may have moved on to another conversation
             view.bind(stored)
+            if self._follow:
+                # Once more after the browser has laid out the last burst of content.
+                self.scroll.scroll_to(percent=1.0)
 
     def _stream_ended(self) -> None:
         self.stream = None

@@ -18,11 +18,11 @@ def export_filename(title: str, suffix: str) -> str:
     return f"{slug}.{suffix}"
 
 
-PAGE = 50  # items shown at first; "Show more" adds as many again
+PAGE = 40  # items shown at first; "Show more" adds as many again
 
 
 class ConversationDrawer:
-    """Items are light (four elements, no per-item menu) and updated in place: switching moves a
+    """Items are light (three elements, no per-item menu) and updated in place: switching moves a
     highlight and a new answer moves one item to the top, instead of rebuilding the list."""
 
     def __init__(self, store: Callable[[], HistoryStore], owner: str, current: Callable[[], str | None],
@@ -115,9 +115,8 @@ class ConversationDrawer:
         conversation_id = summary.id
         with ui.item(on_click=lambda: self._open(conversation_id)).props("clickable") \
                 .classes("sg-conversation rounded").mark("conversation-" + "-".join(summary.title.split())) as item:
-            with ui.item_section():
+            with ui.item_section().props(f"title='{summary.updated_at.astimezone():%d %b %Y %H:%M}'"):
                 ui.item_label(summary.title).props("lines=1").mark("conversation-title")
-                ui.item_label(summary.updated_at.astimezone().strftime("%d %b %H:%M")).props("caption")
         self._items[conversation_id] = item
         self._titles[conversation_id] = summary.title
         return item

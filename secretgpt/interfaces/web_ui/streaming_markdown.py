@@ -34,7 +34,7 @@ class StreamingMarkdown:
         self._splitter = MarkdownBlockSplitter()
         with ui.element("div").classes("w-full") as self.root:
             self._groups = ui.element("div").classes("w-full")
-            self._tail = RenderedMarkdown("").classes("w-full")
+        self._tail: RenderedMarkdown | None = None  # made at the first flush: history never needs one
         self._group: ui.element | None = None
         self._group_size = 0
         self._rendered = 0  # bytes of settled HTML sent
@@ -58,6 +58,9 @@ class StreamingMarkdown:
         budget = TAIL_BUDGET_RATIO * (self._rendered + estimate) + TAIL_BUDGET_SLACK
         if not self._tail_stale and self._tail_spent + estimate > budget:
             return
+        if self._tail is None:
+            with self.root:
+                self._tail = RenderedMarkdown("").classes("w-full")
         self._tail.set_content(tail)
         self._tail_spent += len(self._tail.props.get("innerHTML", "")) + UPDATE_OVERHEAD
         self._tail_dirty = self._tail_stale = False
@@ -73,7 +76,8 @@ class StreamingMarkdown:
         rest = self._splitter.finish()
         if rest.strip():
             self._add_block(rest)
-        self._tail.set_content("")
+        if self._tail is not None:
+            self._tail.set_content("")
         self._tail_dirty = self._tail_stale = False
 
     def _add_block(self, block: str) -> None:
