@@ -259,7 +259,8 @@ class ChatView:
         """
         interval = 1.0 / self.hub.settings.streaming_update_hz
         speed = TypingSpeed(self.prefs.typing_speed)
-        pacer = RevealPacer(TypingSpeed.INSTANT if replay else speed)
+        pacer = RevealPacer(speed)
+        catching_up = replay  # what streamed before a reload comes back at once, then the chosen pace
         backlog: deque[list[str]] = deque()  # [kind, text] segments not yet shown
         waiting = 0
         seq = 0
@@ -279,15 +280,14 @@ class ChatView:
                         waiting += len(event.content)
                     elif event.type in FINAL_EVENTS:
                         final = event
-                if replay and final is None:
-                    pacer = RevealPacer(speed)  # caught up with the replay: back to the chosen pace
                 now = time.monotonic()
-                if stream.paused and final is None:
+                if stream.paused and final is None and not catching_up:
                     # Pause freezes the display at once, including text already received.
                     last = now
                     await stream.changed()
                     continue
-                take = waiting if final is not None else pacer.allowance(waiting, now - last)
+                take = waiting if final is not None or catching_up else pacer.allowance(waiting, now - last)
+                catching_up = False
                 waiting_before = waiting
                 last = now
                 waiting -= take
