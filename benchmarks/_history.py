@@ -140,7 +140,7 @@ def _transition(state: dict, marker: str, after: float) -> dict | None:
 
 
 DRAWER_PAGE = 40  # secretgpt.interfaces.web_ui.conversation_drawer.PAGE
-RECENT_MESSAGES = 20  # secretgpt.interfaces.web_ui.chat_view.RECENT_MESSAGES
+RECENT_MESSAGES = 16  # secretgpt.interfaces.web_ui.chat_view.RECENT_MESSAGES
 
 
 async def seed_through_import(page, data_dir: Path, cpu: Cpu, expect: int) -> dict:

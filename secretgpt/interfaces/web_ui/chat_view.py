@@ -25,7 +25,7 @@ from .reveal import RevealPacer
 
 log = logging.getLogger(__name__)
 
-RECENT_MESSAGES = 20  # shown when a conversation opens
+RECENT_MESSAGES = 16  # shown when a conversation opens
 SCROLL_INTERVAL = 0.4  # seconds between auto-scrolls while following a stream
 
 class ChatView:
