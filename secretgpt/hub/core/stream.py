@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ...services.secret_ai import ChatTurn, ChunkKind, ErrorKind, SecretAIError, SecretAIService
+from .event_log import EventLog
 from .events import FINAL_EVENTS, StreamEvent, StreamRecord, StreamStatus
 
 log = logging.getLogger(__name__)
@@ -77,14 +78,10 @@ class ActiveStream:
         self.user_message_id: str | None = None
         self._on_upstream_end = on_upstream_end
 
-        self._events: list[StreamEvent] = []
-        self._held: list[StreamEvent] = []
-        self._wakeup = asyncio.Event()
+        self.log = EventLog(limits.chunk_size)
         self._text: list[str] = []
         self._think: list[str] = []
         self._chunks = 0
-        self._coalesce: StreamEvent | None = None
-        self._coalesced = 0
 
         self.status = StreamStatus.CONNECTING
         self.started_at = datetime.now(timezone.utc)
@@ -117,11 +114,11 @@ class ActiveStream:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        self._append(StreamEvent(0, "start", data={
+        self.log.append(StreamEvent(0, "start", data={
             "stream_id": self.id, "conversation_id": self.conversation_id, "model": self.model}))
         for kind, seeded in (("think", self.think), ("text", self.text)):
             if seeded:
-                self._append(StreamEvent(0, kind, seeded))  # type: ignore[arg-type]
+                self.log.append(StreamEvent(0, kind, seeded))  # type: ignore[arg-type]
         self._task = asyncio.create_task(self._produce(), name=f"stream-{self.id}")
         self._task.add_done_callback(self._produce_done)
         self._watchdog = asyncio.create_task(self._watch(), name=f"stream-watchdog-{self.id}")
@@ -160,9 +157,10 @@ class ActiveStream:
             return False
         self._paused_since = time.monotonic()
         self._control.set()
-        self._flush_coalesced()
+        self.log.flush()
+        self.log.holding = True
         self.status = StreamStatus.PAUSED
-        self._append(StreamEvent(0, "paused"))
+        self.log.append(StreamEvent(0, "paused"))
         return True
 
     def resume(self) -> bool:
@@ -170,8 +168,9 @@ class ActiveStream:
             return False
         self._end_pause()
         self._control.set()
-        self._append(StreamEvent(0, "resumed"))
-        self._release_held()
+        self.log.holding = False
+        self.log.append(StreamEvent(0, "resumed"))
+        self.log.release()
         if not self.upstream_done:
             self.status = StreamStatus.STREAMING if self._first_token_mono else StreamStatus.CONNECTING
         else:
@@ -221,41 +220,24 @@ class ActiveStream:
             self._stop(_Deadline(StreamStatus.STOPPED, "The client disconnected."))
 
     def events_after(self, seq: int) -> list[StreamEvent]:
-        return self._events[max(0, seq):]
+        return self.log.after(seq)
 
     async def changed(self) -> None:
         """Return when the next event is delivered."""
-        await self._wakeup.wait()
+        await self.log.changed()
 
     async def events(self, after: int = 0) -> AsyncIterator[StreamEvent]:
         """Every delivered event with seq > after, live until the final one."""
-        index = max(0, after)
+        seq = max(0, after)
         while True:
-            while index < len(self._events):
-                event = self._events[index]
-                index += 1
+            for event in self.log.after(seq):
+                seq = event.seq
                 yield event
                 if event.type in FINAL_EVENTS:
                     return
             if self.ended:
                 return
-            await self._wakeup.wait()
-
-    async def batches(self, after: int = 0, interval: float = 0.1) -> AsyncIterator[list[StreamEvent]]:
-        """Delivered events in batches at most every `interval` s: one wake-up per batch, not per token."""
-        index = max(0, after)
-        while True:
-            if index >= len(self._events):
-                if self.ended:
-                    return
-                await self._wakeup.wait()
-                await asyncio.sleep(interval)
-            batch = self._events[index:]
-            index += len(batch)
-            if batch:
-                yield batch
-                if batch[-1].type in FINAL_EVENTS:
-                    return
+            await self.log.changed()
 
     @property
     def think_seconds(self) -> float | None:
@@ -276,7 +258,7 @@ class ActiveStream:
 
     @property
     def last_seq(self) -> int:
-        return len(self._events)
+        return self.log.last_seq
 
     # --- the record ---------------------------------------------------------------------------
 
@@ -316,48 +298,10 @@ class ActiveStream:
 
     # --- internals ----------------------------------------------------------------------------
 
-    def _append(self, event: StreamEvent) -> None:
-        if self.paused and event.type in ("think", "text", "done", "cancelled", "error"):
-            self._held.append(event)
-            return
-        event.seq = len(self._events) + 1
-        self._events.append(event)
-        self._wakeup.set()
-        self._wakeup = asyncio.Event()
-
-    def _release_held(self) -> None:
-        held, self._held = self._held, []
-        merged: list[StreamEvent] = []
-        for event in held:
-            if merged and event.type in ("think", "text") and merged[-1].type == event.type:
-                merged[-1].content += event.content
-            else:
-                merged.append(event)
-        for event in merged:
-            self._append(event)
-
     def _end_pause(self) -> None:
         if self._paused_since is not None:
             self._paused_total += time.monotonic() - self._paused_since
             self._paused_since = None
-
-    def _deliver(self, kind: str, content: str) -> None:
-        if self._limits.chunk_size <= 1:
-            self._append(StreamEvent(0, kind, content))  # type: ignore[arg-type]
-            return
-        if self._coalesce is not None and self._coalesce.type != kind:
-            self._flush_coalesced()
-        if self._coalesce is None:
-            self._coalesce = StreamEvent(0, kind, "")  # type: ignore[arg-type]
-        self._coalesce.content += content
-        self._coalesced += 1
-        if self._coalesced >= self._limits.chunk_size:
-            self._flush_coalesced()
-
-    def _flush_coalesced(self) -> None:
-        if self._coalesce is not None:
-            event, self._coalesce, self._coalesced = self._coalesce, None, 0
-            self._append(event)
 
     async def _produce(self) -> None:
         try:
@@ -410,7 +354,7 @@ class ActiveStream:
             self._on_upstream_end(self)
         if self.paused and self._stop_reason is None:
             # Delivery stays held until resume, stop, or the pause outlasts the stream timeout.
-            self._flush_coalesced()
+            self.log.flush()
             return
         await self._finish()
 
@@ -438,7 +382,7 @@ class ActiveStream:
                     self._text.append(chunk.content)
                     if self._think_started is not None and self._think_ended is None:
                         self._think_ended = self._last_activity
-                self._deliver(chunk.kind.value, chunk.content)
+                self.log.deliver(chunk.kind.value, chunk.content)
         except SecretAIError as exc:
             if streaming and self._first_token_mono is None and exc.kind in FALLBACK_KINDS:
                 log.info("stream %s: streaming failed before the first token (%s); retrying without streaming",
@@ -450,7 +394,7 @@ class ActiveStream:
             raise
         finally:
             await source.aclose()
-        self._flush_coalesced()
+        self.log.flush()
 
     async def _watch(self) -> None:
         """One timer for all deadlines, so the per-token path only records a timestamp."""
@@ -502,8 +446,8 @@ class ActiveStream:
         if self.ended:
             return
         self._end_pause()
-        self._release_held()
-        self._flush_coalesced()
+        self.log.release()
+        self.log.flush()
         self.ended_at = datetime.now(timezone.utc)
         record = self.record()
         meta = record.metadata()
@@ -514,7 +458,7 @@ class ActiveStream:
         else:
             err = self._error or SecretAIError(ErrorKind.INTERRUPTED, "The stream ended unexpectedly.")
             final = StreamEvent(0, "error", data={**meta, "message": err.message, "kind": err.kind.value})
-        self._append(final)
+        self.log.append(final)
         self._finished.set()
         if self._orphan_timer is not None:
             self._orphan_timer.cancel()
