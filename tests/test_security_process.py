@@ -71,7 +71,7 @@ def websocket_head(host: str, origin: str | None = None) -> str:
 
 
 async def test_a_foreign_host_gets_400_on_the_page_the_api_and_the_socket(launch: Launch) -> None:
-    app = await launch(SECRETGPT_ALLOWED_HOSTS="chat.example.com").start()
+    app = await launch(SECRETGPT_ALLOWED_HOSTS="chat.example.com", SECRETGPT_REQUIRE_LOGIN="false").start()
     polling = "/_nicegui_ws/socket.io/?EIO=4&transport=polling"
     async with app.client() as client:
         for host in ("evil.example", f"evil.example:{app.port}", f"127.0.0.1.evil.example:{app.port}"):
@@ -92,7 +92,7 @@ async def test_a_foreign_host_gets_400_on_the_page_the_api_and_the_socket(launch
 
 
 async def test_socketio_answers_only_our_own_origins(launch: Launch) -> None:
-    app = await launch(SECRETGPT_ALLOWED_HOSTS="chat.example.com").start()
+    app = await launch(SECRETGPT_ALLOWED_HOSTS="chat.example.com", SECRETGPT_REQUIRE_LOGIN="false").start()
     polling = "/_nicegui_ws/socket.io/?EIO=4&transport=polling"
     async with httpx.AsyncClient(base_url=app.url, timeout=30) as client:
         for origin in ("http://evil.example", "https://chat.example.com.evil.example", "null"):

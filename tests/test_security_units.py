@@ -79,14 +79,18 @@ def test_allowed_hosts_take_names_only(tmp_path: Path, value: str) -> None:
 # --- sign-in defaults ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("host", "require", "required"), [
-    ("127.0.0.1", None, False), ("localhost", None, False), ("::1", None, False), ("127.0.0.2", None, False),
-    ("0.0.0.0", None, True), ("::", None, True), ("192.168.1.20", None, True), ("myhost.lan", None, True),
-    ("0.0.0.0", False, False), ("127.0.0.1", True, True),
+@pytest.mark.parametrize(("host", "allowed", "require", "required"), [
+    ("127.0.0.1", "", None, False), ("localhost", "", None, False), ("::1", "", None, False),
+    ("127.0.0.2", "", None, False), ("0.0.0.0", "", None, True), ("::", "", None, True),
+    ("192.168.1.20", "", None, True), ("myhost.lan", "", None, True),
+    # Behind a reverse proxy on this machine: loopback, but reached by others through the allowed name.
+    ("127.0.0.1", "chat.example.com", None, True),
+    ("0.0.0.0", "", False, False), ("127.0.0.1", "chat.example.com", False, False), ("127.0.0.1", "", True, True),
 ])
-def test_sign_in_is_required_off_loopback_unless_overridden(tmp_path: Path, host: str, require: bool | None,
-                                                            required: bool) -> None:
-    settings = load_settings(_env_file=None, data_dir=tmp_path, host=host, require_login=require)
+def test_sign_in_is_required_when_others_can_reach_the_page_unless_overridden(
+        tmp_path: Path, host: str, allowed: str, require: bool | None, required: bool) -> None:
+    settings = load_settings(_env_file=None, data_dir=tmp_path, host=host, allowed_hosts=allowed,
+                             require_login=require)
     assert settings.login_required is required
 
 
@@ -198,3 +202,39 @@ def test_nesting_up_to_the_limit_is_judged_on_its_content() -> None:
     inner = "[" * (MAX_IMPORT_DEPTH - 1) + "]" * (MAX_IMPORT_DEPTH - 1)
     with pytest.raises(InvalidImport, match="has no \"format\" field"):
         parse_import('{"x": ' + inner + "}")
+
+
+# --- the middleware on its own -------------------------------------------------------------------------------
+
+
+async def test_the_middleware_secures_error_responses_too() -> None:
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.middleware import Middleware
+    from starlette.requests import Request
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    from secretgpt.interfaces.web_ui.security import SecurityMiddleware
+
+    async def page(_: Request) -> HTMLResponse:
+        return HTMLResponse("<html><script>start()</script><script src='/x.js'></script></html>")
+
+    async def broken(_: Request) -> HTMLResponse:
+        raise RuntimeError("a bug")
+
+    # As in the app: a user middleware, inside Starlette's own error handling.
+    app = Starlette(routes=[Route("/", page), Route("/broken", broken)], middleware=[
+        Middleware(SecurityMiddleware, hosts=HostPolicy(), body_limit=lambda path: 10)])
+    transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as client:
+        response = await client.get("/")
+        expected = base64.b64encode(hashlib.sha256(b"start()").digest()).decode()
+        assert f"'sha256-{expected}'" in response.headers["content-security-policy"]
+        assert response.text.startswith("<html><script>start()")  # the body is passed on untouched
+        broken_response = await client.get("/broken")
+        assert broken_response.status_code == 500 and broken_response.json()["detail"]["kind"] == "internal"
+        assert "frame-ancestors 'none'" in broken_response.headers["content-security-policy"]
+        too_big = await client.post("/", content=b"x" * 11)
+        assert too_big.status_code == 413 and too_big.json()["detail"]["kind"] == "too_large"
+        assert (await client.get("/", headers={"Host": "evil.example"})).status_code == 400

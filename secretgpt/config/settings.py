@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     storage_secret: SecretStr | None = Field(None, validation_alias=_env("SECRETGPT_STORAGE_SECRET"))
     # Host names (besides loopback) the app answers to, comma-separated: what a reverse proxy passes on.
     allowed_hosts: str = Field("", validation_alias=_env("SECRETGPT_ALLOWED_HOSTS"))
-    # Unset: sign-in is required exactly when the app listens beyond loopback.
+    # Unset: sign-in is required when the app listens beyond loopback or SECRETGPT_ALLOWED_HOSTS is set.
     require_login: bool | None = Field(None, validation_alias=_env("SECRETGPT_REQUIRE_LOGIN"))
 
     # --- model server -----------------------------------------------------------------------
@@ -117,7 +117,11 @@ class Settings(BaseSettings):
 
     @property
     def login_required(self) -> bool:
-        return (not self.on_loopback) if self.require_login is None else self.require_login
+        """By default when others can reach the page: the app listens beyond loopback, or names
+        are allowed for it (a reverse proxy on this machine passes others' requests in)."""
+        if self.require_login is not None:
+            return self.require_login
+        return not self.on_loopback or bool(self.allowed_hosts)
 
     @property
     def max_import_bytes(self) -> int:

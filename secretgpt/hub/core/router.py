@@ -7,8 +7,8 @@ import logging
 from ...config import Settings
 from ...services.secret_ai import ChatTurn, ErrorKind, SecretAIError, SecretAIService
 from ...storage import ConversationNotFound, HistoryStore, MessageNotFound, StoredMessage
-from .events import StreamRecord
 from ...storage.failures import failure_reason
+from .events import StreamRecord
 from .registry import StreamRegistry, TooManyStreams
 from .save_retry import SaveRetrier
 from .stream import ActiveStream, StreamLimits

@@ -83,6 +83,9 @@ def run(settings: Settings) -> None:
               f"Sign-in {'is required' if settings.login_required else 'is OFF (SECRETGPT_REQUIRE_LOGIN=false)'}; "
               "the token and your chats cross the network unencrypted unless a TLS reverse proxy is in front "
               "(README: Running it for others).", flush=True)
+    elif settings.login_required:
+        print("The page asks for the access token (SECRETGPT_ALLOWED_HOSTS or SECRETGPT_REQUIRE_LOGIN is set).",
+              flush=True)
     ui.run(
         host=settings.host,
         port=settings.port,

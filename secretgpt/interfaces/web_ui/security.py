@@ -171,6 +171,11 @@ class SecurityMiddleware:
             if response.started:
                 raise
             await response.error(413, exc.detail)
+        except Exception:
+            # Starlette's own 500 page is made outside every middleware, without our headers.
+            if not response.started:
+                await response.error(500, {"message": "Internal server error.", "kind": "internal"})
+            raise  # still logged as before
 
 
 def _bounded(receive: Receive, limit: int) -> Receive:
