@@ -23,7 +23,19 @@ from secretgpt.services.ollama_loopback import Reply
 from tests.app_process import MAIN, AppProcess, app_env, event_stream
 from tests.test_app_process import MODEL, MODEL_KEY, Launch, ScriptedModel, launch, model, words  # noqa: F401
 
-SECURITY_HEADERS = ("content-security-policy", "referrer-policy", "x-content-type-options")
+DEMO_MODEL = "secretgpt-demo"
+
+
+@pytest.fixture(scope="module")
+def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppProcess]:
+    """One app (its offline demo model) for the tests that only look at requests and responses."""
+    root = tmp_path_factory.mktemp("shared")
+    app = AppProcess(root / "data", root / "work", model_url="", model=DEMO_MODEL, model_api_key="", env={
+        "SECRETGPT_ALLOWED_HOSTS": "chat.example.com", "SECRETGPT_REQUIRE_LOGIN": "false",
+        "MAX_IMPORT_MB": "2", "DEMO_TOKENS_PER_SECOND": "5000"})
+    asyncio.run(app.start())
+    yield app
+    app.cleanup()
 
 
 def assert_secured(response: httpx.Response) -> None:
@@ -70,8 +82,8 @@ def websocket_head(host: str, origin: str | None = None) -> str:
 # --- only our own host and origin ----------------------------------------------------------------------
 
 
-async def test_a_foreign_host_gets_400_on_the_page_the_api_and_the_socket(launch: Launch) -> None:
-    app = await launch(SECRETGPT_ALLOWED_HOSTS="chat.example.com", SECRETGPT_REQUIRE_LOGIN="false").start()
+async def test_a_foreign_host_gets_400_on_the_page_the_api_and_the_socket(shared: AppProcess) -> None:
+    app = shared
     polling = "/_nicegui_ws/socket.io/?EIO=4&transport=polling"
     async with app.client() as client:
         for host in ("evil.example", f"evil.example:{app.port}", f"127.0.0.1.evil.example:{app.port}"):
@@ -91,8 +103,8 @@ async def test_a_foreign_host_gets_400_on_the_page_the_api_and_the_socket(launch
             assert status.startswith("HTTP/1.1 101"), (host, status)
 
 
-async def test_socketio_answers_only_our_own_origins(launch: Launch) -> None:
-    app = await launch(SECRETGPT_ALLOWED_HOSTS="chat.example.com", SECRETGPT_REQUIRE_LOGIN="false").start()
+async def test_socketio_answers_only_our_own_origins(shared: AppProcess) -> None:
+    app = shared
     polling = "/_nicegui_ws/socket.io/?EIO=4&transport=polling"
     async with httpx.AsyncClient(base_url=app.url, timeout=30) as client:
         for origin in ("http://evil.example", "https://chat.example.com.evil.example", "null"):
@@ -113,8 +125,8 @@ async def test_socketio_answers_only_our_own_origins(launch: Launch) -> None:
 # --- headers -----------------------------------------------------------------------------------------------
 
 
-async def test_every_response_carries_the_security_headers(launch: Launch, model: ScriptedModel) -> None:
-    app = await launch().start()
+async def test_every_response_carries_the_security_headers(shared: AppProcess) -> None:
+    app = shared
     async with app.client() as client:
         page = await client.get("/")
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -138,8 +150,8 @@ async def test_every_response_carries_the_security_headers(launch: Launch, model
 # --- bounded input ---------------------------------------------------------------------------------------
 
 
-async def test_bodies_over_the_cap_are_refused_before_they_are_read(launch: Launch) -> None:
-    app = await launch(MAX_IMPORT_MB="2").start()
+async def test_bodies_over_the_cap_are_refused_before_they_are_read(shared: AppProcess) -> None:
+    app = shared  # MAX_IMPORT_MB=2
     token = app.api_token
     # Announced too large: refused from the header alone; not one body byte is sent.
     head = (f"POST /api/v1/conversations/import HTTP/1.1\nHost: 127.0.0.1:{app.port}\n"
@@ -163,8 +175,8 @@ async def test_bodies_over_the_cap_are_refused_before_they_are_read(launch: Laun
         assert response.status_code == 422 and response.json()["detail"]["kind"] == "invalid_import"
 
 
-async def test_nested_json_is_422_not_a_500(launch: Launch) -> None:
-    app = await launch().start()
+async def test_nested_json_is_422_not_a_500(shared: AppProcess) -> None:
+    app = shared
     deep = "[" * 100_000 + "]" * 100_000
     async with app.client() as client:
         response = await client.post("/api/v1/conversations/import", content=deep)
@@ -180,8 +192,8 @@ async def test_nested_json_is_422_not_a_500(launch: Launch) -> None:
         assert (await client.get("/api/v1/models")).status_code == 200, "the server is fine afterwards"
 
 
-async def test_api_requests_create_no_browser_session(launch: Launch) -> None:
-    app = await launch().start()
+async def test_api_requests_create_no_browser_session(shared: AppProcess) -> None:
+    app = shared
     async with app.client() as client:
         for path in ("/api/v1/models", "/api/v1/conversations", "/api/v1/chat/streams", "/api/v1/nothing-here"):
             for _ in range(5):
@@ -306,7 +318,7 @@ def test_a_full_or_read_only_data_dir_stops_start_up_with_one_line(tmp_path: Pat
 
 async def test_a_disk_that_fills_mid_answer_ends_it_with_a_storage_error_and_a_later_save(
         tmp_path: Path, model: ScriptedModel) -> None:
-    reply = Reply.of(words(300), tokens_per_second=60)
+    reply = Reply.of(words(150), tokens_per_second=60)
     model.replies.append(reply)
     with tmpfs(tmp_path / "mnt", "16m") as mount:
         app = AppProcess(mount / "data", tmp_path / "work", model_url=model.server.url, model=MODEL,
@@ -315,7 +327,7 @@ async def test_a_disk_that_fills_mid_answer_ends_it_with_a_storage_error_and_a_l
             await app.start()
             async with app.client() as client:
                 async with event_stream(client, {"message": "Count, while the disk fills."}) as sse:
-                    await sse.wait_for(lambda: sse.count("text") >= 30, 30, "30 words")
+                    await sse.wait_for(lambda: sse.count("text") >= 20, 30, "20 words")
                     filler = await asyncio.to_thread(fill, mount)
                     await sse.ended(60)
                 final = sse.frames[-1].data

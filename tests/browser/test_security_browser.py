@@ -4,20 +4,16 @@ violation, the CSP really blocks what it should, and an exposed app asks for the
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 from playwright.async_api import BrowserContext, Page, expect
 
 from secretgpt.services.ollama_loopback import Reply
 
-from .conftest import ROOT, ScriptedModel, _free_port
+from .conftest import API_KEY, ScriptedModel, running_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 
@@ -141,33 +137,10 @@ TOKEN = "browser-test-access-token"
 @pytest_asyncio.fixture(loop_scope="package", scope="module")
 async def exposed_url(model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """The app listening on every interface (so sign-in is required by default)."""
-    port = _free_port()
-    env = {**{k: v for k, v in os.environ.items() if "PYTEST" not in k and not k.startswith("SECRETGPT_")},
-           "SECRETGPT_HOST": "0.0.0.0", "SECRETGPT_PORT": str(port), "SECRETGPT_API_TOKEN": TOKEN,
-           "SECRETGPT_DATA_DIR": str(tmp_path_factory.mktemp("exposed-data")), "SECRET_AI_URL": model.server.url,
-           "SECRET_AI_MODEL": "browser-model", "SECRET_AI_API_KEY": "browser-test-key", "TYPING_SPEED": "fast"}
-    log = open(tmp_path_factory.mktemp("exposed-log") / "app.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(200):
-                try:
-                    if (await client.get(url + "/login")).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the app exited: see {log.name}")
-                await asyncio.sleep(0.1)
+    env = {"SECRETGPT_HOST": "0.0.0.0", "SECRETGPT_API_TOKEN": TOKEN, "SECRET_AI_URL": model.server.url,
+           "SECRET_AI_MODEL": "browser-model", "SECRET_AI_API_KEY": API_KEY, "TYPING_SPEED": "fast"}
+    async with running_app(env, tmp_path_factory, ready_path="/login") as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 async def test_an_exposed_page_asks_for_the_token_and_remembers_it(browser: Any, exposed_url: str,

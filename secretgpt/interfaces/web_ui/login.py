@@ -52,6 +52,9 @@ class LoginThrottle:
         return max(0.0, failures[0] + self.window - self._clock())
 
     def failed(self, client: str) -> None:
+        if len(self._failures) > 10_000:  # many addresses: forget the ones whose window has passed
+            cutoff = self._clock() - self.window
+            self._failures = {c: f for c, f in self._failures.items() if f and f[-1] > cutoff}
         self._recent(client).append(self._clock())
 
     def succeeded(self, client: str) -> None:
