@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from secretgpt.config import ConfigError, load_settings
+from secretgpt.config.private_dir import PRIVATE_UMASK
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -34,6 +36,17 @@ def main() -> None:
         print(exc, file=sys.stderr)
         sys.exit(2)
     # Import after settings are valid: the SDK configures logging at import time.
+    from secretgpt.storage.preflight import StorageUnavailable, check_storage
+
+    # Everything this process writes (SQLite's -wal/-shm included) is for its user only.
+    os.umask(PRIVATE_UMASK)
+    try:
+        check_storage(settings.data_dir, settings.database_url)
+    except StorageUnavailable as exc:
+        print(exc, file=sys.stderr)
+        sys.exit(1)
+    # NiceGUI reads this when it is imported (just below): its per-browser storage goes in the data dir.
+    os.environ["NICEGUI_STORAGE_PATH"] = str(settings.data_dir.resolve() / "nicegui")
     from secretgpt.interfaces.web_ui.app import run
 
     configure_logging()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 from enum import Enum
 from pathlib import Path
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .private_dir import make_private
 
 
 class TypingSpeed(str, Enum):
@@ -38,6 +42,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path.home() / ".secretgpt", validation_alias=_env("SECRETGPT_DATA_DIR"))
     database_url: str | None = Field(None, validation_alias=_env("SECRETGPT_DATABASE_URL"))
     storage_secret: SecretStr | None = Field(None, validation_alias=_env("SECRETGPT_STORAGE_SECRET"))
+    # Host names (besides loopback) the app answers to, comma-separated: what a reverse proxy passes on.
+    allowed_hosts: str = Field("", validation_alias=_env("SECRETGPT_ALLOWED_HOSTS"))
+    # Unset: sign-in is required when the app listens beyond loopback or SECRETGPT_ALLOWED_HOSTS is set.
+    require_login: bool | None = Field(None, validation_alias=_env("SECRETGPT_REQUIRE_LOGIN"))
 
     # --- model server -----------------------------------------------------------------------
     # The SDK itself reads SECRET_AI_API_KEY; we only look at whether it is set (demo mode if not).
@@ -66,6 +74,7 @@ class Settings(BaseSettings):
 
     # --- limits -----------------------------------------------------------------------------
     max_message_chars: int = Field(100_000, ge=1, validation_alias=_env("MAX_MESSAGE_CHARS"))
+    max_import_mb: float = Field(50.0, gt=0, le=10_000, validation_alias=_env("MAX_IMPORT_MB"))
 
     @field_validator("secret_ai_api_key", "api_token", "storage_secret", mode="before")
     @classmethod
@@ -77,13 +86,50 @@ class Settings(BaseSettings):
     def _blank_str_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("require_login", mode="before")
+    @classmethod
+    def _blank_bool_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("data_dir", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("allowed_hosts", mode="after")
+    @classmethod
+    def _host_names(cls, value: str) -> str:
+        names = [name.strip().lower() for name in value.split(",") if name.strip()]
+        for name in names:
+            if not _HOST_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a host name; list names only (no scheme, port or path), "
+                                 "e.g. chat.example.com,192.168.1.20")
+        return ",".join(names)
+
     @property
     def demo_mode(self) -> bool:
         return self.secret_ai_api_key is None
 
+    @property
+    def on_loopback(self) -> bool:
+        """Whether the app listens only on this machine."""
+        return is_loopback(self.host)
+
+    @property
+    def login_required(self) -> bool:
+        """By default when others can reach the page: the app listens beyond loopback, or names
+        are allowed for it (a reverse proxy on this machine passes others' requests in)."""
+        if self.require_login is not None:
+            return self.require_login
+        return not self.on_loopback or bool(self.allowed_hosts)
+
+    @property
+    def max_import_bytes(self) -> int:
+        return int(self.max_import_mb * 1_000_000)
+
     def ensure_data_dir(self) -> Path:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        return self.data_dir
+        """The data dir, private to this user (0700, its files 0600)."""
+        return make_private(self.data_dir)
 
     def resolved_api_token(self) -> str:
         """The API token: from the environment, else generated once and kept in the data dir."""
@@ -95,6 +141,19 @@ class Settings(BaseSettings):
         if self.storage_secret is not None:
             return self.storage_secret.get_secret_value()
         return _persistent_secret(self.ensure_data_dir() / "storage_secret")
+
+
+# A DNS name or an IP address (IPv6 bare or in brackets), without scheme, port or path.
+_HOST_NAME = re.compile(r"[a-z0-9]([a-z0-9.-]*[a-z0-9])?|\[?[0-9a-f:.]+\]?")
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _persistent_secret(path: Path) -> str:

@@ -20,6 +20,10 @@ from .base import LIVE_STATUSES, StoredConversation, StoredMessage
 FORMAT_ONE = "secretgpt.conversation"
 FORMAT_ALL = "secretgpt.conversations"
 FORMAT_VERSION = 1
+# An export is about six levels deep; anything far deeper is not one, and would exhaust Python's
+# recursion limit in the JSON parser, in validation or when the metadata is stored again.
+MAX_IMPORT_DEPTH = 64
+_TOO_DEEP = f"This is not a SecretGPT export: its JSON is nested more than {MAX_IMPORT_DEPTH} levels deep."
 
 
 class InvalidImport(ValueError):
@@ -162,8 +166,12 @@ def parse_import(data: Mapping[str, Any] | str | bytes) -> list[ExportedConversa
     if isinstance(data, (str, bytes, bytearray)):
         try:
             data = json.loads(data)
+        except RecursionError:
+            raise InvalidImport(_TOO_DEEP) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidImport(f"This file is not JSON ({exc}).") from None
+    if _too_deep(data, MAX_IMPORT_DEPTH):
+        raise InvalidImport(_TOO_DEEP)
     if not isinstance(data, Mapping):
         raise InvalidImport(f"This is not a SecretGPT export: expected a JSON object, found {_json_kind(data)}.")
     fmt = data.get("format")
@@ -182,6 +190,20 @@ def parse_import(data: Mapping[str, Any] | str | bytes) -> list[ExportedConversa
     except ValidationError as exc:
         raise InvalidImport(f"This SecretGPT export is damaged: {_explain(exc)}") from None
     return [doc.conversation] if isinstance(doc, ConversationExport) else doc.conversations
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether lists/objects nest more than `limit` levels (iterative: it must not recurse itself)."""
+    level: list[tuple[Any, int]] = [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        children = item.values() if isinstance(item, Mapping) else item if isinstance(item, list) else ()
+        for child in children:
+            if isinstance(child, (Mapping, list)):
+                if depth + 1 > limit:
+                    return True
+                level.append((child, depth + 1))
+    return False
 
 
 def importable_status(status: StreamStatus | None) -> StreamStatus | None:

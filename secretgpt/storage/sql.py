@@ -68,11 +68,12 @@ def _new_id() -> str:
 def _make_engine(url: str) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(parsed, pool_pre_ping=True)
+        return create_async_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # timeout: how long a writer waits for another one's lock before "database is locked".
-    engine = create_async_engine(parsed, connect_args={"timeout": 30})
+    # hide_parameters: a failed statement's error (and so the log) must not carry message text.
+    engine = create_async_engine(parsed, connect_args={"timeout": 30}, hide_parameters=True)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -51,13 +52,15 @@ async def model() -> AsyncIterator[ScriptedModel]:
     await scripted.server.stop()
 
 
-@pytest_asyncio.fixture(loop_scope="package", scope="package")
-async def app_url(model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+@contextlib.asynccontextmanager
+async def running_app(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory,
+                      ready_path: str = "/") -> AsyncIterator[str]:
+    """`python main.py` with `env` added (its own port and data dir); yields its URL once
+    `ready_path` answers 200."""
     port = _free_port()
     # Without pytest's variables: NiceGUI would take the app for its own screen-test server.
-    env = {**{k: v for k, v in os.environ.items() if "PYTEST" not in k}, "SECRETGPT_PORT": str(port), "SECRETGPT_DATA_DIR": str(tmp_path_factory.mktemp("data")),
-           "SECRET_AI_URL": model.server.url, "SECRET_AI_MODEL": "browser-model", "SECRET_AI_API_KEY": API_KEY,
-           "TYPING_SPEED": "fast"}
+    env = {**{k: v for k, v in os.environ.items() if "PYTEST" not in k}, "SECRETGPT_PORT": str(port),
+           "SECRETGPT_DATA_DIR": str(tmp_path_factory.mktemp("data")), **env}
     log = open(tmp_path_factory.mktemp("log") / "app.log", "w")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -65,7 +68,7 @@ async def app_url(model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory
         async with httpx.AsyncClient() as client:
             for _ in range(200):
                 try:
-                    if (await client.get(url + "/")).status_code == 200:
+                    if (await client.get(url + ready_path)).status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
@@ -80,6 +83,13 @@ async def app_url(model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+@pytest_asyncio.fixture(loop_scope="package", scope="package")
+async def app_url(model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    async with running_app({"SECRET_AI_URL": model.server.url, "SECRET_AI_MODEL": "browser-model",
+                            "SECRET_AI_API_KEY": API_KEY, "TYPING_SPEED": "fast"}, tmp_path_factory) as url:
+        yield url
 
 
 @pytest_asyncio.fixture(loop_scope="package", scope="package")

