@@ -1,4 +1,4 @@
-"""Split streamed Markdown into settled blocks and an open tail, and render it safely.
+"""Split streamed Markdown into settled blocks and an open tail (rendering: `markdown_render`).
 
 Settled blocks are rendered once and never touched again; only the open tail changes while an
 answer streams. A block settles at a blank line outside a fenced code block.
@@ -8,22 +8,7 @@ from __future__ import annotations
 
 import re
 
-import markdown2
-
-EXTRAS = {
-    "fenced-code-blocks": None,
-    "tables": None,
-    "cuddled-lists": None,
-    "strike": None,
-    "breaks": {"on_newline": True},
-}
 _FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-
-
-def render_markdown(text: str) -> str:
-    """Model output is untrusted: raw HTML is escaped and unsafe link schemes are dropped here;
-    the browser sanitises again (NiceGUI's client-side sanitiser stays on)."""
-    return markdown2.markdown(close_open_fence(text), safe_mode="escape", extras=EXTRAS)
 
 
 def close_open_fence(text: str) -> str:
