@@ -45,6 +45,7 @@ TOKEN = "hostile-bench-token"
 PROBE_EVERY = 0.05
 PROBE_TARGET_MS = 1000
 DONE_TIMEOUT_S = 240
+SENTINEL = "HOSTILEEND"  # the answer's last word: shown means the whole answer arrived
 
 
 def _chunks(text: str, size: int) -> list[str]:
@@ -121,10 +122,16 @@ class Outcome:
     cpu_s: float
 
 
-async def wait_completed(page, app: AppProcess, started: float, cpu0: float) -> Outcome:
+async def wait_completed(page, app: AppProcess, started: float, cpu0: float, timeout: float) -> Outcome:
+    """Until the answer is complete and rendered: status "Completed", the closing sentinel shown,
+    and no block still waiting for the renderer's worker thread."""
     try:
         await page.locator(".sg-message .sg-status").last.filter(has_text="Completed").wait_for(
-            timeout=DONE_TIMEOUT_S * 1000)
+            timeout=timeout * 1000)
+        await page.wait_for_function(
+            f"() => {{ const a = [...document.querySelectorAll('.sg-answer')].pop();"
+            f" return a && a.innerText.includes('{SENTINEL}') && !a.querySelector('.sg-rendering'); }}",
+            polling=50, timeout=timeout * 1000)
         shown = True
     except Exception:  # noqa: BLE001 (a timeout is a result here)
         shown = False
@@ -136,9 +143,9 @@ def cpu(app: AppProcess) -> float:
     return times.user + times.system
 
 
-async def run_case(name: str, browser, loopback: LoopbackThread, workdir: Path) -> dict:
+async def run_case(name: str, browser, loopback: LoopbackThread, workdir: Path, timeout: float) -> dict:
     what, make = CASES[name]
-    chunks = make()  # type: ignore[operator]
+    chunks = [*make(), f"\n\n{SENTINEL}"]  # type: ignore[operator]
     data_dir = workdir / name
     data_dir.mkdir(parents=True)
     app = AppProcess(loopback.url, MODEL, API_KEY, data_dir, {"SECRETGPT_API_TOKEN": TOKEN}).start()
@@ -161,11 +168,11 @@ async def run_case(name: str, browser, loopback: LoopbackThread, workdir: Path) 
         await page.get_by_label("Message").fill(prompt)
         t0, c0 = time.time(), cpu(app)
         await page.get_by_label("Message").press("Enter")
-        stream = await wait_completed(page, app, t0, c0)
+        stream = await wait_completed(page, app, t0, c0, timeout)
         result.update(quiet=quiet, stream=vars(stream), stream_probe=probe.window(t0, time.time()))
         t1, c1 = time.time(), cpu(app)
         await page.reload(wait_until="load")
-        reopen = await wait_completed(page, app, t1, c1)
+        reopen = await wait_completed(page, app, t1, c1, timeout)
         result.update(reopen=vars(reopen), reopen_probe=probe.window(t1, time.time()))
         answer = page.locator(".sg-message .sg-answer").last
         result["raw_blocks"] = await answer.locator("pre.sg-raw").count()
@@ -187,10 +194,12 @@ def fmt(v: float | None) -> str:
     return "—" if v is None else f"{v:,.0f}"
 
 
-def print_table(results: list[dict]) -> None:
-    print(f"\nprobe: GET /api/v1/models every {PROBE_EVERY * 1000:.0f} ms; target: every probe ≤ {PROBE_TARGET_MS} ms")
-    print(f"{'case':14} {'chars':>9} | {'stream s':>8} {'probe max':>9} {'p99':>6} {'CPU s':>6} | "
-          f"{'reopen s':>8} {'probe max':>9} {'p99':>6} {'CPU s':>6} | {'quiet max':>9} verdict")
+def print_table(results: list[dict], header: bool = True) -> None:
+    if header:
+        print(f"\nprobe: GET /api/v1/models every {PROBE_EVERY * 1000:.0f} ms; target: every probe ≤ "
+              f"{PROBE_TARGET_MS} ms; latencies in ms")
+        print(f"{'case':14} {'chars':>9} | {'stream s':>8} {'probe max':>9} {'p99':>6} {'CPU s':>6} | "
+              f"{'reopen s':>8} {'probe max':>9} {'p99':>6} {'CPU s':>6} | {'quiet max':>9} verdict")
     for r in results:
         if "error" in r:
             print(f"{r['case']:14} crashed: {r['error']}")
@@ -214,9 +223,10 @@ async def main_async(args: argparse.Namespace) -> list[dict]:
             for name in names:
                 print(f"… {name}: {CASES[name][0]}", flush=True)
                 try:
-                    results.append(await run_case(name, browser, loopback, Path(tmp)))
+                    results.append(await run_case(name, browser, loopback, Path(tmp), args.done_timeout))
                 except Exception as exc:  # noqa: BLE001 (report and go on with the next case)
                     results.append({"case": name, "error": f"{type(exc).__name__}: {exc}"})
+                print_table(results[-1:], header=False)
             await browser.close()
     loopback.stop()
     return results
@@ -226,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--cases", help=f"comma-separated, from: {', '.join(CASES)} (default: all)")
     parser.add_argument("--json", type=Path, help="write the results as JSON to this file")
+    parser.add_argument("--done-timeout", type=float, default=DONE_TIMEOUT_S,
+                        help=f"seconds to wait for the answer to show (default {DONE_TIMEOUT_S})")
     args = parser.parse_args(argv)
     started = time.time()
     try:

@@ -33,7 +33,7 @@ _TABLE_SEPARATOR_RE = re.compile(r"^\s*\|?\s*:?-{1,}:?\s*(\|\s*:?-{1,}:?\s*)*\|?
 def displayable_tail(tail: str) -> str:
     """The open block as it may be shown mid-stream: a table whose separator row has not arrived
     yet is held back (it would flash as a paragraph of pipes)."""
-    lines = tail.lstrip("\n").split("\n")
+    lines = tail.lstrip("\n").split("\n", 2)  # only the first two lines matter
     if lines and lines[0].lstrip().startswith("|"):
         if len(lines) < 3 or not _TABLE_SEPARATOR_RE.match(lines[1]):
             return ""
@@ -60,20 +60,25 @@ class MarkdownBlockSplitter:
     def feed(self, text: str) -> list[str]:
         settled: list[str] = []
         self._tail += text
+        start = 0  # where the open block begins in _tail (each block is sliced out once: O(n))
+        position = self._line_start
         while True:
-            newline = self._tail.find("\n", self._line_start)
+            newline = self._tail.find("\n", position)
             if newline < 0:
-                return settled
-            line = self._tail[self._line_start:newline]
-            self._line_start = newline + 1
+                break
+            line = self._tail[position:newline]
+            position = newline + 1
             self._track_line(line)
             if self._fence is None and not line.strip() and self._block_has_content:
                 # A blank line outside code ends the block (it keeps its trailing blank line so
                 # the rendered spacing matches the whole-text rendering).
-                block, self._tail = self._tail[: self._line_start], self._tail[self._line_start:]
-                self._line_start = 0
+                settled.append(self._tail[start:position])
+                start = position
                 self._block_has_content = False
-                settled.append(block)
+        if start:
+            self._tail = self._tail[start:]
+        self._line_start = position - start
+        return settled
 
     def finish(self) -> str:
         """The rest, at the end of the stream."""

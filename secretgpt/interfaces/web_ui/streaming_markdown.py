@@ -34,12 +34,40 @@ BLOCKS_PER_GROUP = 16  # bounds the children list a container update carries
 TAIL_BUDGET_RATIO = 2.0  # tail bytes re-sent may reach this multiple of the rendered size
 TAIL_BUDGET_SLACK = 6_000  # bytes: short answers refresh at full rate
 UPDATE_OVERHEAD = 300  # bytes an element update costs besides its HTML
-OFFLOAD_COST = 20_000  # `render_cost` units (~10 ms of CPU) above which a block renders on a thread
+OFFLOAD_COST = 20_000  # `render_cost` units (~1 µs each) above which a block renders on a thread
+TURN_BUDGET = 60_000  # units rendered on the event loop per loop turn, across all pages; then a thread
+SEGMENT_CHARS = 16_000  # blocks settling together (a burst, history) share an element up to this size
 # The placeholders live inside rendered HTML, where no NiceGUI element can listen: one listener on
 # the container hands the server the address carried by the clicked button (NiceGUI's event
 # serialisation drops DOM nodes, so `event.target` itself cannot be sent).
 _LOAD_IMAGE_JS = ("(e) => { const b = e.target.closest('button[data-sg-image]');"
                   " if (b) { e.preventDefault(); emit(b.dataset.sgImage); } }")
+
+
+class _TurnBudget:
+    """How much rendering one event-loop turn may do before the rest waits for a worker thread:
+    one page opening many answers, or many pages at once, never holds the loop for long."""
+
+    def __init__(self, units: int) -> None:
+        self.units = units
+        self._spent = 0
+        self._reset_pending = False
+
+    def take(self, cost: int) -> bool:
+        if not self._reset_pending:
+            asyncio.get_running_loop().call_soon(self._reset)
+            self._reset_pending = True
+        if self._spent + cost > self.units:
+            return False
+        self._spent += cost
+        return True
+
+    def _reset(self) -> None:
+        self._spent = 0
+        self._reset_pending = False
+
+
+_turn_budget = _TurnBudget(TURN_BUDGET)
 
 
 class RenderedMarkdown(ui.markdown):
@@ -80,12 +108,13 @@ class StreamingMarkdown:
         self._image_elements: list[RenderedMarkdown] = []  # elements showing image placeholders
         self._loaded: dict[str, str] = {}  # image address → its data: URL, once the reader loaded it
         self._loading: set[str] = set()
+        self._pending: list[tuple[RenderedMarkdown, str]] = []  # waiting for the worker thread
+        self._pending_task: asyncio.Task | None = None
 
     def append(self, text: str) -> None:
         if not text:
             return
-        for block in self._splitter.feed(text):
-            self._add_block(block)
+        self._add_segments(self._splitter.feed(text))
         self._tail_dirty = True
 
     def flush(self) -> None:
@@ -101,7 +130,8 @@ class StreamingMarkdown:
             with self.root:
                 self._tail = RenderedMarkdown().classes("w-full")
         self._tail_version += 1
-        if render_cost(tail) <= OFFLOAD_COST:
+        cost = render_cost(tail)
+        if cost <= OFFLOAD_COST and _turn_budget.take(cost):
             self._show_tail(tail, render_markdown(tail) if tail else "")
         else:
             self._tail_rendering = True
@@ -115,9 +145,7 @@ class StreamingMarkdown:
             return
         if len(text) > MAX_BLOCK_CHARS:
             splitter = MarkdownBlockSplitter()
-            for block in [*splitter.feed(text), splitter.finish()]:
-                if block.strip():
-                    self._add_block(block)
+            self._add_segments([*splitter.feed(text), splitter.finish()])
             return
         with self._groups:
             element = RenderedMarkdown().classes("w-full")
@@ -131,6 +159,21 @@ class StreamingMarkdown:
             self._tail_version += 1
             self._tail.show("", "")
         self._tail_dirty = self._tail_stale = False
+
+    def _add_segments(self, blocks: list[str]) -> None:
+        """Settled blocks, consecutive ones sharing an element up to SEGMENT_CHARS (rendering them
+        together gives the same HTML; a burst of thousands of blocks must not make thousands of
+        elements)."""
+        segment: list[str] = []
+        size = 0
+        for block in blocks:
+            if segment and size + len(block) > SEGMENT_CHARS:
+                self._add_block("".join(segment))
+                segment, size = [], 0
+            segment.append(block)
+            size += len(block)
+        if segment and "".join(segment).strip():
+            self._add_block("".join(segment))
 
     def _add_block(self, block: str) -> None:
         if self._group is None or self._group_size >= BLOCKS_PER_GROUP:
@@ -146,15 +189,27 @@ class StreamingMarkdown:
     # --- rendering, on a thread when costly -----------------------------------------------------
 
     def _fill(self, element: RenderedMarkdown, source: str) -> None:
-        if render_cost(source) <= OFFLOAD_COST:
+        cost = render_cost(source)
+        if cost <= OFFLOAD_COST and _turn_budget.take(cost):
             self._show(element, source, render_markdown(source))
-        else:
-            background_tasks.create(self._fill_later(element, source), name="render-block")
+            return
+        element.classes("sg-rendering")  # filled when the worker thread is done
+        self._pending.append((element, source))
+        if self._pending_task is None:
+            self._pending_task = background_tasks.create(self._fill_pending(), name="render-blocks")
 
-    async def _fill_later(self, element: RenderedMarkdown, source: str) -> None:
-        rendered = await asyncio.to_thread(render_markdown, source)
-        if not element.is_deleted:
-            self._show(element, source, rendered)
+    async def _fill_pending(self) -> None:
+        """Render waiting blocks on a worker thread, in order, a batch at a time."""
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                rendered = await asyncio.to_thread(lambda: [render_markdown(source) for _, source in batch])
+                for (element, source), html in zip(batch, rendered):
+                    if not element.is_deleted:
+                        element.classes(remove="sg-rendering")
+                        self._show(element, source, html)
+        finally:
+            self._pending_task = None
 
     async def _render_tail_later(self, tail: str, version: int) -> None:
         try:
