@@ -36,11 +36,9 @@ if str(ROOT) not in sys.path:
 
 from benchmarks._app import AppProcess  # noqa: E402
 from benchmarks._loopback import API_KEY, MODEL, LoopbackThread  # noqa: E402
+from benchmarks.stream_render import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from secretgpt.services.ollama_loopback import synthetic_markdown  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 TOKEN = "hostile-bench-token"
 PROBE_EVERY = 0.05
 PROBE_TARGET_MS = 1000
