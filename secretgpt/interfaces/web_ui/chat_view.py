@@ -88,7 +88,12 @@ class ChatView:
         except ConversationNotFound:
             self.conversation_id = self.prefs.conversation_id = None
             return
-        self._render_thread(conversation)
+        try:
+            self._render_thread(conversation)
+        except Exception:  # one bad message must not break the page (and every reload of it)
+            log.exception("showing conversation %s failed", conversation_id)
+            with self.messages:
+                ui.label("Part of this conversation could not be shown.").classes("text-negative sg-error")
         running = self.hub.registry.for_conversation(conversation.id)
         if running is not None and running.owner == self.owner:
             self._attach(running, replay=True)
@@ -322,7 +327,10 @@ class ChatView:
             raise
         except Exception:
             log.exception("showing stream %s failed", stream.id)
-            view.finish(None, StreamStatus.ERROR, "The page failed to show this answer; it is kept on the server.")
+            try:
+                view.finish(None, StreamStatus.ERROR, "The page failed to show this answer; it is kept on the server.")
+            except Exception:  # never loop on the error path: the controls must come back
+                log.exception("showing the failure of stream %s failed too", stream.id)
             self._stream_ended()
 
     async def _finish(self, stream: ActiveStream, view: AnswerView, data: dict) -> None:

@@ -1,4 +1,4 @@
-"""Split streamed Markdown into settled blocks and an open tail, and render it safely.
+"""Split streamed Markdown into settled blocks and an open tail (rendering: `markdown_render`).
 
 Settled blocks are rendered once and never touched again; only the open tail changes while an
 answer streams. A block settles at a blank line outside a fenced code block.
@@ -8,22 +8,7 @@ from __future__ import annotations
 
 import re
 
-import markdown2
-
-EXTRAS = {
-    "fenced-code-blocks": None,
-    "tables": None,
-    "cuddled-lists": None,
-    "strike": None,
-    "breaks": {"on_newline": True},
-}
 _FENCE_RE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
-
-
-def render_markdown(text: str) -> str:
-    """Model output is untrusted: raw HTML is escaped and unsafe link schemes are dropped here;
-    the browser sanitises again (NiceGUI's client-side sanitiser stays on)."""
-    return markdown2.markdown(close_open_fence(text), safe_mode="escape", extras=EXTRAS)
 
 
 def close_open_fence(text: str) -> str:
@@ -48,7 +33,7 @@ _TABLE_SEPARATOR_RE = re.compile(r"^\s*\|?\s*:?-{1,}:?\s*(\|\s*:?-{1,}:?\s*)*\|?
 def displayable_tail(tail: str) -> str:
     """The open block as it may be shown mid-stream: a table whose separator row has not arrived
     yet is held back (it would flash as a paragraph of pipes)."""
-    lines = tail.lstrip("\n").split("\n")
+    lines = tail.lstrip("\n").split("\n", 2)  # only the first two lines matter
     if lines and lines[0].lstrip().startswith("|"):
         if len(lines) < 3 or not _TABLE_SEPARATOR_RE.match(lines[1]):
             return ""
@@ -75,20 +60,25 @@ class MarkdownBlockSplitter:
     def feed(self, text: str) -> list[str]:
         settled: list[str] = []
         self._tail += text
+        start = 0  # where the open block begins in _tail (each block is sliced out once: O(n))
+        position = self._line_start
         while True:
-            newline = self._tail.find("\n", self._line_start)
+            newline = self._tail.find("\n", position)
             if newline < 0:
-                return settled
-            line = self._tail[self._line_start:newline]
-            self._line_start = newline + 1
+                break
+            line = self._tail[position:newline]
+            position = newline + 1
             self._track_line(line)
             if self._fence is None and not line.strip() and self._block_has_content:
                 # A blank line outside code ends the block (it keeps its trailing blank line so
                 # the rendered spacing matches the whole-text rendering).
-                block, self._tail = self._tail[: self._line_start], self._tail[self._line_start:]
-                self._line_start = 0
+                settled.append(self._tail[start:position])
+                start = position
                 self._block_has_content = False
-                settled.append(block)
+        if start:
+            self._tail = self._tail[start:]
+        self._line_start = position - start
+        return settled
 
     def finish(self) -> str:
         """The rest, at the end of the stream."""
