@@ -6,6 +6,7 @@ import os
 import secrets
 from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -40,10 +41,14 @@ class Settings(BaseSettings):
     storage_secret: SecretStr | None = Field(None, validation_alias=_env("SECRETGPT_STORAGE_SECRET"))
 
     # --- model server -----------------------------------------------------------------------
-    # The SDK itself reads SECRET_AI_API_KEY; we only look at whether it is set (demo mode if not).
+    # Read from the environment by ChatSecret and by our OpenAI-compatible client (the runtime copies
+    # a key found only in .env there); here we only look at whether it is set (demo mode if not).
     secret_ai_api_key: SecretStr | None = Field(None, validation_alias=_env("SECRET_AI_API_KEY"))
     secret_ai_url: str | None = Field(None, validation_alias=_env("SECRET_AI_URL"))
     secret_ai_model: str | None = Field(None, validation_alias=_env("SECRET_AI_MODEL"))
+    # auto: ask each host (GET /v1/models, then Ollama's /api/tags or /api/version) and remember.
+    secret_ai_protocol: Literal["auto", "openai", "ollama"] = Field(
+        "auto", validation_alias=_env("SECRET_AI_PROTOCOL"))
     demo_tokens_per_second: float = Field(40.0, gt=0, le=100_000, validation_alias=_env("DEMO_TOKENS_PER_SECOND"))
 
     # --- streaming --------------------------------------------------------------------------
@@ -64,6 +69,11 @@ class Settings(BaseSettings):
     think_emoji: str = Field("🧠", min_length=1, max_length=8, validation_alias=_env("THINK_EMOJI"))
     show_reasoning: bool = Field(True, validation_alias=_env("SHOW_REASONING"))
 
+    # --- conversations ----------------------------------------------------------------------
+    # New conversations start with this system prompt; temperature, top_p, max tokens and seed
+    # start unset (the model's own defaults).
+    default_system_prompt: str = Field("", max_length=100_000, validation_alias=_env("DEFAULT_SYSTEM_PROMPT"))
+
     # --- limits -----------------------------------------------------------------------------
     max_message_chars: int = Field(100_000, ge=1, validation_alias=_env("MAX_MESSAGE_CHARS"))
 
@@ -76,6 +86,13 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_str_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("secret_ai_protocol", mode="before")
+    @classmethod
+    def _protocol_words(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or "auto"
+        return value
 
     @property
     def demo_mode(self) -> bool:
