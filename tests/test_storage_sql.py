@@ -15,11 +15,10 @@ from secretgpt.storage.base import ConversationNotFound, MessageNotFound
 from secretgpt.storage.migrations import MIGRATIONS, SchemaTooNew, latest_version
 from secretgpt.storage.schema import SCHEMA_VERSION
 from secretgpt.storage.schema import metadata as current_schema
-
-NEXT = SCHEMA_VERSION + 1  # a test migration step after the real ones
 from secretgpt.storage.sql import SqlConversationStore, database_url
 
 A, B = "owner-a", "owner-b"
+NEXT = SCHEMA_VERSION + 1  # a test migration step after the real ones
 
 
 def record(conversation_id: str, stream_id: str, text: str = "", *, owner: str = A,

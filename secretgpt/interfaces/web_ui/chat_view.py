@@ -54,7 +54,7 @@ class ChatView:
                                                               "aria-label=Message").classes("grow")
                 self.input.on("keydown.enter.exact.prevent", self.send)
                 self.settings_panel = ConversationSettingsPanel(hub, owner, lambda: self.conversation_id)
-                ui.button(icon="tune", on_click=self.settings_panel.open) \
+                ui.button(icon="tune", on_click=self.settings_panel.open).mark("conversation-settings") \
                     .props("flat round aria-label='Conversation settings'").tooltip("Conversation settings")
                 self.send_button = ui.button("Send", icon="send", on_click=self.send).props("aria-label=Send")
             with ui.row().classes("items-center gap-2"):

@@ -100,6 +100,9 @@ class OllamaLoopbackServer:
                 pass
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # stop() cancels idle keep-alive connections (the clients pool them) and waits for them.
+            pass
         finally:
             self._tasks.discard(task)
             with contextlib.suppress(Exception):
@@ -150,11 +153,14 @@ class OllamaLoopbackServer:
                                                for m in self.models]}
         return {"models": [{"name": m, "model": m} for m in self.models]}
 
-    async def _respond_json(self, writer: asyncio.StreamWriter, status: int, payload: dict) -> None:
+    async def _respond_json(self, writer: asyncio.StreamWriter, status: int, payload: dict,
+                            close: bool = False) -> None:
         data = json.dumps(payload).encode()
+        # A chat request's connection is closed after its answer: say so, or a client reuses it.
+        connection = "Connection: close\r\n" if close else ""
         writer.write(
-            f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
-            + data
+            f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+            f"{connection}\r\n".encode() + data
         )
         await writer.drain()
 
@@ -199,7 +205,8 @@ class OllamaLoopbackServer:
             await self._send_whole(writer, conn, reply, wire, inline)
             return
         writer.write(
-            f"HTTP/1.1 200 OK\r\nContent-Type: {wire.content_type}\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+            f"HTTP/1.1 200 OK\r\nContent-Type: {wire.content_type}\r\nTransfer-Encoding: chunked\r\n"
+            "Connection: close\r\n\r\n".encode()
         )
         await writer.drain()
         await asyncio.sleep(reply.first_token_delay)
@@ -263,13 +270,13 @@ class OllamaLoopbackServer:
                 if step.kind == "drop":
                     writer.transport.abort()
                     return
-                await self._respond_json(writer, 500, wire.error_body(500, step.content))
+                await self._respond_json(writer, 500, wire.error_body(500, step.content), close=True)
                 conn.finished = True
                 return
         text, thinking = reply.text, reply.thinking
         if inline and thinking:
             text, thinking = f"<think>{thinking}</think>{text}", ""
-        await self._respond_json(writer, 200, wire.whole(reply, text, thinking))
+        await self._respond_json(writer, 200, wire.whole(reply, text, thinking), close=True)
         conn.finished = True
 
     @staticmethod
