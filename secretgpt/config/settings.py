@@ -87,6 +87,15 @@ class Settings(BaseSettings):
     def _blank_str_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("secret_ai_url")
+    @classmethod
+    def _host_not_endpoint(cls, value: str | None) -> str | None:
+        # The host's address, whichever API it speaks: a pasted OpenAI base URL ends in /v1.
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        return value.removesuffix("/v1").rstrip("/") or value
+
     @field_validator("secret_ai_protocol", mode="before")
     @classmethod
     def _protocol_words(cls, value: object) -> object:
