@@ -8,7 +8,7 @@ from ...config import Settings
 from ...services.secret_ai import (
     ChatTurn, ConversationSettings, ErrorKind, GenerationOptions, SecretAIError, SecretAIService,
 )
-from ...storage import ConversationNotFound, HistoryStore, MessageNotFound, StoredMessage
+from ...storage import ConversationNotFound, HistoryStore, MessageNotFound, StoredConversation, StoredMessage
 from .events import StreamRecord
 from .registry import StreamRegistry, TooManyStreams
 from .stream import ActiveStream, StreamLimits
@@ -111,10 +111,9 @@ class HubRouter:
         if conversation_id is None:
             if regenerate or edit or continue_from:
                 raise MessageNotFound("There is no such message in a new conversation.")
-            settings = ConversationSettings(
-                system=self.settings.default_system_prompt if system is None else system,
-                options=options or GenerationOptions())
-            conversation = await self.store.create(owner, title_from(message), settings=settings)
+            defaults = ConversationSettings(system=self.settings.default_system_prompt)
+            conversation = await self.store.create(owner, title_from(message),
+                                                   settings=defaults.changed(system, options))
         else:
             # An answer's final save lands just after its `done` event, and a client may already be
             # sending the next message: without this wait the model would miss that answer.
@@ -122,8 +121,6 @@ class HubRouter:
             if self.registry.for_conversation(conversation_id) is not None:
                 raise BadMessage("An answer is still streaming in this conversation. Stop it or wait for it to end.")
             conversation = await self.store.get(conversation_id, owner)
-            settings = ConversationSettings(system=conversation.system if system is None else system,
-                                            options=conversation.options if options is None else options)
         thread = conversation.messages
         sibling_of: str | None = None
         prefix: StoredMessage | None = None
@@ -147,8 +144,7 @@ class HubRouter:
         else:
             user_message_id = await self.store.add_user_turn(conversation.id, owner, message)
             messages = [*model_context(thread), ChatTurn(role="user", content=message)]
-        if settings != conversation.settings:
-            await self.store.update_settings(conversation.id, owner, settings)
+        settings = await self._settings_from_now_on(conversation, owner, system, options)
         messages = with_system(settings.system, messages)
         stream = self.registry.open(lambda stream_id: self._build(
             stream_id, owner, conversation.id, info.name, messages, streaming, cancel_when_orphaned, settings),
@@ -165,6 +161,14 @@ class HubRouter:
             raise
         stream.start()
         return stream
+
+    async def _settings_from_now_on(self, conversation: StoredConversation, owner: str, system: str | None,
+                                    options: GenerationOptions | None) -> ConversationSettings:
+        """What a request gave becomes the conversation's settings (stored) from this answer on."""
+        settings = conversation.settings.changed(system, options)
+        if settings != conversation.settings:
+            await self.store.update_settings(conversation.id, owner, settings)
+        return settings
 
     def _build(self, stream_id: str, owner: str, conversation_id: str, model: str, messages: list[ChatTurn],
                streaming: bool, cancel_when_orphaned: bool, settings: ConversationSettings) -> ActiveStream:

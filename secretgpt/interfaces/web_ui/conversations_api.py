@@ -14,7 +14,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...hub.core.router import HubRouter
-from ...services.secret_ai import ConversationSettings, GenerationOptions
+from ...services.secret_ai import GenerationOptions
 from ...services.secret_ai.models import MAX_SYSTEM_PROMPT_CHARS
 from ...storage import ConversationNotFound, ConversationSummary, InvalidImport, StoredConversation
 from .api import api_error, json_body
@@ -80,18 +80,15 @@ def create_conversations_api(hub: HubRouter, require_token: Callable[..., str]) 
             if body.title is not None:
                 await hub.store.rename(conversation_id, owner, body.title)
             conversation = await hub.store.get(conversation_id, owner)
-            if body.system is not None or body.options is not None:
-                settings = ConversationSettings(
-                    system=conversation.system if body.system is None else body.system,
-                    options=conversation.options if body.options is None else body.options)
+            settings = conversation.settings.changed(body.system, body.options)
+            if settings != conversation.settings:
                 await hub.store.update_settings(conversation_id, owner, settings)
-                conversation.system, conversation.options = settings.system, settings.options
         except ConversationNotFound:
             raise api_error(404, f"No conversation {conversation_id!r}.", "not_found") from None
         except ValueError as exc:
             raise api_error(422, str(exc), "bad_request") from None
-        return {"conversation_id": conversation_id, "title": conversation.title, "system": conversation.system,
-                "options": conversation.options.model_dump()}
+        return {"conversation_id": conversation_id, "title": conversation.title, "system": settings.system,
+                "options": settings.options.model_dump()}
 
     @api.delete("/{conversation_id}", summary="Delete for good")
     async def delete(conversation_id: str, owner: str = Depends(require_token)) -> dict[str, str]:

@@ -126,6 +126,11 @@ class ConversationSettings(BaseModel):
     system: str = Field("", max_length=MAX_SYSTEM_PROMPT_CHARS)
     options: GenerationOptions = Field(default_factory=GenerationOptions)
 
+    def changed(self, system: str | None = None, options: GenerationOptions | None = None) -> ConversationSettings:
+        """These settings with what a request gave (None: unchanged; options are replaced whole)."""
+        return ConversationSettings(system=self.system if system is None else system,
+                                    options=self.options if options is None else options)
+
 
 class Answer(BaseModel):
     text: str
