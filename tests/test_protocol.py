@@ -156,3 +156,33 @@ async def test_discovery_on_a_host_speaking_neither_says_what_it_tried() -> None
 def test_non_chat_models_are_recognised() -> None:
     assert [n for n in MODELS if is_chat_model(n)] == ["deepseek-r1:70b", "llama3.3:70b"]
     assert is_chat_model("qwen3:32b") and is_chat_model("gemma3:27b")
+
+
+async def test_hosts_from_the_secret_network_contract_go_through_the_same_choice(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The contract itself is unreachable here: a stand-in for the SDK's `Secret` (the network edge)
+    lists two models on two hosts, one speaking each API."""
+    import secret_ai_sdk
+
+    async with serve({"openai"}, models=["deepseek-r1:70b"]) as openai_host, \
+            serve({"ollama"}, models=["llama3.3:70b"]) as ollama_host:
+        urls = {"deepseek-r1:70b": [openai_host.url], "llama3.3:70b": [ollama_host.url], "whisper-large-v3": []}
+
+        class Contract:
+            def get_models(self) -> list[str]:
+                return list(urls)
+
+            def get_urls(self, model: str) -> list[str]:
+                return urls[model]
+
+        monkeypatch.setattr(secret_ai_sdk, "Secret", Contract)
+        catalog = await discover(None, None, KEY, ProtocolDetector())
+        assert [(m.name, m.url, m.protocol) for m in catalog.models] == [
+            ("deepseek-r1:70b", openai_host.url, "openai"), ("llama3.3:70b", ollama_host.url, "ollama")]
+        service = SecretAIService(catalog, read_timeout=5)
+        try:
+            for model in catalog.names:
+                assert (await service.invoke(HI, model)).text == "Hello."
+        finally:
+            await service.aclose()
+        assert [c.protocol for c in openai_host.connections + ollama_host.connections] == ["openai", "ollama"]
