@@ -19,11 +19,15 @@ ANSWER = "The answer is 42."
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["streaming", "whole"])
-@pytest.mark.parametrize("shape", ["field", "reasoning", "inline"])
+@pytest.mark.parametrize(("protocol", "shape"), [
+    ("openai", "field"),  # delta.reasoning_content (vLLM's reasoning parser)
+    ("openai", "reasoning"),  # delta.reasoning (newer vLLM, some proxies)
+    ("openai", "inline"),  # <think>…</think> in delta.content
+    ("ollama", "field"),  # message.thinking
+    ("ollama", "inline"),
+])
 async def test_every_reasoning_shape_reaches_the_reasoning_block(service: SecretAIService, script: ModelScript,
                                                                  protocol: str, shape: str, stream: bool) -> None:
-    if shape == "reasoning" and protocol == "ollama":
-        pytest.skip("`delta.reasoning` is an OpenAI-compatible field")
     script.reply = Reply.of(ANSWER, REASONING, inline_think=shape == "inline",
                             reasoning_field="reasoning" if shape == "reasoning" else "reasoning_content")
     chunks, error = await collect(service, stream=stream)
