@@ -23,7 +23,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def configure_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
     # Request lines add nothing at INFO; keep the log about our own decisions.
-    for noisy in ("httpx", "secret_ai_sdk", "secret_ai_sdk._enhanced_client"):
+    # openai logs request bodies (message contents) at DEBUG.
+    for noisy in ("httpx", "openai", "secret_ai_sdk", "secret_ai_sdk._enhanced_client"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

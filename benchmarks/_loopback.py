@@ -1,4 +1,5 @@
-"""The benchmark's model server: the project's loopback Ollama server in a thread of its own.
+"""The benchmark's model server: the project's loopback model server in a thread of its own,
+speaking one protocol (`openai`: an OpenAI-only host like Secret AI's; `ollama`: Ollama's /api/chat).
 
 It answers prompts of the form `bench:<key>` with a planned token stream, and records the
 wall-clock time (`time.time()`) at which it wrote each stream's last content token (a unique
@@ -40,8 +41,8 @@ def plan_tokens(n_tokens: int, sentinel: str) -> list[str]:
 
 
 class _Server(OllamaLoopbackServer):
-    def __init__(self, owner: LoopbackThread) -> None:
-        super().__init__(owner.reply_for, api_key=API_KEY, models=[MODEL])
+    def __init__(self, owner: LoopbackThread, protocol: str) -> None:
+        super().__init__(owner.reply_for, api_key=API_KEY, models=[MODEL], protocols={protocol})
         self._owner = owner
 
     async def _flush(self, writer: asyncio.StreamWriter, pending: list[bytes]) -> None:  # type: ignore[override]
@@ -56,13 +57,14 @@ class _Server(OllamaLoopbackServer):
 class LoopbackThread:
     """Run the server on its own asyncio loop in a daemon thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, protocol: str = "openai") -> None:
+        self.protocol = protocol
         self.plans: dict[str, Plan] = {}
         self.sentinel_times: dict[str, float] = {}
         self.unplanned: list[str] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="loopback-model", daemon=True)
-        self.server = _Server(self)
+        self.server = _Server(self, protocol)
 
     def reply_for(self, request: dict) -> Reply:
         last = ""

@@ -4,15 +4,16 @@
     /work/venv/bin/python benchmarks/stream_render.py --quick    # a smoke run (~1 min)
     /work/venv/bin/python benchmarks/stream_render.py --cases 3k,burst20k --json out.json
 
-Each case starts `python main.py` as a subprocess pointed at the loopback Ollama-protocol server
-(which runs in this process, on its own thread and event loop), opens the chat page in Debian's
+Each case starts `python main.py` as a subprocess pointed at the loopback model server, speaking
+the OpenAI-compatible API or Ollama's (`--protocol`; it runs in this process, on its own thread and
+event loop), opens the chat page in Debian's
 chromium through Playwright, sends one message (after a short warm-up answer) and measures:
 
 - bytes ratio: websocket bytes the page received during the answer ÷ the final `innerHTML` size
   (UTF-8 bytes) of that answer's `.sg-message` element (also shown against `.sg-answer` alone);
 - CPU ratio: the app process's user+system CPU seconds per 1 000 tokens, from "message sent" to
-  "browser shows the last token", ÷ the same per 1 000 tokens for the same stream read by
-  `ChatSecret.astream` alone in a separate process (measured in the same run: concurrently for
+  "browser shows the last token", ÷ the same per 1 000 tokens for the same stream read by the
+  client library alone (`AsyncOpenAI` or `ChatSecret.astream`) in a separate process (measured in the same run: concurrently for
   paced streams, just before for bursts);
 - peak RSS of the app process (sampled every 100 ms);
 - lag: when the browser shows the model's last token (a unique sentinel word; DOM mutation time,
@@ -238,8 +239,9 @@ async def watch_scroll(session: Session, samples: list[int | None], every: float
 class Floor:
     """`_sdk_floor.py` in its own process: ready after imports and a warm-up, streams on "go"."""
 
-    def __init__(self, url: str, prompts: list[str], warmup_prompt: str, log_path: Path) -> None:
-        self.args = [sys.executable, str(FLOOR_SCRIPT), "--url", url, "--model", MODEL, "--warmup", warmup_prompt]
+    def __init__(self, url: str, prompts: list[str], warmup_prompt: str, log_path: Path, protocol: str) -> None:
+        self.args = [sys.executable, str(FLOOR_SCRIPT), "--protocol", protocol, "--url", url, "--model", MODEL,
+                     "--warmup", warmup_prompt]
         for p in prompts:
             self.args += ["--prompt", p]
         self.log_path = log_path
@@ -299,8 +301,9 @@ async def run_case(case: Case, browser, loopback: LoopbackThread, args: argparse
         env["TYPING_SPEED"] = args.typing_speed
     if args.update_hz:
         env["STREAMING_UPDATE_HZ"] = str(args.update_hz)
-    tag = f"{run_tag}{case.name.replace('_', '')}"
-    result: dict = {"case": case.name, "title": case.title, "tokens": case.tokens, "sessions": case.sessions,
+    env["SECRET_AI_PROTOCOL"] = loopback.protocol
+    tag = f"{run_tag}{case.name.replace('_', '')}{loopback.protocol[:2]}"
+    result: dict = {"case": case.name, "protocol": loopback.protocol, "title": case.title, "tokens": case.tokens, "sessions": case.sessions,
                     "tokens_per_second": case.tokens_per_second, "env": env, "data_dir": str(data_dir)}
     profile_to = Path(args.profile_app).resolve() / f"{case.name}.prof" if args.profile_app else None
     if profile_to is not None:
@@ -334,7 +337,8 @@ async def run_case(case: Case, browser, loopback: LoopbackThread, args: argparse
         floor_mode = args.floor if args.floor != "auto" else (
             "sequential" if case.tokens_per_second is None else "concurrent")
         result["floor_mode"] = floor_mode
-        floor = Floor(loopback.url, [p for p, _ in floor_prompts], floor_warmup, data_dir / "floor.log")
+        floor = Floor(loopback.url, [p for p, _ in floor_prompts], floor_warmup, data_dir / "floor.log",
+                      loopback.protocol)
         stream_seconds = case.tokens / case.tokens_per_second if case.tokens_per_second else 30.0
         await floor.start()
         floor_result = None
@@ -559,7 +563,8 @@ def checks(case: Case, r: dict) -> list[dict]:
 
 def print_result(r: dict, verbose: bool) -> None:
     print()
-    print(f"=== {r['case']}: {r['title']} ({r['tokens']:,} tokens × {r['sessions']} session(s)) ===")
+    print(f"=== {r['case']} over {r['protocol']}: {r['title']} "
+          f"({r['tokens']:,} tokens × {r['sessions']} session(s)) ===")
     if "error" in r:
         print(f"CRASHED: {r['error']}")
         print(r.get("traceback", ""))
@@ -733,14 +738,14 @@ def fmt_num(v: float | None, spec: str) -> str:
 def print_summary(results: list[dict]) -> None:
     print()
     print("=== summary ===")
-    print(f"{'case':<14} {'bytes':>7} {'CPU':>6} {'app s/1k':>9} {'SDK s/1k':>9} {'RSS MB':>7} {'lag ms':>7} "
-          f"{'complete':>8} {'disconn':>7}  verdict")
+    print(f"{'case':<14} {'protocol':<8} {'bytes':>7} {'CPU':>6} {'app s/1k':>9} {'SDK s/1k':>9} {'RSS MB':>7} "
+          f"{'lag ms':>7} {'complete':>8} {'disconn':>7}  verdict")
     for r in results:
         if "error" in r:
-            print(f"{r['case']:<14} CRASHED: {r['error'][:80]}")
+            print(f"{r['case']:<14} {r.get('protocol', ''):<8} CRASHED: {r['error'][:80]}")
             continue
         verdict = "FAIL" if any(c["result"] == "FAIL" for c in r["checks"]) else "PASS"
-        print(f"{r['case']:<14} {fmt_num(r['bytes_ratio'], '.2f'):>7} {fmt_num(r['cpu_ratio'], '.3f'):>6} "
+        print(f"{r['case']:<14} {r['protocol']:<8} {fmt_num(r['bytes_ratio'], '.2f'):>7} {fmt_num(r['cpu_ratio'], '.3f'):>6} "
               f"{fmt_num(r['app_cpu_per_1k'], '.3f'):>9} {r['floor_cpu_per_1k']:>9.3f} {r['peak_rss_mb']:>7.0f} "
               f"{fmt_num(r['max_lag_ms'], '.0f'):>7} {('yes' if r['all_complete'] else 'NO'):>8} "
               f"{('yes' if r['any_disconnect'] else 'no'):>7}  {verdict}")
@@ -765,6 +770,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                                                              "(1 000 tokens for the paced ones)")
     parser.add_argument("--tokens", type=int, help="override the tokens per session of every selected case")
     parser.add_argument("--json", help="write the results as JSON to this file")
+    parser.add_argument("--protocol", choices=["openai", "ollama", "both"], default="openai",
+                        help="the API the loopback model server speaks and the app uses (default: openai, as "
+                             "Secret AI's hosts; both: every case on each)")
     parser.add_argument("--typing-speed", choices=["instant", "fast", "natural"],
                         help="TYPING_SPEED for the app (default: the app's own default)")
     parser.add_argument("--update-hz", type=float, help="STREAMING_UPDATE_HZ for the app (default: the app's)")
@@ -802,29 +810,31 @@ async def main_async(args: argparse.Namespace) -> list[dict]:
             case = case.sized(case.quick_tokens)
         cases.append(case)
 
-    loopback = LoopbackThread().start()
     results: list[dict] = []
     run_tag = f"{int(time.time()) % 100000}"
     started = time.monotonic()
-    try:
-        async with async_playwright() as pw:
-            browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            try:
-                for case in cases:
-                    print(f"\n… running {case.name}: {case.title} ({case.tokens:,} tokens × {case.sessions})",
-                          flush=True)
-                    result = await run_case(case, browser, loopback, args, run_tag)
-                    results.append(result)
-                    print_result(result, args.verbose)
-                    if result.get("profile"):
-                        print_profile(Path(result["profile"]))
-                    if result.get("samples"):
-                        print_samples(result)
-                    sys.stdout.flush()
-            finally:
-                await browser.close()
-    finally:
-        loopback.stop()
+    protocols = ["openai", "ollama"] if args.protocol == "both" else [args.protocol]
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            for protocol in protocols:
+                loopback = LoopbackThread(protocol).start()
+                try:
+                    for case in cases:
+                        print(f"\n… running {case.name} over {protocol}: {case.title} "
+                              f"({case.tokens:,} tokens × {case.sessions})", flush=True)
+                        result = await run_case(case, browser, loopback, args, run_tag)
+                        results.append(result)
+                        print_result(result, args.verbose)
+                        if result.get("profile"):
+                            print_profile(Path(result["profile"]))
+                        if result.get("samples"):
+                            print_samples(result)
+                        sys.stdout.flush()
+                finally:
+                    loopback.stop()
+        finally:
+            await browser.close()
     print_summary(results)
     print(f"\ntotal time {time.monotonic() - started:.0f} s; python {sys.version.split()[0]}; "
           f"cpus {os.cpu_count()}")

@@ -2,7 +2,8 @@
 HTTP API served by a real uvicorn server in the test's event loop.
 
 The only stand-in is at the network edge: the model server is the project's loopback server,
-so every test exercises the real `ChatSecret` / langchain-ollama / ollama / httpx stack.
+so every test exercises the real client stacks: `AsyncOpenAI` / httpx on the OpenAI-compatible path,
+`ChatSecret` / langchain-ollama / ollama / httpx on the Ollama path (the `protocol` fixture).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from secretgpt.config import Settings, load_settings
 from secretgpt.hub.core.router import HubRouter
 from secretgpt.hub.core.stream import ActiveStream
 from secretgpt.services.ollama_loopback import OllamaLoopbackServer, Reply
-from secretgpt.services.secret_ai import Catalog, ModelInfo, SecretAIService
+from secretgpt.services.secret_ai import Catalog, ModelInfo, Protocol, SecretAIService
 from secretgpt.storage import SqlConversationStore, database_url
 
 MODEL = "loopback"
@@ -75,9 +76,16 @@ def script() -> ModelScript:
     return ModelScript()
 
 
+@pytest.fixture(params=["openai", "ollama"])
+def protocol(request: pytest.FixtureRequest) -> Protocol:
+    """Every test of the model path runs twice: AsyncOpenAI against an OpenAI-only host (Secret AI
+    today), and the real ChatSecret against an Ollama-only one."""
+    return request.param
+
+
 @pytest.fixture
-async def model_server(script: ModelScript) -> AsyncIterator[OllamaLoopbackServer]:
-    server = OllamaLoopbackServer(script, api_key=SECRET_AI_KEY, models=[MODEL])
+async def model_server(script: ModelScript, protocol: Protocol) -> AsyncIterator[OllamaLoopbackServer]:
+    server = OllamaLoopbackServer(script, api_key=SECRET_AI_KEY, models=[MODEL], protocols={protocol})
     await server.start()
     try:
         yield server
@@ -100,10 +108,14 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
-def service(model_server: OllamaLoopbackServer, monkeypatch: pytest.MonkeyPatch) -> SecretAIService:
-    # ChatSecret reads its key only from the environment.
+async def service(model_server: OllamaLoopbackServer, protocol: Protocol,
+                  monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SecretAIService]:
+    # Both clients read the key only from the environment.
     monkeypatch.setenv("SECRET_AI_API_KEY", SECRET_AI_KEY)
-    return SecretAIService(Catalog(models=[ModelInfo(name=MODEL, url=model_server.url)]), read_timeout=30.0)
+    built = SecretAIService(Catalog(models=[ModelInfo(name=MODEL, url=model_server.url, protocol=protocol)]),
+                            read_timeout=30.0)
+    yield built
+    await built.aclose()
 
 
 @pytest.fixture
@@ -273,11 +285,13 @@ class ApiServer:
 
 
 def build_app(hub: HubRouter, token: str, keepalive: float) -> FastAPI:
-    from secretgpt.interfaces.web_ui.api import create_api
+    from secretgpt.interfaces.web_ui.api import create_api, token_guard
     from secretgpt.interfaces.web_ui.app import _validation_error
+    from secretgpt.interfaces.web_ui.conversations_api import create_conversations_api
 
     app = FastAPI()
     app.include_router(create_api(hub, token, keepalive))
+    app.include_router(create_conversations_api(hub, token_guard(token)))
     app.add_exception_handler(RequestValidationError, _validation_error)
     return app
 

@@ -1,4 +1,5 @@
-"""The HTTP API, served by a real uvicorn server, over a real `ChatSecret` to the loopback model."""
+"""The HTTP API, served by a real uvicorn server, over both model paths (`AsyncOpenAI` and
+`ChatSecret`) to the loopback model."""
 
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ async def test_multi_turn_over_the_api(api: ApiServer, script: ModelScript, mode
 async def test_fallback_to_non_streaming_before_the_first_token(api: ApiServer, script: ModelScript,
                                                                 model_server) -> None:
     good = Reply.of("Delivered whole.", "Thought whole.")
-    script.reply = lambda request: (Reply(status=500, error_body='{"error": "no streaming today"}')
+    script.reply = lambda request: (Reply(status=500, error_message="no streaming today")
                                     if request.get("stream", True) else good)
     async with api.sse() as sse:
         frames = await sse.rest()
@@ -109,7 +110,7 @@ async def test_fallback_to_non_streaming_before_the_first_token(api: ApiServer, 
     (Reply.of("Half of it").then(Step("error", content="CUDA out of memory")), "model_error", "Half of it"),
     (Reply.of("Half of it").then(Step("drop")), "interrupted", "Half of it"),
     (Reply.of("Half of it").then(Step("stall")), "timeout", "Half of it"),
-    (Reply(status=500, error_body='{"error": "boom"}'), "model_error", ""),
+    (Reply(status=500, error_message="boom"), "model_error", ""),
 ], ids=["error-line", "dropped", "stalled", "http-500"])
 async def test_failures_end_the_event_stream_with_one_error(api: ApiServer, script: ModelScript,
                                                             reply: Reply, kind: str, partial: str) -> None:
@@ -142,6 +143,8 @@ async def test_unreachable_model_server_over_sse(api: ApiServer) -> None:
         frames = await sse.rest()
     assert_event_stream(frames, "error")
     assert frames[-1].data["kind"] == "unreachable" and str(port) in frames[-1].data["message"]
+    # No protocol given: SECRET_AI_PROTOCOL=auto asked both APIs, and the error says so.
+    assert "/v1/models" in frames[-1].data["message"] and "/api/tags" in frames[-1].data["message"]
     assert frames[-1].data["fallback"] is False
 
 
@@ -399,7 +402,7 @@ async def test_streams_of_another_token_are_invisible(make_api, script: ModelScr
     await asyncio.wait_for(other.wait(), 5)
 
 
-async def test_models_route(api: ApiServer, model_server) -> None:
+async def test_models_route(api: ApiServer, model_server, protocol: str) -> None:
     body = (await api.client.get("/api/v1/models")).json()
-    assert body["models"] == [{"name": "loopback", "url": model_server.url, "demo": False}]
+    assert body["models"] == [{"name": "loopback", "url": model_server.url, "demo": False, "protocol": protocol}]
     assert body["error"] is None

@@ -120,3 +120,14 @@ def test_api_token_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv("SECRETGPT_API_TOKEN", "my-own-token")
     assert load_settings(_env_file=None, data_dir=tmp_path).resolved_api_token() == "my-own-token"
     assert not (tmp_path / "api_token").exists()
+
+
+def test_protocol_and_host_url(tmp_path: Path) -> None:
+    s = load_settings(_env_file=None, data_dir=tmp_path)
+    assert s.secret_ai_protocol == "auto" and s.default_system_prompt == ""
+    s = load_settings(_env_file=None, data_dir=tmp_path, secret_ai_protocol=" OpenAI ",
+                      secret_ai_url="https://host.example:21434/v1/")
+    assert s.secret_ai_protocol == "openai"
+    assert s.secret_ai_url == "https://host.example:21434"  # a pasted OpenAI base URL names the host
+    with pytest.raises(ConfigError, match="SECRET_AI_PROTOCOL"):
+        load_settings(_env_file=None, data_dir=tmp_path, secret_ai_protocol="grpc")

@@ -1,4 +1,5 @@
-"""`SecretAIService` running the real `ChatSecret` against the loopback Ollama server."""
+"""`SecretAIService` over both model paths (the `protocol` fixture): the real `AsyncOpenAI` against
+an OpenAI-only loopback host, the real `ChatSecret` against an Ollama-only one."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from secretgpt.services.secret_ai import (
     Catalog, ChatTurn, ChunkKind, ErrorKind, ModelInfo, SecretAIError, SecretAIService, StreamChunk,
 )
 
-from tests.conftest import MODEL, ModelScript
+from tests.conftest import MODEL, SECRET_AI_KEY, ModelScript
 
 HI = [ChatTurn(role="user", content="hi")]
 INLINE = "<think>Is 2 < 3? Yes.</think>So the answer is <b>yes</b>."
@@ -45,13 +46,20 @@ def chunks_reply(*pieces: str) -> Reply:
 # --- answers ----------------------------------------------------------------------------------
 
 
-async def test_thinking_field_is_requested_and_kept_apart(service, script: ModelScript, model_server) -> None:
+async def test_thinking_field_is_requested_and_kept_apart(service, script: ModelScript, model_server,
+                                                          protocol: str) -> None:
     reply = script.reply = Reply.of("The sky is blue because of Rayleigh scattering.",
                                     "Short wavelengths scatter more; that is the key point.")
     chunks, error = await collect(service)
     assert error is None
-    (request,) = [c.request for c in model_server.connections]
-    assert request["think"] is True and request["stream"] is True
+    (conn,) = model_server.connections
+    request = conn.request
+    assert conn.protocol == protocol and request["stream"] is True
+    if protocol == "ollama":
+        assert request["think"] is True
+    else:  # token counts arrive in a last chunk only when asked for
+        assert request["stream_options"] == {"include_usage": True}
+    assert conn.headers["authorization"] == f"Bearer {SECRET_AI_KEY}"
     assert think_of(chunks) == reply.thinking
     assert text_of(chunks) == reply.text
     assert sum(c.kind is ChunkKind.TEXT for c in chunks) > 1, "the answer must arrive token by token"
@@ -122,6 +130,7 @@ async def test_conversation_is_sent_without_reasoning(service, model_server) -> 
     assert "The user wants one colour." not in str(sent)
 
 
+@pytest.mark.parametrize("protocol", ["ollama"])  # only Ollama's API has a `think` switch
 async def test_model_without_thinking_support_is_asked_again_without_it(service, script: ModelScript,
                                                                          model_server) -> None:
     def reply_for(request: dict) -> Reply:
@@ -153,7 +162,7 @@ async def test_error_line_mid_stream_keeps_the_partial_answer(service, script: M
 
 @pytest.mark.parametrize("stream", [True, False])
 async def test_http_500(service, script: ModelScript, model_server, stream: bool) -> None:
-    script.reply = Reply(status=500, error_body='{"error": "model runner crashed"}')
+    script.reply = Reply(status=500, error_message="model runner crashed")
     chunks, error = await collect(service, stream=stream)
     assert chunks == []
     assert error is not None and error.kind is ErrorKind.MODEL and error.status == 500
@@ -170,6 +179,7 @@ async def test_wrong_api_key_is_an_auth_error(service, monkeypatch: pytest.Monke
     assert chunks == []
     assert error is not None and error.kind is ErrorKind.AUTH and error.status == 401
     assert "SECRET_AI_API_KEY" in error.message
+    assert "Received API Key" not in error.message and "sk-." not in error.message, "LiteLLM quotes the key"
     assert time.monotonic() - started < 5, "a rejected key must not be retried with back-off"
 
 
@@ -187,22 +197,24 @@ async def test_connection_dropped_mid_answer(service, script: ModelScript) -> No
     assert error is not None and error.kind is ErrorKind.INTERRUPTED
 
 
-async def test_unreachable_server(monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_unreachable_server(monkeypatch: pytest.MonkeyPatch, protocol: str) -> None:
     monkeypatch.setenv("SECRET_AI_API_KEY", "any")
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    service = SecretAIService(Catalog(models=[ModelInfo(name=MODEL, url=f"http://127.0.0.1:{port}")]))
+    service = SecretAIService(Catalog(models=[ModelInfo(name=MODEL, url=f"http://127.0.0.1:{port}",
+                                                        protocol=protocol)]))
     _, error = await collect(service)
     assert error is not None and error.kind is ErrorKind.UNREACHABLE
     assert str(port) in error.message
 
 
 async def test_read_timeout_is_a_timeout_error(model_server: OllamaLoopbackServer, script: ModelScript,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+                                               monkeypatch: pytest.MonkeyPatch, protocol: str) -> None:
     monkeypatch.setenv("SECRET_AI_API_KEY", model_server.api_key or "")
     script.reply = Reply.of("Too late.", first_token_delay=5)
-    service = SecretAIService(Catalog(models=[ModelInfo(name=MODEL, url=model_server.url)]), read_timeout=0.3)
+    service = SecretAIService(Catalog(models=[ModelInfo(name=MODEL, url=model_server.url, protocol=protocol)]),
+                              read_timeout=0.3)
     _, error = await collect(service)
     assert error is not None and error.kind is ErrorKind.TIMEOUT
 

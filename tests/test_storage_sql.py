@@ -12,11 +12,13 @@ from sqlalchemy import inspect, text
 
 from secretgpt.hub.core.events import StreamRecord, StreamStatus
 from secretgpt.storage.base import ConversationNotFound, MessageNotFound
-from secretgpt.storage.migrations import MIGRATIONS, SchemaTooNew
+from secretgpt.storage.migrations import MIGRATIONS, SchemaTooNew, latest_version
+from secretgpt.storage.schema import SCHEMA_VERSION
 from secretgpt.storage.schema import metadata as current_schema
 from secretgpt.storage.sql import SqlConversationStore, database_url
 
 A, B = "owner-a", "owner-b"
+NEXT = SCHEMA_VERSION + 1  # a test migration step after the real ones
 
 
 def record(conversation_id: str, stream_id: str, text: str = "", *, owner: str = A,
@@ -51,9 +53,10 @@ def thread_texts(conversation) -> list[str]:
 
 # --- schema and migrations -----------------------------------------------------------------------
 
-async def test_open_creates_the_file_in_wal_mode_at_version_1(store: SqlConversationStore, db_file: Path):
+async def test_open_creates_the_file_in_wal_mode_at_the_latest_version(store: SqlConversationStore,
+                                                                       db_file: Path):
     assert db_file.exists()
-    assert await store.schema_version() == 1
+    assert await store.schema_version() == SCHEMA_VERSION == latest_version()
     with sqlite3.connect(db_file) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")} >= {
@@ -96,7 +99,7 @@ async def test_reopening_keeps_data_and_version(db_file: Path):
 
     for _ in range(2):
         store = await SqlConversationStore.open(url)
-        assert await store.schema_version() == 1
+        assert await store.schema_version() == SCHEMA_VERSION
         again = await store.get(conv.id, A)
         assert again.title == "Kept"
         assert [(t.role, t.content) for t in again.turns] == [("user", "What is 2+2?"), ("assistant", "4")]
@@ -121,15 +124,15 @@ async def test_a_new_migration_step_upgrades_without_losing_data(db_file: Path):
     await exchange(store, conv.id, "question", "answer", "s1")
     await store.close()
 
-    store = await SqlConversationStore.open(url, migrations=[*MIGRATIONS, (2, _add_pinned)])
-    assert await store.schema_version() == 2
+    store = await SqlConversationStore.open(url, migrations=[*MIGRATIONS, (NEXT, _add_pinned)])
+    assert await store.schema_version() == NEXT
     assert thread_texts(await store.get(conv.id, A)) == ["question", "answer"]
     await store.close()
     with sqlite3.connect(db_file) as raw:
         assert raw.execute("SELECT title, pinned FROM conversations").fetchall() == [("Before v2", 0)]
 
-    # The code that only knows v1 refuses the newer database instead of misreading it.
-    with pytest.raises(SchemaTooNew, match="version 2"):
+    # The code that only knows the current version refuses the newer database instead of misreading it.
+    with pytest.raises(SchemaTooNew, match=f"version {NEXT}"):
         await SqlConversationStore.open(url)
 
 
@@ -140,12 +143,12 @@ async def test_a_failing_migration_step_changes_nothing(db_file: Path):
     await store.close()
 
     with pytest.raises(RuntimeError, match="half-way"):
-        await SqlConversationStore.open(url, migrations=[*MIGRATIONS, (2, _add_pinned_then_fail)])
+        await SqlConversationStore.open(url, migrations=[*MIGRATIONS, (NEXT, _add_pinned_then_fail)])
 
     with sqlite3.connect(db_file) as raw:
         columns = [row[1] for row in raw.execute("PRAGMA table_info(conversations)")]
         assert "pinned" not in columns  # the ALTER TABLE was rolled back too
-        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(1,)]
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
     store = await SqlConversationStore.open(url)
     assert (await store.get(conv.id, A)).title == "Untouched"
     await store.close()
@@ -153,7 +156,7 @@ async def test_a_failing_migration_step_changes_nothing(db_file: Path):
 
 async def test_migration_steps_must_be_numbered_without_gaps(tmp_path: Path):
     with pytest.raises(ValueError, match="without gaps"):
-        await SqlConversationStore.open(database_url(tmp_path), migrations=[*MIGRATIONS, (3, _add_pinned)])
+        await SqlConversationStore.open(database_url(tmp_path), migrations=[*MIGRATIONS, (NEXT + 1, _add_pinned)])
 
 
 # --- the active thread and checkpoints -----------------------------------------------------------
@@ -478,15 +481,17 @@ def test_schema_and_migrations_compile_for_postgresql():
     from sqlalchemy import create_mock_engine, select
     from sqlalchemy.dialects import postgresql
 
-    from secretgpt.storage.migrations import _v1
+    from secretgpt.storage.migrations import _v1, _v2
     from secretgpt.storage.schema import conversations, messages
 
     ddl: list[str] = []
     engine = create_mock_engine("postgresql+asyncpg://", lambda sql, *a, **k: ddl.append(str(sql.compile(
         dialect=engine.dialect))))
     _v1(engine)
+    _v2(engine)
     rendered = "\n".join(ddl)
     assert "CREATE TABLE conversations" in rendered and "CREATE TABLE messages" in rendered
+    assert "ALTER TABLE conversations ADD COLUMN settings JSONB" in rendered
     assert "TIMESTAMP WITH TIME ZONE" in rendered and "JSONB" in rendered
     assert "ON DELETE CASCADE" in rendered
 

@@ -1,6 +1,7 @@
 """Stream lifecycle through `HubRouter`: timeouts, pause/resume/cancel, fallback, multi-turn, limits.
 
-Every stream here talks to the loopback model server through the real `ChatSecret`.
+Every stream here talks to the loopback model server through the real clients: `AsyncOpenAI` and
+`ChatSecret` (the `protocol` fixture runs each test on both).
 """
 
 from __future__ import annotations
@@ -241,7 +242,7 @@ async def test_model_server_rejects_the_key(hub: HubRouter, monkeypatch: pytest.
 
 async def test_http_500_falls_back_once_then_reports_the_error(hub: HubRouter, script: ModelScript,
                                                                model_server) -> None:
-    script.reply = Reply(status=500, error_body='{"error": "model runner crashed"}')
+    script.reply = Reply(status=500, error_message="model runner crashed")
     stream = await hub.stream_message("hi", owner=OWNER)
     events = await drain(stream)
     assert_well_formed(events, "error")
@@ -251,7 +252,7 @@ async def test_http_500_falls_back_once_then_reports_the_error(hub: HubRouter, s
 
 
 @pytest.mark.parametrize("failure", [
-    Reply(status=500, error_body='{"error": "streaming is broken"}'),
+    Reply(status=500, error_message="streaming is broken"),
     Reply(steps=[Step("drop")]),
     Reply(steps=[Step("error", content="stream setup failed")]),
 ], ids=["http-500", "dropped", "error-line"])

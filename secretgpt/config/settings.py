@@ -8,6 +8,7 @@ import re
 import secrets
 from enum import Enum
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,10 +49,14 @@ class Settings(BaseSettings):
     require_login: bool | None = Field(None, validation_alias=_env("SECRETGPT_REQUIRE_LOGIN"))
 
     # --- model server -----------------------------------------------------------------------
-    # The SDK itself reads SECRET_AI_API_KEY; we only look at whether it is set (demo mode if not).
+    # Read from the environment by ChatSecret and by our OpenAI-compatible client (the runtime copies
+    # a key found only in .env there); here we only look at whether it is set (demo mode if not).
     secret_ai_api_key: SecretStr | None = Field(None, validation_alias=_env("SECRET_AI_API_KEY"))
     secret_ai_url: str | None = Field(None, validation_alias=_env("SECRET_AI_URL"))
     secret_ai_model: str | None = Field(None, validation_alias=_env("SECRET_AI_MODEL"))
+    # auto: ask each host (GET /v1/models, then Ollama's /api/tags or /api/version) and remember.
+    secret_ai_protocol: Literal["auto", "openai", "ollama"] = Field(
+        "auto", validation_alias=_env("SECRET_AI_PROTOCOL"))
     demo_tokens_per_second: float = Field(40.0, gt=0, le=100_000, validation_alias=_env("DEMO_TOKENS_PER_SECOND"))
 
     # --- streaming --------------------------------------------------------------------------
@@ -71,6 +76,11 @@ class Settings(BaseSettings):
     think_color: str = Field("#00bcd4", pattern=r"^#[0-9a-fA-F]{6}$", validation_alias=_env("THINK_COLOR"))
     think_emoji: str = Field("🧠", min_length=1, max_length=8, validation_alias=_env("THINK_EMOJI"))
     show_reasoning: bool = Field(True, validation_alias=_env("SHOW_REASONING"))
+
+    # --- conversations ----------------------------------------------------------------------
+    # New conversations start with this system prompt; temperature, top_p, max tokens and seed
+    # start unset (the model's own defaults).
+    default_system_prompt: str = Field("", max_length=100_000, validation_alias=_env("DEFAULT_SYSTEM_PROMPT"))
 
     # --- limits -----------------------------------------------------------------------------
     max_message_chars: int = Field(100_000, ge=1, validation_alias=_env("MAX_MESSAGE_CHARS"))
@@ -105,6 +115,22 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name!r} is not a host name; list names only (no scheme, port or path), "
                                  "e.g. chat.example.com,192.168.1.20")
         return ",".join(names)
+
+    @field_validator("secret_ai_url")
+    @classmethod
+    def _host_not_endpoint(cls, value: str | None) -> str | None:
+        # The host's address, whichever API it speaks: a pasted OpenAI base URL ends in /v1.
+        if value is None:
+            return None
+        value = value.strip().rstrip("/")
+        return value.removesuffix("/v1").rstrip("/") or value
+
+    @field_validator("secret_ai_protocol", mode="before")
+    @classmethod
+    def _protocol_words(cls, value: object) -> object:
+        if isinstance(value, str):
+            return value.strip().lower() or "auto"
+        return value
 
     @property
     def demo_mode(self) -> bool:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 
 from ..config import Settings
 from ..services.ollama_loopback import OllamaLoopbackServer, demo_reply
-from ..services.secret_ai import Catalog, ModelInfo, SecretAIService, demo_chat_model, discover, secret_chat_model
+from ..services.secret_ai import (
+    Catalog, ModelInfo, ProtocolDetector, SecretAIService, demo_chat_model, demo_openai_client, discover,
+    secret_chat_model, secret_openai_client,
+)
+from ..services.secret_ai.protocol import API_KEY_ENV
 from ..storage import HistoryStore, SqlConversationStore, database_url
 from .core.router import HubRouter
 
@@ -21,8 +26,15 @@ class Runtime:
         self.settings = settings
         self.api_token = settings.resolved_api_token()
         read_timeout = max(settings.stream_first_token_timeout, settings.stream_idle_timeout) + 5
+        if settings.secret_ai_api_key is not None and not os.environ.get(API_KEY_ENV):
+            # A key given only in .env: both clients read it from the environment.
+            os.environ[API_KEY_ENV] = settings.secret_ai_api_key.get_secret_value()
         factory = demo_chat_model if settings.demo_mode else secret_chat_model
-        self.service = SecretAIService(Catalog(error="Looking for models…"), factory, read_timeout)
+        openai_factory = demo_openai_client if settings.demo_mode else secret_openai_client
+        # The demo server speaks both APIs; `auto` finds it as it finds a real host.
+        self.detector = ProtocolDetector(settings.secret_ai_protocol)
+        self.service = SecretAIService(Catalog(error="Looking for models…"), factory, read_timeout,
+                                       openai_factory=openai_factory, detector=self.detector)
         self.store: HistoryStore | None = None
         self.router = HubRouter(settings, self.service)
         self.demo_server: OllamaLoopbackServer | None = None
@@ -62,7 +74,7 @@ class Runtime:
     async def discover(self) -> Catalog:
         s = self.settings
         api_key = s.secret_ai_api_key.get_secret_value() if s.secret_ai_api_key else None
-        catalog = await discover(s.secret_ai_url, s.secret_ai_model, api_key)
+        catalog = await discover(s.secret_ai_url, s.secret_ai_model, api_key, self.detector)
         self.service.catalog = catalog
         if catalog.error:
             log.error("%s", catalog.error)
@@ -74,6 +86,7 @@ class Runtime:
         if self._discovery is not None:
             self._discovery.cancel()
         await self.router.shutdown()
+        await self.service.aclose()
         if self.demo_server is not None:
             await self.demo_server.stop()
         if self.store is not None:

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field, ValidationError
 
 from ..hub.core.events import StreamRecord, StreamStatus
-from ..services.secret_ai import ChatTurn
+from ..services.secret_ai import ChatTurn, ConversationSettings, GenerationOptions
 from ..services.secret_ai.models import Role
 
 
@@ -83,6 +83,13 @@ class StoredConversation(BaseModel):
     # Filled by the persistent store: the same thread with ids, alternatives and metadata.
     current_leaf_id: str | None = None
     messages: list[StoredMessage] = Field(default_factory=list)
+    # Its settings (ConversationSettings), flat so the API shows `system` and `options` as it takes them.
+    system: str = ""
+    options: GenerationOptions = Field(default_factory=GenerationOptions)
+
+    @property
+    def settings(self) -> ConversationSettings:
+        return ConversationSettings(system=self.system, options=self.options)
 
 
 class ConversationSummary(BaseModel):
@@ -99,7 +106,12 @@ class ConversationSummary(BaseModel):
 class ConversationStore(Protocol):
     """What the router needs. Both the in-memory and the SQL store satisfy it."""
 
-    async def create(self, owner: str, title: str) -> StoredConversation: ...
+    async def create(self, owner: str, title: str,
+                     settings: ConversationSettings | None = None) -> StoredConversation: ...
+
+    async def update_settings(self, conversation_id: str, owner: str, settings: ConversationSettings) -> None:
+        """Raises ConversationNotFound."""
+        ...
 
     async def get(self, conversation_id: str, owner: str) -> StoredConversation:
         """Raises ConversationNotFound, also when it belongs to someone else."""

@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from .. import __version__
 from ..hub.core.events import StreamStatus
-from ..services.secret_ai.models import Role
+from ..services.secret_ai.models import MAX_SYSTEM_PROMPT_CHARS, ConversationSettings, GenerationOptions, Role
 from .base import LIVE_STATUSES, StoredConversation, StoredMessage
 
 FORMAT_ONE = "secretgpt.conversation"
@@ -65,6 +65,13 @@ class ExportedConversation(BaseModel):
     current_leaf_id: Id | None
     # Every message of the tree, parents before children.
     messages: list[ExportedMessage]
+    # The conversation's settings; files from before they existed import with the defaults.
+    system: str = Field("", max_length=MAX_SYSTEM_PROMPT_CHARS)
+    options: GenerationOptions = Field(default_factory=GenerationOptions)
+
+    @property
+    def settings(self) -> ConversationSettings:
+        return ConversationSettings(system=self.system, options=self.options)
 
     @model_validator(mode="after")
     def _a_tree(self) -> ExportedConversation:
@@ -142,6 +149,8 @@ def exported_conversation(conversation: StoredConversation, messages: Sequence[S
         created_at=conversation.created_at,
         updated_at=conversation.updated_at,
         current_leaf_id=conversation.current_leaf_id,
+        system=conversation.system,
+        options=conversation.options,
         messages=[ExportedMessage.model_validate(m.model_dump(include=set(ExportedMessage.model_fields)))
                   for m in messages],
     )
@@ -247,6 +256,8 @@ def render_markdown(conversation: StoredConversation) -> str:
     out = [f"# {conversation.title}", "",
            f"_Exported from SecretGPT {__version__} · started {_when(conversation.created_at)} · "
            f"last message {_when(conversation.updated_at)}_", ""]
+    if conversation.system.strip() or conversation.options.sent():
+        out += _settings_lines(conversation.settings)
     for m in conversation.messages:
         out += [f"## {_heading(m)}", ""]
         if m.think:
@@ -258,6 +269,16 @@ def render_markdown(conversation: StoredConversation) -> str:
         elif m.role == "assistant":
             out += ["_(no text)_", ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _settings_lines(settings: ConversationSettings) -> list[str]:
+    out = []
+    if settings.system.strip():
+        out += ["<details><summary>System prompt</summary>", "", _no_close_tag(settings.system.strip()), "",
+                "</details>", ""]
+    if settings.options.sent():
+        out += ["_Options: " + ", ".join(f"{k} {v}" for k, v in settings.options.sent().items()) + "_", ""]
+    return out
 
 
 def _heading(m: StoredMessage) -> str:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -77,8 +78,15 @@ def _v1(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v2(conn: Connection) -> None:
+    """conversations.settings: each conversation's system prompt and generation options."""
+    json_type = JSON().with_variant(JSONB(), "postgresql").compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE conversations ADD COLUMN settings {json_type}"))
+
+
 MIGRATIONS: tuple[tuple[int, Step], ...] = (
     (1, _v1),
+    (2, _v2),
 )
 
 

@@ -27,7 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -80,6 +80,8 @@ conversations = Table(
     # Not a foreign key on purpose: conversations <-> messages would be a cycle, which makes
     # creating, deleting and importing order-dependent. The store keeps it consistent.
     Column("current_leaf_id", String(32), nullable=True),
+    # ConversationSettings as JSON (system prompt, generation options); NULL: the defaults. (v2)
+    Column("settings", Json, nullable=True),
     Index("ix_conversations_owner_updated", "owner", "updated_at"),
 )
 

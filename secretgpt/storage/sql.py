@@ -16,11 +16,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import Row, delete, event, exists, func, insert, or_, select, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..hub.core.events import StreamRecord, StreamStatus
+from ..services.secret_ai import ConversationSettings
 from .base import (
     LIVE_STATUSES,
     ConversationNotFound,
@@ -134,13 +136,25 @@ class SqlConversationStore:
 
     # --- conversations ---------------------------------------------------------------------
 
-    async def create(self, owner: str, title: str) -> StoredConversation:
+    async def create(self, owner: str, title: str,
+                     settings: ConversationSettings | None = None) -> StoredConversation:
         now = _now()
-        conversation = StoredConversation(id=_new_id(), owner=owner, title=title, created_at=now, updated_at=now)
+        settings = settings or ConversationSettings()
+        conversation = StoredConversation(id=_new_id(), owner=owner, title=title, created_at=now, updated_at=now,
+                                          system=settings.system, options=settings.options)
         async with self._write() as conn:
             await conn.execute(insert(C).values(id=conversation.id, owner=owner, title=title, created_at=now,
-                                                updated_at=now, current_leaf_id=None))
+                                                updated_at=now, current_leaf_id=None,
+                                                settings=settings.model_dump(mode="json")))
         return conversation
+
+    async def update_settings(self, conversation_id: str, owner: str, settings: ConversationSettings) -> None:
+        """The system prompt and generation options for this conversation's next answers."""
+        async with self._write() as conn:
+            result = await conn.execute(update(C).where(C.c.id == conversation_id, C.c.owner == owner)
+                                        .values(settings=settings.model_dump(mode="json")))
+            if result.rowcount == 0:
+                raise ConversationNotFound(conversation_id)
 
     async def get(self, conversation_id: str, owner: str) -> StoredConversation:
         """The conversation with its active thread. Raises ConversationNotFound."""
@@ -407,7 +421,7 @@ async def _insert_imported(conn: AsyncConnection, owner: str, conversation: Expo
     leaf = ids[conversation.current_leaf_id] if conversation.current_leaf_id else None
     await conn.execute(insert(C).values(id=conversation_id, owner=owner, title=conversation.title,
                                         created_at=conversation.created_at, updated_at=conversation.updated_at,
-                                        current_leaf_id=leaf))
+                                        current_leaf_id=leaf, settings=conversation.settings.model_dump(mode="json")))
     rows = [dict(id=ids[m.id], conversation_id=conversation_id, parent_id=ids[m.parent_id] if m.parent_id else None,
                  seq=seq, role=m.role, content=m.content, think=m.think, created_at=m.created_at,
                  updated_at=m.updated_at, stream_id=m.stream_id,
@@ -434,15 +448,24 @@ def _with_siblings(rows: Sequence[Row]) -> list[StoredMessage]:
 
 
 def _conversation(row: Row, thread: list[StoredMessage]) -> StoredConversation:
+    settings = _settings(row.settings)
     conversation = StoredConversation(
         id=row.id, owner=row.owner, title=row.title, created_at=row.created_at, updated_at=row.updated_at,
         current_leaf_id=row.current_leaf_id, messages=thread, turns=[m.turn() for m in thread],
+        system=settings.system, options=settings.options,
     )
     for index, message in enumerate(thread):
         record = message.stream_record(row.id, row.owner)
         if record is not None:
             conversation.answers[index] = record
     return conversation
+
+
+def _settings(stored: Any) -> ConversationSettings:
+    try:
+        return ConversationSettings.model_validate(stored or {})
+    except ValidationError:  # edited by hand: the defaults rather than a conversation that will not open
+        return ConversationSettings()
 
 
 def _escape_like(text: str) -> str:

@@ -30,12 +30,15 @@ if not Path(CHROMIUM).exists():
 
 
 class ScriptedModel:
+    """An OpenAI-only host, as Secret AI's are today (vLLM behind LiteLLM: `/api/*` answers 404);
+    the app finds that out itself (SECRET_AI_PROTOCOL=auto)."""
+
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
         self.default = Reply.of("A default answer.", "Default reasoning.")
         self.server = OllamaLoopbackServer(
             lambda request: self.replies.popleft() if self.replies else self.default,
-            api_key=API_KEY, models=["browser-model"])
+            api_key=API_KEY, models=["browser-model"], protocols={"openai"})
 
 
 def _free_port() -> int:

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from ...services.secret_ai import ConversationSettings
+
 EventType = Literal["start", "think", "text", "paused", "resumed", "done", "cancelled", "error"]
 FINAL_EVENTS = frozenset({"done", "cancelled", "error"})
 
@@ -71,6 +73,8 @@ class StreamRecord(BaseModel):
     error_kind: str | None = None
     error: str | None = None
     fallback: bool = False
+    # The system prompt and generation options this answer was made with.
+    settings: ConversationSettings | None = None
 
     def metadata(self) -> dict[str, Any]:
         """The record without the (possibly long) text: what final SSE events carry."""

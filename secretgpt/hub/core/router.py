@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 
 from ...config import Settings
-from ...services.secret_ai import ChatTurn, ErrorKind, SecretAIError, SecretAIService
-from ...storage import ConversationNotFound, HistoryStore, MessageNotFound, StoredMessage
+from ...services.secret_ai import (
+    ChatTurn, ConversationSettings, ErrorKind, GenerationOptions, SecretAIError, SecretAIService,
+)
+from ...storage import ConversationNotFound, HistoryStore, MessageNotFound, StoredConversation, StoredMessage
 from ...storage.failures import failure_reason
 from .events import StreamRecord
 from .registry import StreamRegistry, TooManyStreams
@@ -36,6 +38,11 @@ def model_context(messages: list[StoredMessage]) -> list[ChatTurn]:
     (failed before the first token) — they would teach the model to say nothing."""
     return [ChatTurn(role=m.role, content=m.content) for m in messages
             if m.role != "assistant" or m.content.strip()]
+
+
+def with_system(system: str, messages: list[ChatTurn]) -> list[ChatTurn]:
+    """The conversation's system prompt goes first, as every chat API expects it."""
+    return [ChatTurn(role="system", content=system), *messages] if system.strip() else messages
 
 
 class HubRouter:
@@ -84,6 +91,8 @@ class HubRouter:
         regenerate: str | None = None,
         edit: str | None = None,
         continue_from: str | None = None,
+        system: str | None = None,
+        options: GenerationOptions | None = None,
     ) -> ActiveStream:
         """Start an answer. Raises BadMessage, SecretAIError (no such model / none available),
         ConversationNotFound, MessageNotFound or TooManyStreams — all before anything is stored.
@@ -92,6 +101,8 @@ class HubRouter:
         `regenerate` answers that answer's question again, kept as an alternative to it;
         `edit` asks `message` in place of that user message (the old one stays as an alternative);
         `continue_from` asks the model to carry on a stopped or interrupted answer.
+        `system` / `options` (None: unchanged) become the conversation's settings from this answer on;
+        a new conversation starts from DEFAULT_SYSTEM_PROMPT and the model's own defaults.
         """
         if sum(v is not None for v in (regenerate, edit, continue_from)) > 1:
             raise BadMessage("Choose one of regenerate, edit and continue.")
@@ -103,7 +114,9 @@ class HubRouter:
         if conversation_id is None:
             if regenerate or edit or continue_from:
                 raise MessageNotFound("There is no such message in a new conversation.")
-            conversation = await self.store.create(owner, title_from(message))
+            defaults = ConversationSettings(system=self.settings.default_system_prompt)
+            conversation = await self.store.create(owner, title_from(message),
+                                                   settings=defaults.changed(system, options))
         else:
             # An answer's final save lands just after its `done` event, and a client may already be
             # sending the next message: without this wait the model would miss that answer.
@@ -134,8 +147,11 @@ class HubRouter:
         else:
             user_message_id = await self.store.add_user_turn(conversation.id, owner, message)
             messages = [*model_context(thread), ChatTurn(role="user", content=message)]
+        settings = await self._settings_from_now_on(conversation, owner, system, options)
+        messages = with_system(settings.system, messages)
         stream = self.registry.open(lambda stream_id: self._build(
-            stream_id, owner, conversation.id, info.name, messages, streaming, cancel_when_orphaned), start=False)
+            stream_id, owner, conversation.id, info.name, messages, streaming, cancel_when_orphaned, settings),
+            start=False)
         stream.user_message_id = user_message_id
         if prefix is not None:
             stream.seed(prefix.content, prefix.think)
@@ -149,8 +165,16 @@ class HubRouter:
         stream.start()
         return stream
 
+    async def _settings_from_now_on(self, conversation: StoredConversation, owner: str, system: str | None,
+                                    options: GenerationOptions | None) -> ConversationSettings:
+        """What a request gave becomes the conversation's settings (stored) from this answer on."""
+        settings = conversation.settings.changed(system, options)
+        if settings != conversation.settings:
+            await self.store.update_settings(conversation.id, owner, settings)
+        return settings
+
     def _build(self, stream_id: str, owner: str, conversation_id: str, model: str, messages: list[ChatTurn],
-               streaming: bool, cancel_when_orphaned: bool) -> ActiveStream:
+               streaming: bool, cancel_when_orphaned: bool, settings: ConversationSettings) -> ActiveStream:
         return ActiveStream(
             stream_id,
             owner=owner,
@@ -163,13 +187,15 @@ class HubRouter:
             cancel_when_orphaned=cancel_when_orphaned,
             on_end=self._stream_ended,
             on_checkpoint=self._checkpoint,
+            settings=settings,
         )
 
     async def route_message(self, message: str, *, owner: str, conversation_id: str | None = None,
-                            model: str | None = None) -> StreamRecord:
+                            model: str | None = None, system: str | None = None,
+                            options: GenerationOptions | None = None) -> StreamRecord:
         """The whole answer from one non-streaming request."""
         stream = await self.stream_message(message, owner=owner, conversation_id=conversation_id, model=model,
-                                           streaming=False)
+                                           streaming=False, system=system, options=options)
         try:
             return await stream.wait()
         except BaseException:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from ...services.secret_ai import ChatTurn, ChunkKind, ErrorKind, SecretAIError, SecretAIService
+from ...services.secret_ai import ChatTurn, ChunkKind, ConversationSettings, ErrorKind, SecretAIError, SecretAIService
 from .event_log import EventLog
 from .events import FINAL_EVENTS, StreamEvent, StreamRecord, StreamStatus
 
@@ -61,6 +61,7 @@ class ActiveStream:
         on_end: StreamCallback | None = None,
         on_checkpoint: StreamCallback | None = None,
         on_upstream_end: Callable[[ActiveStream], None] | None = None,
+        settings: ConversationSettings | None = None,
     ) -> None:
         self.id = stream_id
         self.owner = owner
@@ -68,7 +69,8 @@ class ActiveStream:
         self.model = model
         self.streaming = streaming
         self.cancel_when_orphaned = cancel_when_orphaned
-        self._messages = messages
+        self._messages = messages  # the system prompt, if any, is the first
+        self.settings = settings or ConversationSettings()
         self._service = service
         self._limits = limits
         self._on_end = on_end
@@ -295,6 +297,7 @@ class ActiveStream:
             error_kind=self._error.kind.value if self._error else None,
             error=self._error.message if self._error else None,
             fallback=self._fallback,
+            settings=self.settings,
         )
 
     # --- internals ----------------------------------------------------------------------------
@@ -360,7 +363,8 @@ class ActiveStream:
         await self._finish()
 
     async def _read_upstream(self, streaming: bool) -> None:
-        source = self._service.stream_invoke(self._messages, self.model, stream=streaming)
+        source = self._service.stream_invoke(self._messages, self.model, stream=streaming,
+                                             options=self.settings.options)
         try:
             async for chunk in source:
                 self._last_activity = time.monotonic()

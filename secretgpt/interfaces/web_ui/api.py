@@ -18,7 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ...hub.core.events import FINAL_EVENTS, StreamRecord
 from ...hub.core.router import BadMessage, HubRouter, StreamNotFound, TooManyStreams
 from ...hub.core.stream import ActiveStream
-from ...services.secret_ai import ErrorKind, SecretAIError
+from ...services.secret_ai import ErrorKind, GenerationOptions, SecretAIError
+from ...services.secret_ai.models import MAX_SYSTEM_PROMPT_CHARS
 from ...storage import ConversationNotFound, MessageNotFound
 
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
@@ -32,6 +33,10 @@ class ChatRequest(BaseModel):
     regenerate: str | None = Field(None, description="Answer this answer's question again (message id)")
     edit: str | None = Field(None, description="Ask `message` in place of this user message (message id)")
     continue_from: str | None = Field(None, description="Carry on this stopped/interrupted answer (message id)")
+    system: str | None = Field(None, max_length=MAX_SYSTEM_PROMPT_CHARS,
+                               description="System prompt for this conversation from now on (\"\" clears it)")
+    options: GenerationOptions | None = Field(
+        None, description="temperature (0..2), top_p (0..1), max_tokens, seed for this conversation from now on")
 
 
 class StreamRef(BaseModel):
@@ -114,7 +119,8 @@ def create_api(hub: HubRouter, api_token: str, keepalive: float) -> APIRouter:
             return await hub.stream_message(body.message, owner=owner, conversation_id=body.conversation_id,
                                             model=body.model, streaming=streaming, cancel_when_orphaned=streaming,
                                             regenerate=body.regenerate, edit=body.edit,
-                                            continue_from=body.continue_from)
+                                            continue_from=body.continue_from, system=body.system,
+                                            options=body.options)
         except BadMessage as exc:
             raise api_error(422, str(exc), "bad_request") from None
         except TooManyStreams as exc:

@@ -19,6 +19,7 @@ from ...hub.core.stream import ActiveStream
 from ...services.secret_ai import SecretAIError
 from ...storage import ConversationNotFound, MessageNotFound, StoredConversation, StoredMessage
 from .answer_view import AnswerView
+from .conversation_settings import ConversationSettingsPanel
 from .message_actions import MessageActions, action_row
 from .preferences import Preferences
 from .reveal import RevealPacer
@@ -52,6 +53,9 @@ class ChatView:
                                          "adds a line").props("autogrow outlined dense input-class=max-h-48 "
                                                               "aria-label=Message").classes("grow")
                 self.input.on("keydown.enter.exact.prevent", self.send)
+                self.settings_panel = ConversationSettingsPanel(hub, owner, lambda: self.conversation_id)
+                ui.button(icon="tune", on_click=self.settings_panel.open).mark("conversation-settings") \
+                    .props("flat round aria-label='Conversation settings'").tooltip("Conversation settings")
                 self.send_button = ui.button("Send", icon="send", on_click=self.send).props("aria-label=Send")
             with ui.row().classes("items-center gap-2"):
                 self.stop_button = ui.button("Stop", icon="stop", on_click=self.stop) \
@@ -79,6 +83,7 @@ class ChatView:
         self.prefs.conversation_id = conversation_id
         self.messages.clear()
         self._answers.clear()
+        self.settings_panel.reset()
         if conversation_id is None:
             return
         # An answer that has just ended may not be stored in its final form yet.
@@ -198,10 +203,11 @@ class ChatView:
         """Ask the model. `variant`: regenerate=, edit= or continue_from= a message id."""
         if self.stream is not None:
             return False
+        chosen = self.settings_panel.for_new_conversation() if self.conversation_id is None else {}
         try:
             stream = await self.hub.stream_message(
                 message, owner=self.owner, conversation_id=self.conversation_id, model=self.prefs.model,
-                streaming=self.prefs.streaming, **variant)
+                streaming=self.prefs.streaming, **variant, **chosen)
         except (BadMessage, TooManyStreams, ConversationNotFound, MessageNotFound, SecretAIError) as exc:
             # Nothing was sent: the text stays where it was.
             ui.notify(getattr(exc, "message", None) or str(exc), type="negative", multi_line=True)

@@ -11,16 +11,28 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...hub.core.router import HubRouter
+from ...services.secret_ai import GenerationOptions
+from ...services.secret_ai.models import MAX_SYSTEM_PROMPT_CHARS
 from ...storage import ConversationNotFound, ConversationSummary, InvalidImport, StoredConversation
 from .api import api_error, json_body
 
 
-class RenameRequest(BaseModel):
+class UpdateRequest(BaseModel):
+    """Any of: a new title, the system prompt, the generation options (replaced as a whole)."""
+
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=500)
+    title: str | None = Field(None, min_length=1, max_length=500)
+    system: str | None = Field(None, max_length=MAX_SYSTEM_PROMPT_CHARS)
+    options: GenerationOptions | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> UpdateRequest:
+        if self.title is None and self.system is None and self.options is None:
+            raise ValueError("send at least one of title, system, options")
+        return self
 
 
 def create_conversations_api(hub: HubRouter, require_token: Callable[..., str]) -> APIRouter:
@@ -61,16 +73,22 @@ def create_conversations_api(hub: HubRouter, require_token: Callable[..., str]) 
         except ConversationNotFound:
             raise api_error(404, f"No conversation {conversation_id!r}.", "not_found") from None
 
-    @api.patch("/{conversation_id}", summary="Rename")
-    async def rename(conversation_id: str, body: RenameRequest = json_body(RenameRequest),
-                     owner: str = Depends(require_token)) -> dict[str, str]:
+    @api.patch("/{conversation_id}", summary="Rename; set the system prompt and generation options")
+    async def update(conversation_id: str, body: UpdateRequest = json_body(UpdateRequest),
+                     owner: str = Depends(require_token)) -> dict[str, Any]:
         try:
-            await hub.store.rename(conversation_id, owner, body.title)
+            if body.title is not None:
+                await hub.store.rename(conversation_id, owner, body.title)
+            conversation = await hub.store.get(conversation_id, owner)
+            settings = conversation.settings.changed(body.system, body.options)
+            if settings != conversation.settings:
+                await hub.store.update_settings(conversation_id, owner, settings)
         except ConversationNotFound:
             raise api_error(404, f"No conversation {conversation_id!r}.", "not_found") from None
         except ValueError as exc:
             raise api_error(422, str(exc), "bad_request") from None
-        return {"conversation_id": conversation_id, "title": body.title.strip()}
+        return {"conversation_id": conversation_id, "title": conversation.title, "system": settings.system,
+                "options": settings.options.model_dump()}
 
     @api.delete("/{conversation_id}", summary="Delete for good")
     async def delete(conversation_id: str, owner: str = Depends(require_token)) -> dict[str, str]:

@@ -1,7 +1,9 @@
-"""A small server that speaks Ollama's `/api/chat` protocol on loopback.
+"""A small model server on loopback that speaks the OpenAI-compatible API (as vLLM behind LiteLLM
+answers it) and Ollama's `/api/chat`, or only one of them.
 
 It is the offline demo model behind `python main.py` without an API key, and the model server
-that tests and benchmarks run the real `ChatSecret` against (with scripted failures).
+that tests and benchmarks run the real `AsyncOpenAI` and `ChatSecret` against (with scripted
+failures). The name stays from when it spoke Ollama only.
 """
 
 from .script import Reply, Step, demo_reply, synthetic_markdown, tokenize

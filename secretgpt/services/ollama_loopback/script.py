@@ -33,9 +33,14 @@ class Reply:
     error_body: str = ""
     tokens_per_second: float | None = None  # None: as fast as the socket takes them
     first_token_delay: float = 0.0
-    # Old servers put reasoning inline as <think>…</think>; new ones use `message.thinking`
-    # when the request asks for it (`think: true`).
+    # Old servers put reasoning inline as <think>…</think>; new ones use a field: Ollama's
+    # `message.thinking` when the request asks for it (`think: true`), and on the OpenAI-compatible
+    # API `delta.reasoning_content` (vLLM's reasoning parser) or `delta.reasoning` (newer vLLM).
     inline_think: bool = False
+    reasoning_field: Literal["reasoning_content", "reasoning"] = "reasoning_content"
+    # With `status`: the error's words, dressed as each protocol's servers do (Ollama, LiteLLM/vLLM).
+    # `error_body` instead sends exactly that body.
+    error_message: str = ""
     model: str = "loopback"
 
     @classmethod

@@ -1,4 +1,9 @@
-"""A minimal HTTP/1.1 server for Ollama's `/api/chat` (NDJSON), on 127.0.0.1."""
+"""A minimal HTTP/1.1 model server on 127.0.0.1: Ollama's `/api/chat` (NDJSON) and the
+OpenAI-compatible `/v1/chat/completions` (SSE), driven by the same `Reply` scripts.
+
+`protocols={"openai"}` makes it an OpenAI-only host like Secret AI's today (vLLM behind LiteLLM):
+`/api/*` then answers 404 `{"detail": "Not Found"}`, as LiteLLM's FastAPI does.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +14,31 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from .script import Reply
+from .wire import OllamaWire, OpenAIWire, Wire
 
 log = logging.getLogger(__name__)
 
 ReplyFactory = Callable[[dict], Reply]
+Protocols = frozenset[str] | set[str] | tuple[str, ...]
+# (method, path) -> (protocol, what to do)
+_ROUTES = {
+    ("GET", "/api/tags"): ("ollama", "models"),
+    ("GET", "/api/version"): ("ollama", "version"),
+    ("POST", "/api/chat"): ("ollama", "chat"),
+    ("GET", "/v1/models"): ("openai", "models"),
+    ("POST", "/v1/chat/completions"): ("openai", "chat"),
+}
 
 
 @dataclass
 class ConnectionLog:
-    """What happened on one `/api/chat` request: tests assert on it."""
+    """What happened on one chat request (`/api/chat` or `/v1/chat/completions`): tests assert on it."""
 
     request: dict
     headers: dict[str, str]
+    protocol: str = "ollama"
     opened_at: float = field(default_factory=time.monotonic)
     chunks_sent: int = 0
     finished: bool = False  # the whole reply was written
@@ -34,11 +49,15 @@ class ConnectionLog:
 class OllamaLoopbackServer:
     """Serve scripted replies. `reply_for(request)` decides each answer."""
 
-    def __init__(self, reply_for: ReplyFactory, *, api_key: str | None = None, models: list[str] | None = None) -> None:
+    def __init__(self, reply_for: ReplyFactory, *, api_key: str | None = None, models: list[str] | None = None,
+                 protocols: Protocols = ("ollama", "openai")) -> None:
         self.reply_for = reply_for
         self.api_key = api_key
         self.models = models or ["loopback"]
+        self.protocols = frozenset(protocols)
         self.connections: list[ConnectionLog] = []
+        # Every request line, chat or not ("GET /v1/models"): shows what protocol detection asked.
+        self.requests: list[str] = []
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self.port: int = 0
@@ -81,6 +100,9 @@ class OllamaLoopbackServer:
                 pass
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            # stop() cancels idle keep-alive connections (the clients pool them) and waits for them.
+            pass
         finally:
             self._tasks.discard(task)
             with contextlib.suppress(Exception):
@@ -100,36 +122,53 @@ class OllamaLoopbackServer:
                 headers[key.strip().lower()] = value.strip()
         body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
 
-        if self.api_key is not None and headers.get("authorization") != f"Bearer {self.api_key}":
-            await self._respond_json(writer, 401, {"error": "unauthorized: invalid API key"})
+        self.requests.append(f"{method} {path}")
+        protocol, action = _ROUTES.get((method, path), (None, None))
+        if protocol not in self.protocols:
+            if "ollama" in self.protocols:
+                await self._respond_json(writer, 404, {"error": f"not found: {path}"})
+            else:
+                await self._respond_json(writer, 404, {"detail": "Not Found"})
             return True
-        if method == "GET" and path == "/api/tags":
-            await self._respond_json(writer, 200, {"models": [{"name": m, "model": m} for m in self.models]})
+        wire_type = OpenAIWire if protocol == "openai" else OllamaWire
+        sent_auth = headers.get("authorization", "")
+        if self.api_key is not None and sent_auth != f"Bearer {self.api_key}":
+            await self._respond_json(writer, 401, wire_type.error_body(401, "", sent_auth.removeprefix("Bearer ")))
             return True
-        if method == "GET" and path == "/api/version":
+        if action == "models":
+            await self._respond_json(writer, 200, self._model_list(protocol))
+            return True
+        if action == "version":
             await self._respond_json(writer, 200, {"version": "0.12.6"})
             return True
-        if method == "POST" and path == "/api/chat":
-            request = json.loads(body or b"{}")
-            conn = ConnectionLog(request=request, headers=headers)
-            self.connections.append(conn)
-            await self._chat(reader, writer, conn)
-            return False
-        await self._respond_json(writer, 404, {"error": f"not found: {path}"})
-        return True
+        request = json.loads(body or b"{}")
+        conn = ConnectionLog(request=request, headers=headers, protocol=protocol)
+        self.connections.append(conn)
+        await self._chat(reader, writer, conn, wire_type(request, conn.opened_at))
+        return False
 
-    async def _respond_json(self, writer: asyncio.StreamWriter, status: int, payload: dict) -> None:
+    def _model_list(self, protocol: str) -> dict:
+        if protocol == "openai":
+            return {"object": "list", "data": [{"id": m, "object": "model", "created": 0, "owned_by": "vllm"}
+                                               for m in self.models]}
+        return {"models": [{"name": m, "model": m} for m in self.models]}
+
+    async def _respond_json(self, writer: asyncio.StreamWriter, status: int, payload: dict,
+                            close: bool = False) -> None:
         data = json.dumps(payload).encode()
+        # A chat request's connection is closed after its answer: say so, or a client reuses it.
+        connection = "Connection: close\r\n" if close else ""
         writer.write(
-            f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n".encode()
-            + data
+            f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
+            f"{connection}\r\n".encode() + data
         )
         await writer.drain()
 
-    async def _chat(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: ConnectionLog) -> None:
+    async def _chat(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: ConnectionLog,
+                    wire: Wire) -> None:
         reply = self.reply_for(conn.request)
         if reply.status != 200:
-            body = reply.error_body or json.dumps({"error": f"HTTP {reply.status}"})
+            body = reply.error_body or json.dumps(wire.error_body(reply.status, reply.error_message))
             data = body.encode()
             writer.write(
                 f"HTTP/1.1 {reply.status} X\r\nContent-Type: application/json\r\n"
@@ -139,7 +178,7 @@ class OllamaLoopbackServer:
             return
         # The client sends nothing after its request, so EOF on the reader means it hung up.
         watcher = asyncio.create_task(self._watch_close(reader, conn))
-        sender = asyncio.create_task(self._send_reply(writer, conn, reply))
+        sender = asyncio.create_task(self._send_reply(writer, conn, reply, wire))
         try:
             await asyncio.wait({watcher, sender}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -159,22 +198,21 @@ class OllamaLoopbackServer:
         if not conn.finished:
             conn.closed_by_client_at = time.monotonic()
 
-    async def _send_reply(self, writer: asyncio.StreamWriter, conn: ConnectionLog, reply: Reply) -> None:
-        stream = conn.request.get("stream", True)
-        think_requested = bool(conn.request.get("think"))
-        inline = reply.inline_think or not think_requested
-        if not stream:
+    async def _send_reply(self, writer: asyncio.StreamWriter, conn: ConnectionLog, reply: Reply, wire: Wire) -> None:
+        inline = wire.inline(reply)
+        if not conn.request.get("stream", True):
             await asyncio.sleep(reply.first_token_delay)
-            await self._send_whole(writer, conn, reply, inline)
+            await self._send_whole(writer, conn, reply, wire, inline)
             return
         writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n"
+            f"HTTP/1.1 200 OK\r\nContent-Type: {wire.content_type}\r\nTransfer-Encoding: chunked\r\n"
+            "Connection: close\r\n\r\n".encode()
         )
         await writer.drain()
         await asyncio.sleep(reply.first_token_delay)
         interval = 1.0 / reply.tokens_per_second if reply.tokens_per_second else 0.0
         start = time.monotonic()
-        pending: list[bytes] = []
+        pending: list[bytes] = [wire.start(reply)]
         in_think = False
         sent = 0
         for step in reply.steps:
@@ -192,7 +230,7 @@ class OllamaLoopbackServer:
                 transport.abort()  # no terminating chunk: the client sees a broken body
                 return
             if step.kind == "error":
-                pending.append(self._line({"error": step.content}))
+                pending.append(wire.stream_error(step.content))
                 await self._flush(writer, pending)
                 writer.write(b"0\r\n\r\n")
                 await writer.drain()
@@ -205,10 +243,7 @@ class OllamaLoopbackServer:
                 if content and in_think:
                     content, in_think = "</think>" + content, False
                 content, thinking = thinking + content, ""
-            message: dict = {"role": "assistant", "content": content}
-            if thinking:
-                message["thinking"] = thinking
-            pending.append(self._line({"model": reply.model, "created_at": _now(), "message": message, "done": False}))
+            pending.append(wire.chunk(reply, content, thinking))
             sent += 1
             conn.chunks_sent = sent
             if interval:
@@ -220,13 +255,14 @@ class OllamaLoopbackServer:
             elif len(pending) >= 64:
                 await self._flush(writer, pending)
         tail = "</think>" if inline and in_think else ""
-        pending.append(self._line(self._done(reply, conn, sent, tail)))
+        pending.append(wire.end(reply, sent, tail))
         await self._flush(writer, pending)
         writer.write(b"0\r\n\r\n")
         await writer.drain()
         conn.finished = True
 
-    async def _send_whole(self, writer: asyncio.StreamWriter, conn: ConnectionLog, reply: Reply, inline: bool) -> None:
+    async def _send_whole(self, writer: asyncio.StreamWriter, conn: ConnectionLog, reply: Reply, wire: Wire,
+                          inline: bool) -> None:
         for step in reply.steps:
             if step.kind in ("error", "drop", "stall"):
                 if step.kind == "stall":
@@ -234,34 +270,14 @@ class OllamaLoopbackServer:
                 if step.kind == "drop":
                     writer.transport.abort()
                     return
-                await self._respond_json(writer, 500, {"error": step.content})
+                await self._respond_json(writer, 500, wire.error_body(500, step.content), close=True)
                 conn.finished = True
                 return
         text, thinking = reply.text, reply.thinking
         if inline and thinking:
             text, thinking = f"<think>{thinking}</think>{text}", ""
-        payload = self._done(reply, conn, len(reply.steps), "")
-        payload["message"] = {"role": "assistant", "content": text, **({"thinking": thinking} if thinking else {})}
-        await self._respond_json(writer, 200, payload)
+        await self._respond_json(writer, 200, wire.whole(reply, text, thinking), close=True)
         conn.finished = True
-
-    @staticmethod
-    def _line(obj: dict) -> bytes:
-        return json.dumps(obj).encode() + b"\n"
-
-    @staticmethod
-    def _done(reply: Reply, conn: ConnectionLog, eval_count: int, tail: str) -> dict:
-        prompt = sum(len(str(m.get("content", ""))) // 4 for m in conn.request.get("messages") or [])
-        return {
-            "model": reply.model,
-            "created_at": _now(),
-            "message": {"role": "assistant", "content": tail},
-            "done": True,
-            "done_reason": "stop",
-            "total_duration": int((time.monotonic() - conn.opened_at) * 1e9),
-            "prompt_eval_count": prompt,
-            "eval_count": eval_count,
-        }
 
     @staticmethod
     async def _flush(writer: asyncio.StreamWriter, pending: list[bytes]) -> None:
@@ -272,6 +288,3 @@ class OllamaLoopbackServer:
         writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         await writer.drain()
 
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()

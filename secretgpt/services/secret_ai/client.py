@@ -1,24 +1,29 @@
-"""`SecretAIService`: the one place that talks to the model, through `ChatSecret`."""
+"""`SecretAIService`: the one place that talks to the model, over `AsyncOpenAI` or `ChatSecret`."""
 
 from __future__ import annotations
 
-import json
 import logging
 import types
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from openai import AsyncOpenAI
 
 from .discovery import Catalog
-from .models import Answer, ChatTurn, ChunkKind, ErrorKind, ModelInfo, SecretAIError, StreamChunk
+from .errors import map_error
+from .models import (
+    Answer, ChatTurn, ChunkKind, ErrorKind, GenerationOptions, ModelInfo, Protocol, SecretAIError, StreamChunk,
+)
+from .openai_client import Delta, openai_deltas, secret_openai_client
+from .protocol import ProtocolDetector
 from .streaming_handler import ThinkTagParser
 
 log = logging.getLogger(__name__)
 
 ChatModelFactory = Callable[[ModelInfo, float], BaseChatModel]
+OpenAIFactory = Callable[[ModelInfo, float], AsyncOpenAI]
 
 
 def secret_chat_model(model: ModelInfo, read_timeout: float) -> BaseChatModel:
@@ -58,11 +63,20 @@ def to_langchain(messages: list[ChatTurn]) -> list[BaseMessage]:
 
 
 class SecretAIService:
-    def __init__(self, catalog: Catalog, factory: ChatModelFactory = secret_chat_model, read_timeout: float = 150.0):
+    """Streams answers from a model server over the API it speaks: OpenAI-compatible chat
+    completions (`AsyncOpenAI`) or Ollama's /api/chat (`ChatSecret`). Both paths feed one
+    `ThinkTagParser`, so reasoning reads the same whichever way it arrives."""
+
+    def __init__(self, catalog: Catalog, factory: ChatModelFactory = secret_chat_model, read_timeout: float = 150.0,
+                 *, openai_factory: OpenAIFactory = secret_openai_client,
+                 detector: ProtocolDetector | None = None) -> None:
         self.catalog = catalog
         self._factory = factory
+        self._openai_factory = openai_factory
         self._read_timeout = read_timeout
+        self.detector = detector or ProtocolDetector()
         self._clients: dict[tuple[str, str], BaseChatModel] = {}
+        self._openai_clients: dict[str, AsyncOpenAI] = {}
         # Models whose server answered "does not support thinking": asked again without it.
         self._no_reasoning: set[str] = set()
 
@@ -75,14 +89,28 @@ class SecretAIService:
                                 f"Unknown model {model!r}. Available: {', '.join(self.catalog.names)}")
         return found
 
+    async def protocol(self, info: ModelInfo) -> Protocol:
+        return info.protocol or await self.detector.protocol_for(info.url)
+
     def _client(self, info: ModelInfo) -> BaseChatModel:
         key = (info.name, info.url)
         if key not in self._clients:
             self._clients[key] = self._factory(info, self._read_timeout)
         return self._clients[key]
 
+    def _openai_client(self, info: ModelInfo) -> AsyncOpenAI:
+        if info.url not in self._openai_clients:
+            self._openai_clients[info.url] = self._openai_factory(info, self._read_timeout)
+        return self._openai_clients[info.url]
+
+    async def aclose(self) -> None:
+        for client in self._openai_clients.values():
+            await client.close()
+        self._openai_clients.clear()
+
     async def stream_invoke(
-        self, messages: list[ChatTurn], model: str | None = None, *, stream: bool = True
+        self, messages: list[ChatTurn], model: str | None = None, *, stream: bool = True,
+        options: GenerationOptions | None = None,
     ) -> AsyncIterator[StreamChunk]:
         """Yield THINK/TEXT chunks as they arrive, then one DONE with usage.
 
@@ -90,41 +118,60 @@ class SecretAIService:
         the HTTP connection to the model server.
         """
         info = self.resolve(model)
-        try:
-            llm = self._client(info)
-        except Exception as exc:  # ChatSecret checks SECRET_AI_API_KEY when it is built
-            raise map_error(exc, info) from exc
-        lc_messages = to_langchain(messages)
         parser = ThinkTagParser()
         usage: dict[str, Any] = {"model": info.name}
-        received = 0
+        source: AsyncIterator[Delta] | None = None
+        try:
+            if await self.protocol(info) == "openai":
+                source = openai_deltas(self._openai_client(info), info, messages, stream=stream, options=options,
+                                       usage=usage)
+            else:
+                source = self._ollama_deltas(info, messages, stream, options, usage)
+            async for reasoning, content in source:
+                if reasoning:
+                    for piece in parser.feed_reasoning(reasoning):
+                        yield piece
+                if content:
+                    for piece in parser.feed(content):
+                        yield piece
+        except SecretAIError:
+            raise
+        except Exception as exc:
+            raise map_error(exc, info) from exc
+        finally:
+            if source is not None:
+                await source.aclose()  # type: ignore[attr-defined]
+        for piece in parser.finish():
+            yield piece
+        # A whole answer arrives at once: how long the model thought is not observable then.
+        usage["think_seconds"] = parser.think_seconds if stream else None
+        yield StreamChunk(ChunkKind.DONE, usage=usage)
+
+    async def _ollama_deltas(self, info: ModelInfo, messages: list[ChatTurn], stream: bool,
+                             options: GenerationOptions | None, usage: dict[str, Any]) -> AsyncIterator[Delta]:
+        llm = self._client(info)  # ChatSecret checks SECRET_AI_API_KEY when it is built
+        lc_messages = to_langchain(messages)
         kwargs: dict[str, Any] = {"stream": stream}
+        sent = ollama_options(options)
+        if sent:
+            kwargs["options"] = sent
         if info.name in self._no_reasoning:
             kwargs["reasoning"] = None
+        received = 0
         while True:
+            source = llm.astream(lc_messages, **kwargs)
             try:
-                source = llm.astream(lc_messages, **kwargs)
-                try:
-                    async for chunk in source:
-                        received += 1
-                        reasoning = chunk.additional_kwargs.get("reasoning_content") if chunk.additional_kwargs else None
-                        if reasoning:
-                            for piece in parser.feed_reasoning(reasoning):
-                                yield piece
-                        content = chunk.content
-                        if content:
-                            for piece in parser.feed(content if isinstance(content, str) else str(content)):
-                                yield piece
-                        if chunk.usage_metadata:
-                            usage["prompt_tokens"] = chunk.usage_metadata.get("input_tokens")
-                            usage["completion_tokens"] = chunk.usage_metadata.get("output_tokens")
-                        if chunk.response_metadata.get("done"):
-                            usage["done_reason"] = chunk.response_metadata.get("done_reason")
-                finally:
-                    await source.aclose()
-                break
-            except SecretAIError:
-                raise
+                async for chunk in source:
+                    received += 1
+                    reasoning = chunk.additional_kwargs.get("reasoning_content") if chunk.additional_kwargs else None
+                    content = chunk.content
+                    yield reasoning, content if isinstance(content, str) else str(content)
+                    if chunk.usage_metadata:
+                        usage["prompt_tokens"] = chunk.usage_metadata.get("input_tokens")
+                        usage["completion_tokens"] = chunk.usage_metadata.get("output_tokens")
+                    if chunk.response_metadata.get("done"):
+                        usage["done_reason"] = chunk.response_metadata.get("done_reason")
+                return
             except Exception as exc:
                 error = map_error(exc, info)
                 if received == 0 and "support thinking" in error.message and "reasoning" not in kwargs:
@@ -132,18 +179,16 @@ class SecretAIService:
                     kwargs["reasoning"] = None
                     continue
                 raise error from exc
-        for piece in parser.finish():
-            yield piece
-        # A whole answer arrives at once: how long the model thought is not observable then.
-        usage["think_seconds"] = parser.think_seconds if stream else None
-        yield StreamChunk(ChunkKind.DONE, usage=usage)
+            finally:
+                await source.aclose()
 
-    async def invoke(self, messages: list[ChatTurn], model: str | None = None) -> Answer:
+    async def invoke(self, messages: list[ChatTurn], model: str | None = None, *,
+                     options: GenerationOptions | None = None) -> Answer:
         """The whole answer from one non-streaming request."""
         text: list[str] = []
         think: list[str] = []
         usage: dict[str, object] = {}
-        async for chunk in self.stream_invoke(messages, model, stream=False):
+        async for chunk in self.stream_invoke(messages, model, stream=False, options=options):
             if chunk.kind is ChunkKind.TEXT:
                 text.append(chunk.content)
             elif chunk.kind is ChunkKind.THINK:
@@ -153,51 +198,9 @@ class SecretAIService:
         return Answer(text="".join(text), think="".join(think), usage=usage)
 
 
-def map_error(exc: BaseException, info: ModelInfo) -> SecretAIError:
-    """Raw SDK/httpx/ollama errors -> an error kind and words a user can act on."""
-    import ollama
-    from secret_ai_sdk import secret_ai_ex as sdk
-
-    where = "the demo model" if info.demo else f"the model server at {info.url}"
-    for inner in _causes(exc):
-        if isinstance(inner, SecretAIError):
-            return inner
-        if isinstance(inner, sdk.SecretAIAPIKeyMissingError):
-            return SecretAIError(ErrorKind.AUTH, "No API key: set SECRET_AI_API_KEY and restart.")
-        if isinstance(inner, ollama.ResponseError):
-            status = inner.status_code
-            detail = _short(inner.error)
-            if status in (401, 403):
-                return SecretAIError(ErrorKind.AUTH, f"{where.capitalize()} rejected the API key (HTTP {status}). "
-                                     "Check SECRET_AI_API_KEY.", status=status)
-            if status == 429:
-                return SecretAIError(ErrorKind.OVERLOADED, f"{where.capitalize()} is busy (HTTP 429). Try again shortly.",
-                                     status=status)
-            if status == -1:
-                return SecretAIError(ErrorKind.MODEL, f"The model stopped with an error: {detail}")
-            return SecretAIError(ErrorKind.MODEL, f"{where.capitalize()} answered with an error (HTTP {status}): {detail}",
-                                 status=status)
-        if isinstance(inner, (httpx.ConnectError, httpx.ConnectTimeout, sdk.SecretAIConnectionError)):
-            return SecretAIError(ErrorKind.UNREACHABLE, f"Could not reach {where}.")
-        if isinstance(inner, (httpx.TimeoutException, sdk.SecretAITimeoutError)):
-            return SecretAIError(ErrorKind.TIMEOUT, f"{where.capitalize()} stopped responding (timed out).")
-        if isinstance(inner, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
-            return SecretAIError(ErrorKind.INTERRUPTED, f"The connection to {where} dropped mid-answer.")
-        if isinstance(inner, json.JSONDecodeError):
-            return SecretAIError(ErrorKind.MODEL, f"{where.capitalize()} sent a malformed reply.")
-    return SecretAIError(ErrorKind.MODEL, f"Unexpected error from {where}: {type(exc).__name__}: {_short(str(exc))}")
-
-
-def _causes(exc: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in chain:
-        chain.append(current)
-        original = getattr(current, "original_error", None)
-        current = original if isinstance(original, BaseException) else (current.__cause__ or current.__context__)
-    return chain
-
-
-def _short(text: str, limit: int = 300) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def ollama_options(options: GenerationOptions | None) -> dict[str, float | int]:
+    """Ollama's names for the generation options (`num_predict` is its max tokens)."""
+    sent = options.sent() if options else {}
+    if "max_tokens" in sent:
+        sent["num_predict"] = sent.pop("max_tokens")
+    return sent

@@ -9,12 +9,15 @@ import os
 import httpx
 from pydantic import BaseModel, Field
 
-from .models import ModelInfo
+from .models import ModelInfo, SecretAIError
+from .protocol import ProtocolDetector, bearer
 
 log = logging.getLogger(__name__)
 
-# Secret AI's contract also lists speech models; they do not speak /api/chat.
-NON_CHAT_MARKERS = ("stt", "tts", "whisper", "kokoro", "embed", "voice")
+# Secret AI's contract, and /v1/models on an OpenAI-compatible host, also list speech, embedding
+# and reranking models; they do not chat.
+NON_CHAT_MARKERS = ("stt", "tts", "whisper", "kokoro", "embed", "voice", "rerank", "bge-",
+                    "moderation", "transcribe", "speech")
 
 
 def is_chat_model(name: str) -> bool:
@@ -41,28 +44,51 @@ class Catalog(BaseModel):
         return [m.name for m in self.models]
 
 
-async def discover(url: str | None, model: str | None, api_key: str | None) -> Catalog:
-    """Resolve models and URLs: SECRET_AI_URL/SECRET_AI_MODEL skip the Secret Network lookup."""
+async def discover(url: str | None, model: str | None, api_key: str | None,
+                   detector: ProtocolDetector | None = None) -> Catalog:
+    """Resolve models and URLs: SECRET_AI_URL/SECRET_AI_MODEL skip the Secret Network lookup.
+
+    Every host, however it was found, goes through the same protocol choice (SECRET_AI_PROTOCOL).
+    """
+    detector = detector or ProtocolDetector()
     if url and model:
-        return Catalog(models=[ModelInfo(name=model, url=url)])
-    if url:
-        return await _from_ollama_tags(url, api_key)
-    return await asyncio.to_thread(_from_secret_network, model)
+        catalog = Catalog(models=[ModelInfo(name=model, url=url)])
+    elif url:
+        return await _from_server(url, api_key, detector)
+    else:
+        catalog = await asyncio.to_thread(_from_secret_network, model)
+    await _with_protocols(catalog, detector)
+    return catalog
 
 
-async def _from_ollama_tags(url: str, api_key: str | None) -> Catalog:
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+async def _with_protocols(catalog: Catalog, detector: ProtocolDetector) -> None:
+    """Ask each host which API it speaks now, so the first answer does not wait for it. A host that
+    does not answer yet keeps its model: it is asked again on first use, whose error names the tries."""
+    for info in catalog.models:
+        try:
+            info.protocol = await detector.protocol_for(info.url)
+        except SecretAIError as exc:
+            log.warning("%s", exc.message)
+
+
+async def _from_server(url: str, api_key: str | None, detector: ProtocolDetector) -> Catalog:
     try:
-        async with httpx.AsyncClient(timeout=10) as client:
-            response = await client.get(url.rstrip("/") + "/api/tags", headers=headers)
+        protocol = await detector.protocol_for(url)
+    except SecretAIError as exc:
+        return Catalog(error=f"{exc.message} Set SECRET_AI_MODEL to skip the model lookup.")
+    path, key = ("/v1/models", "data") if protocol == "openai" else ("/api/tags", "models")
+    try:
+        async with httpx.AsyncClient(timeout=10, headers=bearer(api_key)) as client:
+            response = await client.get(url.rstrip("/") + path)
             response.raise_for_status()
-            names = [m.get("name") or m.get("model") for m in response.json().get("models", [])]
-    except (httpx.HTTPError, ValueError) as exc:
-        return Catalog(error=f"Could not list models at SECRET_AI_URL={url} (GET /api/tags): {exc}. "
+            listed = response.json().get(key, [])
+            names = [m.get("id") or m.get("name") or m.get("model") for m in listed if isinstance(m, dict)]
+    except (httpx.HTTPError, ValueError, AttributeError) as exc:
+        return Catalog(error=f"Could not list models at SECRET_AI_URL={url} (GET {path}): {exc}. "
                              "Set SECRET_AI_MODEL to skip the lookup.")
-    chat = [ModelInfo(name=n, url=url) for n in names if n and is_chat_model(n)]
+    chat = [ModelInfo(name=n, url=url, protocol=protocol) for n in names if isinstance(n, str) and is_chat_model(n)]
     if not chat:
-        return Catalog(error=f"SECRET_AI_URL={url} lists no chat models. Set SECRET_AI_MODEL.")
+        return Catalog(error=f"SECRET_AI_URL={url} lists no chat models (GET {path}). Set SECRET_AI_MODEL.")
     return Catalog(models=chat)
 
 

@@ -1,7 +1,8 @@
 """Incremental separation of reasoning from answer text.
 
 Models put reasoning either in a separate field (Ollama >= 0.12.4 `thinking`, surfaced by
-langchain-ollama as `reasoning_content`) or inline as `<think>…</think>` in the content. Inline
+langchain-ollama as `reasoning_content`; on the OpenAI-compatible API `delta.reasoning_content` from
+vLLM's reasoning parser or `delta.reasoning`) or inline as `<think>…</think>` in the content. Inline
 tags may be split anywhere across chunks, so the parser holds back any tail that could still
 become a tag and never lets a partial tag reach the answer text.
 """

@@ -1,0 +1,132 @@
+"""Which API a model server speaks (SECRET_AI_PROTOCOL), asked once per host and remembered.
+
+Secret AI's hosts moved from Ollama to vLLM behind LiteLLM (the OpenAI-compatible API), and
+`/api/chat` answers 404 there. `auto` asks `GET /v1/models` first, then Ollama's `/api/tags` or
+`/api/version`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+import httpx
+
+from .models import ErrorKind, Protocol, SecretAIError
+
+log = logging.getLogger(__name__)
+
+ProtocolChoice = Literal["auto", "openai", "ollama"]
+API_KEY_ENV = "SECRET_AI_API_KEY"
+
+
+def api_key_from_env() -> str | None:
+    """The Secret AI key: only ever from SECRET_AI_API_KEY (as ChatSecret reads it)."""
+    key = os.environ.get(API_KEY_ENV, "").strip()
+    return key or None
+
+
+def bearer(key: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
+@dataclass(frozen=True)
+class _Try:
+    path: str
+    status: int | None = None  # None: no HTTP answer at all
+    failure: str = ""  # why there was no usable answer
+    matched: bool = False
+    unreachable: bool = False
+    timed_out: bool = False
+
+    def describe(self) -> str:
+        return f"GET {self.path}: {self.failure}"
+
+
+class ProtocolDetector:
+    """Answers "which API does this server speak?"; `auto` probes once per base URL."""
+
+    def __init__(self, choice: ProtocolChoice = "auto", timeout: float = 10.0) -> None:
+        self.choice = choice
+        self.timeout = timeout
+        self._known: dict[str, Protocol] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def known(self, url: str) -> Protocol | None:
+        return self.choice if self.choice != "auto" else self._known.get(_key(url))
+
+    async def protocol_for(self, url: str) -> Protocol:
+        """Raises SecretAIError naming every try when the server answers neither API."""
+        if self.choice != "auto":
+            return self.choice
+        key = _key(url)
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            if key not in self._known:
+                self._known[key] = await self._probe(key)
+                log.info("model server %s speaks the %s API", key, _NAMES[self._known[key]])
+        return self._known[key]
+
+    async def _probe(self, base: str) -> Protocol:
+        async with httpx.AsyncClient(timeout=self.timeout, headers=bearer(api_key_from_env())) as client:
+            openai = await _get(client, base, "/v1/models", "data", list)
+            if openai.matched:
+                return "openai"
+            tries = [openai]
+            # A refused connection is refused at once, so the error can still name both tries; a
+            # host that does not answer at all is not waited for twice.
+            if not openai.timed_out:
+                for path, field, kind in (("/api/tags", "models", list), ("/api/version", "version", str)):
+                    tried = await _get(client, base, path, field, kind)
+                    if tried.matched:
+                        return "ollama"
+                    tries.append(tried)
+                    if tried.unreachable or tried.timed_out:
+                        break
+        if openai.status in (401, 403) and all(t.status == 404 for t in tries[1:]):
+            # An OpenAI-compatible host that refused the key: the chat request will say so plainly.
+            return "openai"
+        raise _neither(base, tries)
+
+
+_NAMES: dict[Protocol, str] = {"openai": "OpenAI-compatible", "ollama": "Ollama"}
+
+
+def _key(url: str) -> str:
+    return url.rstrip("/")
+
+
+async def _get(client: httpx.AsyncClient, base: str, path: str, field: str, kind: type) -> _Try:
+    try:
+        response = await client.get(base + path)
+    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+        return _Try(path, failure=f"could not connect ({type(exc).__name__})", unreachable=True)
+    except httpx.TimeoutException:
+        return _Try(path, failure="no answer (timed out)", timed_out=True)
+    except httpx.HTTPError as exc:
+        return _Try(path, failure=f"{type(exc).__name__}")
+    if response.status_code != 200:
+        return _Try(path, response.status_code, f"HTTP {response.status_code}")
+    try:
+        body = response.json()
+    except ValueError:
+        return _Try(path, 200, "HTTP 200 but not JSON")
+    if isinstance(body, dict) and isinstance(body.get(field), kind):
+        return _Try(path, 200, matched=True)
+    return _Try(path, 200, f"HTTP 200 without {field!r}")
+
+
+def _neither(base: str, tries: list[_Try]) -> SecretAIError:
+    said = "; ".join(t.describe() for t in tries)
+    if all(t.unreachable for t in tries):
+        return SecretAIError(ErrorKind.UNREACHABLE, f"Could not reach the model server at {base} ({said}).")
+    if any(t.status in (401, 403) for t in tries):
+        return SecretAIError(ErrorKind.AUTH, f"The model server at {base} rejected the API key ({said}). "
+                             "Check SECRET_AI_API_KEY.", status=next(t.status for t in tries if t.status in (401, 403)))
+    if all(t.timed_out or t.unreachable for t in tries):
+        return SecretAIError(ErrorKind.TIMEOUT, f"The model server at {base} did not answer ({said}).")
+    return SecretAIError(ErrorKind.UNAVAILABLE,
+                         f"The server at {base} speaks neither the OpenAI-compatible API nor Ollama's ({said}). "
+                         "Check SECRET_AI_URL, or set SECRET_AI_PROTOCOL=openai or ollama.")
