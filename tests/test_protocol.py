@@ -27,8 +27,10 @@ def serve(protocols: set[str], **kwargs: object) -> OllamaLoopbackServer:
 
 
 @pytest.mark.parametrize(("protocols", "expected", "asked"), [
-    ({"openai"}, "openai", ["GET /v1/models"]),
-    ({"openai", "ollama"}, "openai", ["GET /v1/models"]),  # the OpenAI-compatible API is preferred
+    ({"openai"}, "openai", ["GET /v1/models", "GET /api/version"]),
+    # Ollama also serves /v1 (its compatibility layer): a host answering both is an Ollama host and
+    # keeps ChatSecret, its native client.
+    ({"openai", "ollama"}, "ollama", ["GET /v1/models", "GET /api/version"]),
     ({"ollama"}, "ollama", ["GET /v1/models", "GET /api/tags"]),
 ], ids=["openai-only", "both", "ollama-only"])
 async def test_auto_asks_v1_models_first_then_ollama(protocols: set[str], expected: str, asked: list[str]) -> None:

@@ -31,7 +31,8 @@ class Runtime:
             os.environ[API_KEY_ENV] = settings.secret_ai_api_key.get_secret_value()
         factory = demo_chat_model if settings.demo_mode else secret_chat_model
         openai_factory = demo_openai_client if settings.demo_mode else secret_openai_client
-        # The demo server speaks both APIs; `auto` finds it as it finds a real host.
+        # The demo server answers like a Secret AI host today (OpenAI-compatible only); `auto` finds
+        # it as it finds a real host.
         self.detector = ProtocolDetector(settings.secret_ai_protocol)
         self.service = SecretAIService(Catalog(error="Looking for models…"), factory, read_timeout,
                                        openai_factory=openai_factory, detector=self.detector)
@@ -61,7 +62,7 @@ class Runtime:
         if self.demo:
             pace = self.settings.demo_tokens_per_second
             self.demo_server = await OllamaLoopbackServer(lambda request: demo_reply(request, pace),
-                                                          models=[DEMO_MODEL]).start()
+                                                          models=[DEMO_MODEL], protocols=("openai",)).start()
             self.service.catalog = Catalog(
                 models=[ModelInfo(name=DEMO_MODEL, url=self.demo_server.url, demo=True)], demo=True)
             log.info("no SECRET_AI_API_KEY: using the offline demo model")

@@ -82,7 +82,7 @@ async def test_the_page_works_under_its_csp_and_the_csp_blocks_what_it_should(
         await page.goto(app_url)
         await ask(page, "Show me a table")
         await expect(page.locator(".sg-status").last).to_have_text("Completed", timeout=15_000)
-        await page.get_by_role("button", name="Settings").click()  # drawers, switches, selects
+        await page.get_by_role("button", name="Settings", exact=True).click()  # drawers, switches, selects
         await expect(page.get_by_text("Streaming").first).to_be_visible()
         await page.reload()
         await expect(page.locator(".sg-status").last).to_have_text("Completed", timeout=15_000)

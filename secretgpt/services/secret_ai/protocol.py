@@ -2,7 +2,8 @@
 
 Secret AI's hosts moved from Ollama to vLLM behind LiteLLM (the OpenAI-compatible API), and
 `/api/chat` answers 404 there. `auto` asks `GET /v1/models` first, then Ollama's `/api/tags` or
-`/api/version`.
+`/api/version`. Ollama itself also serves `/v1/models` (its OpenAI compatibility layer), so a host
+that answers both is an Ollama host and keeps `ChatSecret`, its native client.
 """
 
 from __future__ import annotations
@@ -73,7 +74,8 @@ class ProtocolDetector:
         async with httpx.AsyncClient(timeout=self.timeout, headers=bearer(api_key_from_env())) as client:
             openai = await _get(client, base, "/v1/models", "data", list)
             if openai.matched:
-                return "openai"
+                native = await _get(client, base, "/api/version", "version", str)
+                return "ollama" if native.matched else "openai"
             tries = [openai]
             # A refused connection is refused at once, so the error can still name both tries; a
             # host that does not answer at all is not waited for twice.
