@@ -6,10 +6,10 @@ import socket
 
 import pytest
 
-from secretgpt.services.ollama_loopback import OllamaLoopbackServer, Reply
+from secretgpt.services.loopback_model import LoopbackModelServer, Reply
+from secretgpt.records import ChatTurn, StreamChunk
 from secretgpt.services.secret_ai import (
-    Catalog, ChatTurn, ErrorKind, ModelInfo, ProtocolDetector, SecretAIError, SecretAIService, discover,
-    is_chat_model,
+    Catalog, ErrorKind, ModelInfo, ProtocolDetector, SecretAIError, SecretAIService, discover, is_chat_model,
 )
 
 KEY = "probe-key"
@@ -21,8 +21,8 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_AI_API_KEY", KEY)
 
 
-def serve(protocols: set[str], **kwargs: object) -> OllamaLoopbackServer:
-    return OllamaLoopbackServer(lambda request: Reply.of("Hello."), api_key=KEY, protocols=protocols,
+def serve(protocols: set[str], **kwargs: object) -> LoopbackModelServer:
+    return LoopbackModelServer(lambda request: Reply.of("Hello."), api_key=KEY, protocols=protocols,
                                 **kwargs)  # type: ignore[arg-type]
 
 
@@ -103,15 +103,21 @@ async def test_a_rejected_key_everywhere_is_an_auth_error(monkeypatch: pytest.Mo
     assert caught.value.kind is ErrorKind.AUTH and "SECRET_AI_API_KEY" in caught.value.message
 
 
+async def whole_answer(service: SecretAIService, model: str | None = None) -> str:
+    """The answer's text from one non-streaming request."""
+    chunks = [c async for c in service.stream_invoke(HI, model, stream=False)]
+    return "".join(c.content for c in chunks if isinstance(c, StreamChunk))
+
+
 async def test_service_answers_over_whatever_the_host_speaks() -> None:
     for protocols in ({"openai"}, {"ollama"}):
         async with serve(protocols) as server:
             service = SecretAIService(Catalog(models=[ModelInfo(name="loopback", url=server.url)]), read_timeout=5)
             try:
-                answer = await service.invoke(HI)
+                text = await whole_answer(service)
             finally:
                 await service.aclose()
-            assert answer.text == "Hello."
+            assert text == "Hello."
             assert server.connections[-1].protocol == next(iter(protocols))
 
 
@@ -184,7 +190,7 @@ async def test_hosts_from_the_secret_network_contract_go_through_the_same_choice
         service = SecretAIService(catalog, read_timeout=5)
         try:
             for model in catalog.names:
-                assert (await service.invoke(HI, model)).text == "Hello."
+                assert await whole_answer(service, model) == "Hello."
         finally:
             await service.aclose()
         assert [c.protocol for c in openai_host.connections + ollama_host.connections] == ["openai", "ollama"]

@@ -15,7 +15,7 @@ import pytest
 from secretgpt.config import ConfigError, load_settings
 from secretgpt.config.private_dir import make_private
 from secretgpt.interfaces.web_ui.login import LoginThrottle, login_marker
-from secretgpt.interfaces.web_ui.security import (
+from secretgpt.interfaces.security import (
     IMPORT_PATH,
     HostPolicy,
     body_limits,
@@ -215,7 +215,7 @@ async def test_the_middleware_secures_error_responses_too() -> None:
     from starlette.responses import HTMLResponse
     from starlette.routing import Route
 
-    from secretgpt.interfaces.web_ui.security import SecurityMiddleware
+    from secretgpt.interfaces.security import SecurityMiddleware
 
     async def page(_: Request) -> HTMLResponse:
         return HTMLResponse("<html><script>start()</script><script src='/x.js'></script></html>")

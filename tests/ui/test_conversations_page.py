@@ -6,7 +6,7 @@ import asyncio
 
 from nicegui.testing import User
 
-from secretgpt.services.ollama_loopback import Reply
+from secretgpt.services.loopback_model import Reply
 
 from .conftest import ScriptedModel
 from .test_chat_page import page_text, send, wait_for

@@ -9,7 +9,7 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from secretgpt.services.ollama_loopback import Reply
+from secretgpt.services.loopback_model import Reply
 
 from ..leak_server import LeakServer
 from .conftest import ScriptedModel

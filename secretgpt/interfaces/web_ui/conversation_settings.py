@@ -12,8 +12,8 @@ from typing import Any
 from nicegui import ui
 from pydantic import ValidationError
 
-from ...hub.core.router import HubRouter
-from ...services.secret_ai import ConversationSettings, GenerationOptions
+from ...hub.chat_hub import ChatHub
+from ...records import ConversationSettings, GenerationOptions
 from ...storage import ConversationNotFound
 
 # field -> (label, hint)
@@ -26,21 +26,23 @@ FIELDS = {
 
 
 class ConversationSettingsPanel:
-    def __init__(self, hub: HubRouter, owner: str, conversation_id: Callable[[], str | None]) -> None:
+    def __init__(self, hub: ChatHub, owner: str, conversation_id: Callable[[], str | None],
+                 default_system_prompt: str) -> None:
         self.hub = hub
         self.owner = owner
         self._conversation_id = conversation_id
+        self._default_system_prompt = default_system_prompt  # DEFAULT_SYSTEM_PROMPT
         self.pending: ConversationSettings | None = None  # for the conversation the next message starts
 
     def defaults(self) -> ConversationSettings:
-        return ConversationSettings(system=self.hub.settings.default_system_prompt)
+        return ConversationSettings(system=self._default_system_prompt)
 
     def reset(self) -> None:
         """A new chat starts from the defaults."""
         self.pending = None
 
     def for_new_conversation(self) -> dict[str, Any]:
-        """`stream_message` arguments for the conversation the next message starts."""
+        """`ChatHub.send` arguments for the conversation the next message starts."""
         chosen = self.pending
         return {"system": chosen.system, "options": chosen.options} if chosen is not None else {}
 
@@ -49,7 +51,7 @@ class ConversationSettingsPanel:
         current = self.pending or self.defaults()
         if conversation_id is not None:
             try:
-                current = (await self.hub.store.get(conversation_id, self.owner)).settings
+                current = (await self.hub.conversation(conversation_id, owner=self.owner)).settings
             except ConversationNotFound:
                 conversation_id = None
         scope = ("For this conversation's next answers." if conversation_id is not None
@@ -62,7 +64,8 @@ class ConversationSettingsPanel:
         if conversation_id is None:
             self.pending = chosen
         else:
-            await self.hub.store.update_settings(conversation_id, self.owner, chosen)
+            await self.hub.update_conversation(conversation_id, owner=self.owner, system=chosen.system,
+                                               options=chosen.options)
         ui.notify("Conversation settings saved.", type="positive")
 
 

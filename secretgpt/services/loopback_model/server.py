@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .script import Reply
+from .script import Reply, Step
 from .wire import OllamaWire, OpenAIWire, Wire
 
 log = logging.getLogger(__name__)
@@ -46,12 +46,15 @@ class ConnectionLog:
     closed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class OllamaLoopbackServer:
+class LoopbackModelServer:
     """Serve scripted replies. `reply_for(request)` decides each answer."""
 
     def __init__(self, reply_for: ReplyFactory, *, api_key: str | None = None, models: list[str] | None = None,
-                 protocols: Protocols = ("ollama", "openai")) -> None:
+                 protocols: Protocols = ("ollama", "openai"), written: Callable[[bytes], None] | None = None) -> None:
         self.reply_for = reply_for
+        # Called with each piece of a streamed reply once it is on the wire (a benchmark times its
+        # last token by it).
+        self.written = written
         self.api_key = api_key
         self.models = models or ["loopback"]
         self.protocols = frozenset(protocols)
@@ -66,7 +69,7 @@ class OllamaLoopbackServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self) -> OllamaLoopbackServer:
+    async def start(self) -> LoopbackModelServer:
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -83,7 +86,7 @@ class OllamaLoopbackServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2)
 
-    async def __aenter__(self) -> OllamaLoopbackServer:
+    async def __aenter__(self) -> LoopbackModelServer:
         return await self.start()
 
     async def __aexit__(self, *exc: object) -> None:
@@ -216,39 +219,21 @@ class OllamaLoopbackServer:
         in_think = False
         sent = 0
         for step in reply.steps:
-            if step.kind == "sleep":
-                await self._flush(writer, pending)
-                await asyncio.sleep(step.seconds)
-                start += step.seconds
+            if step.kind != "chunk":
+                if step.kind == "sleep":
+                    start += step.seconds
+                if await self._control_step(writer, conn, wire, step, pending):
+                    return
                 continue
-            if step.kind == "stall":
-                await self._flush(writer, pending)
-                await asyncio.Event().wait()
-            if step.kind == "drop":
-                await self._flush(writer, pending)
-                transport = writer.transport
-                transport.abort()  # no terminating chunk: the client sees a broken body
-                return
-            if step.kind == "error":
-                pending.append(wire.stream_error(step.content))
-                await self._flush(writer, pending)
-                writer.write(b"0\r\n\r\n")
-                await writer.drain()
-                conn.finished = True
-                return
             content, thinking = step.content, step.thinking
             if inline:
-                if thinking and not in_think:
-                    thinking, in_think = "<think>" + thinking, True
-                if content and in_think:
-                    content, in_think = "</think>" + content, False
-                content, thinking = thinking + content, ""
+                content, in_think = _inline(content, thinking, in_think)
+                thinking = ""
             pending.append(wire.chunk(reply, content, thinking))
             sent += 1
             conn.chunks_sent = sent
             if interval:
-                due = start + sent * interval
-                delay = due - time.monotonic()
+                delay = start + sent * interval - time.monotonic()
                 if delay > 0:
                     await self._flush(writer, pending)
                     await asyncio.sleep(delay)
@@ -260,6 +245,23 @@ class OllamaLoopbackServer:
         writer.write(b"0\r\n\r\n")
         await writer.drain()
         conn.finished = True
+
+    async def _control_step(self, writer: asyncio.StreamWriter, conn: ConnectionLog, wire: Wire, step: Step,
+                            pending: list[bytes]) -> bool:
+        """A scripted pause, stall, dropped connection or error line; True if the reply ends here."""
+        await self._flush(writer, pending)
+        if step.kind == "sleep":
+            await asyncio.sleep(step.seconds)
+            return False
+        if step.kind == "stall":
+            await asyncio.Event().wait()
+        if step.kind == "drop":
+            writer.transport.abort()  # no terminating chunk: the client sees a broken body
+            return True
+        writer.write(_chunked(wire.stream_error(step.content)) + b"0\r\n\r\n")
+        await writer.drain()
+        conn.finished = True
+        return True
 
     async def _send_whole(self, writer: asyncio.StreamWriter, conn: ConnectionLog, reply: Reply, wire: Wire,
                           inline: bool) -> None:
@@ -279,12 +281,27 @@ class OllamaLoopbackServer:
         await self._respond_json(writer, 200, wire.whole(reply, text, thinking), close=True)
         conn.finished = True
 
-    @staticmethod
-    async def _flush(writer: asyncio.StreamWriter, pending: list[bytes]) -> None:
+    async def _flush(self, writer: asyncio.StreamWriter, pending: list[bytes]) -> None:
         if not pending:
             return
         data = b"".join(pending)
         pending.clear()
-        writer.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        writer.write(_chunked(data))
         await writer.drain()
+        if self.written is not None:
+            self.written(data)
+
+
+def _chunked(data: bytes) -> bytes:
+    """One HTTP/1.1 chunk."""
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n"
+
+
+def _inline(content: str, thinking: str, in_think: bool) -> tuple[str, bool]:
+    """Reasoning as old servers sent it: inside <think>…</think> in the content."""
+    if thinking and not in_think:
+        thinking, in_think = "<think>" + thinking, True
+    if content and in_think:
+        content, in_think = "</think>" + content, False
+    return thinking + content, in_think
 

@@ -1,5 +1,6 @@
-"""`SaveRetrier`: an answer whose final save failed is saved again in the background, with backoff,
-for as long as the process lives (a full disk gets space back, a database comes back)."""
+"""When an answer is saved: `SaveOrder` keeps one stream's checkpoints and final save in order;
+`SaveRetrier` saves an answer whose final save failed again in the background, with backoff, for
+as long as the process lives (a full disk gets space back, a database comes back)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,70 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from ...storage import ConversationNotFound
-from ...storage.failures import failure_reason
-from .events import StreamRecord
+from ..records import StreamRecord
+from ..storage import ConversationNotFound
+from ..storage.failures import failure_reason
 
 log = logging.getLogger(__name__)
 
 Save = Callable[[StreamRecord], Awaitable[object]]
+
+
+class SaveOrder:
+    """A streaming answer is saved every `interval` seconds while it grows (a crash loses little
+    of it), then once at its end. The two never overlap, so a late checkpoint cannot overwrite the
+    end, and a write is never cut in half."""
+
+    def __init__(self, stream_id: str, interval: float, checkpoint: Callable[[], Awaitable[None]] | None,
+                 progress: Callable[[], int]) -> None:
+        self._stream_id = stream_id
+        self._interval = interval
+        self._checkpoint = checkpoint
+        self._progress = progress  # grows while there is something new to save
+        self._lock = asyncio.Lock()
+        self._closing = False
+        self._saved = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._checkpoint is not None:
+            self._task = asyncio.create_task(self._checkpoints(), name=f"stream-checkpoint-{self._stream_id}")
+
+    @property
+    def saved(self) -> bool:
+        return self._saved.is_set()
+
+    async def wait_saved(self) -> None:
+        await self._saved.wait()
+
+    async def final(self, end: Callable[[], Awaitable[None]]) -> None:
+        """Run `end` (the final save, and what must follow it before anyone can see the end) once
+        no checkpoint is writing."""
+        self._closing = True
+        if self._task is not None and not self._lock.locked():
+            self._task.cancel()  # only while it sleeps
+        async with self._lock:
+            await end()
+        self._saved.set()
+
+    async def _checkpoints(self) -> None:
+        assert self._checkpoint is not None
+        saved = self._progress()
+        try:
+            while not self._closing:
+                await asyncio.sleep(self._interval)
+                if self._progress() == saved:
+                    continue
+                async with self._lock:
+                    if self._closing:
+                        return
+                    saved = self._progress()
+                    try:
+                        await self._checkpoint()
+                    except Exception:
+                        log.exception("stream %s: checkpoint failed", self._stream_id)
+        except asyncio.CancelledError:
+            pass
 
 
 class SaveRetrier:

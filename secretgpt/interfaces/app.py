@@ -1,53 +1,60 @@
-"""The app: the HTTP API and the chat page, mounted on NiceGUI's FastAPI `app`."""
+"""The app: NiceGUI's FastAPI `app` with the security middlewares, the HTTP API and the chat page.
+
+The runtime (storage, the model service, the `ChatHub`) starts inside the app's lifespan, before
+the server accepts a request; the API and the page are mounted on the hub it built.
+"""
 
 from __future__ import annotations
 
 import logging
-import os
-import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from fastapi import Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from nicegui import app, core, ui
 
-from ...config import Settings
-from ...hub.runtime import Runtime
-from ...storage.failures import failure_reason
-from .api import create_api, token_guard
-from .conversations_api import create_conversations_api
-from .login import register_login
+from ..config import Settings
+from ..hub.runtime import Runtime
+from ..storage.failures import failure_reason
+from .http_api import mount_api
 from .security import HostPolicy, SecurityMiddleware, body_limits
 from .sessions import install_sessions
+from .web_ui.login import register_login
+from .web_ui.page import register_page
 
 log = logging.getLogger(__name__)
+
+# NiceGUI's own lifespan (its startup and shutdown handlers); ours runs inside it.
+_NICEGUI_LIFESPAN = app.router.lifespan_context
 
 
 def build(settings: Settings) -> Runtime:
     """Wire the runtime into NiceGUI's app. Call once per process, before `ui.run`."""
     runtime = Runtime(settings)
-    app.include_router(create_api(runtime.router, runtime.api_token, settings.sse_keepalive_interval))
-    app.include_router(create_conversations_api(runtime.router, token_guard(runtime.api_token)))
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.on_startup(lambda: _start(runtime))
-    app.on_shutdown(runtime.stop)
     app.state.runtime = runtime
+    app.router.lifespan_context = _lifespan
     _secure(settings, runtime.api_token)
-
-    from .page import register_page
-
-    register_page(runtime)
     return runtime
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    problems = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        problems.append(f"{where}: {err.get('msg')}")
-    message = "Invalid request: " + "; ".join(problems)
-    return JSONResponse({"detail": {"message": message, "kind": "bad_request"}}, status_code=422)
+@asynccontextmanager
+async def _lifespan(fastapi_app: FastAPI) -> AsyncIterator[None]:
+    async with _NICEGUI_LIFESPAN(fastapi_app):
+        runtime: Runtime = fastapi_app.state.runtime
+        settings = runtime.settings
+        try:
+            hub = await runtime.start()
+        except Exception as exc:
+            # main.py checked storage just before; if it fails anyway, do not serve without it.
+            log.critical("SecretGPT cannot open its conversation storage (%s); stopping. Check SECRETGPT_DATA_DIR / "
+                         "SECRETGPT_DATABASE_URL.", failure_reason(exc))
+            raise
+        mount_api(fastapi_app, hub, api_token=runtime.api_token, keepalive=settings.sse_keepalive_interval)
+        register_page(hub, settings)
+        try:
+            yield
+        finally:
+            await runtime.stop()
 
 
 def _secure(settings: Settings, api_token: str) -> None:
@@ -60,16 +67,6 @@ def _secure(settings: Settings, api_token: str) -> None:
         register_login(api_token)
     install_sessions(settings.resolved_storage_secret())
     app.add_middleware(SecurityMiddleware, hosts=hosts, body_limit=body_limits(settings))
-
-
-async def _start(runtime: Runtime) -> None:
-    try:
-        await runtime.start()
-    except Exception as exc:
-        # main.py checked storage just before; if it fails anyway, do not serve without it.
-        log.critical("SecretGPT cannot open its conversation storage (%s); stopping. Check SECRETGPT_DATA_DIR / "
-                     "SECRETGPT_DATABASE_URL.", failure_reason(exc))
-        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def run(settings: Settings) -> None:
@@ -95,8 +92,7 @@ def run(settings: Settings) -> None:
         reload=False,
         show=False,
         show_welcome_message=False,
-        # uvicorn runs the shutdown handlers (which interrupt and save streaming answers) only once
-        # every response has ended: without a limit, one open SSE stream holds a SIGTERM for as
-        # long as its answer takes (minutes if paused).
+        # uvicorn runs the shutdown (which interrupts and saves streaming answers) only once every
+        # response has ended: without a limit, one open response could hold a SIGTERM for long.
         timeout_graceful_shutdown=5,
     )

@@ -1,32 +1,37 @@
-"""Types that cross the service boundary: chat turns in, stream chunks out, errors."""
+"""The shared types at the bottom: what storage, the hub, the services and the interfaces all speak.
+
+A chat turn goes to the model; the model's answer comes back as chunks of one `ChunkKind` each (the
+same kind reaches the page) and ends with its `Usage`; the hub keeps each answer as a
+`StreamRecord`, which storage saves. A conversation's `ConversationSettings` travel with it.
+Nothing here imports anything else of the app.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from enum import Enum
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum, StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
 Role = Literal["system", "user", "assistant"]
-# The two APIs a model server may speak: OpenAI-compatible chat completions (Secret AI's vLLM
-# behind LiteLLM today) or Ollama's /api/chat (ChatSecret).
-Protocol = Literal["openai", "ollama"]
 
 
 class ChatTurn(BaseModel):
+    """One message as the model sees it (reasoning is never sent back)."""
+
     role: Role
     content: str
-    # Reasoning is kept for display and export but never sent back to the model.
-    think: str = ""
 
 
-class ChunkKind(str, Enum):
+class ChunkKind(StrEnum):
+    """What a piece of an answer is: reasoning or answer text. Used from the model path to the page."""
+
     THINK = "think"
     TEXT = "text"
-    DONE = "done"
 
 
 @dataclass(slots=True)
@@ -35,38 +40,36 @@ class StreamChunk:
 
     kind: ChunkKind
     content: str = ""
-    # Only on DONE: what the model server reported at the end (token counts, done reason).
-    usage: dict[str, object] = field(default_factory=dict)
 
 
-class ErrorKind(str, Enum):
-    AUTH = "auth"
-    UNREACHABLE = "unreachable"
+@dataclass(slots=True)
+class Usage:
+    """What the model server reported at the end of an answer (None: it did not say)."""
+
+    model: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    done_reason: str | None = None
+
+
+class StreamStatus(str, Enum):
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    ERROR = "error"
     TIMEOUT = "timeout"
-    MODEL = "model_error"
+    PAUSE_TIMEOUT = "paused_timeout"
     INTERRUPTED = "interrupted"
-    BAD_REQUEST = "bad_request"
-    OVERLOADED = "overloaded"
-    UNAVAILABLE = "unavailable"
-    STORAGE = "storage"  # the answer arrived but could not be saved
+
+    @property
+    def ended(self) -> bool:
+        return self not in (StreamStatus.CONNECTING, StreamStatus.STREAMING, StreamStatus.PAUSED)
 
 
-class SecretAIError(Exception):
-    """A model-side failure, mapped from raw SDK/httpx/ollama errors to a kind a user can act on."""
-
-    def __init__(self, kind: ErrorKind, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.status = status
-
-
-class ModelInfo(BaseModel):
-    name: str
-    url: str
-    demo: bool = False
-    # None: not known yet; asked of the server (SECRET_AI_PROTOCOL=auto) on first use.
-    protocol: Protocol | None = None
+# A stream in one of these states has a task behind it; after a restart nothing does any more.
+LIVE_STATUSES = frozenset({StreamStatus.CONNECTING, StreamStatus.STREAMING, StreamStatus.PAUSED})
 
 
 MAX_SYSTEM_PROMPT_CHARS = 100_000
@@ -133,7 +136,33 @@ class ConversationSettings(BaseModel):
                                     options=self.options if options is None else options)
 
 
-class Answer(BaseModel):
-    text: str
+class StreamRecord(BaseModel):
+    """Everything known about one answer: read by history, export and the API."""
+
+    stream_id: str
+    conversation_id: str
+    owner: str
+    model: str
+    status: StreamStatus
+    streaming: bool = True
+    text: str = ""
     think: str = ""
-    usage: dict[str, object] = Field(default_factory=dict)
+    started_at: datetime
+    first_token_at: datetime | None = None
+    ended_at: datetime | None = None
+    time_to_first_token: float | None = None
+    think_seconds: float | None = None
+    paused_seconds: float = 0.0
+    chunks: int = 0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    done_reason: str | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    fallback: bool = False
+    # The system prompt and generation options this answer was made with.
+    settings: ConversationSettings | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """The record without the (possibly long) text: what final SSE events carry."""
+        return self.model_dump(mode="json", exclude={"text", "think", "owner"})

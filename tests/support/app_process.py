@@ -1,22 +1,21 @@
-"""`python main.py` as a real subprocess, for tests that need whole processes (restart, kill -9).
+"""`python main.py` as a real subprocess, for tests and benchmarks that need whole processes
+(restart, kill -9, a real browser, CPU and memory figures).
 
-The model server is the project's loopback server, in the test's own event loop; the app reaches
-it over TCP like it would reach Secret AI. Nothing of the app runs in the test process.
+The model server is the project's loopback server, in the caller's event loop or thread; the app
+reaches it over TCP like it would reach Secret AI. Nothing of the app runs in the caller's process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,7 @@ import httpx
 
 from secretgpt.config import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MAIN = ROOT / "main.py"
 
 # Every environment key Settings reads: a developer's shell must not change what the app sees.
@@ -54,11 +53,13 @@ class AppProcess:
     """One `python main.py`. `start()` returns once the API answers and the model is discovered.
 
     It runs in its own working directory (NiceGUI keeps `.nicegui/` there, and a developer's
-    `.env` in the repository must not leak in); the data dir is what tests share across restarts.
+    `.env` in the repository must not leak in); the data dir is what callers share across restarts.
+    `command` replaces `main.py` (a benchmark runs it under a profiler).
     """
 
     def __init__(self, data_dir: Path, workdir: Path, *, model_url: str, model: str, model_api_key: str,
-                 port: int | None = None, env: Mapping[str, str] | None = None) -> None:
+                 port: int | None = None, env: Mapping[str, str] | None = None,
+                 command: Sequence[str] | None = None) -> None:
         self.data_dir = data_dir
         self.workdir = workdir
         self.port = port or free_port()
@@ -70,14 +71,21 @@ class AppProcess:
             "SECRET_AI_URL": model_url,
             "SECRET_AI_MODEL": model,
             "SECRET_AI_API_KEY": model_api_key,
+            "PYTHONUNBUFFERED": "1",
             **(env or {}),
         })
+        self.command = list(command) if command is not None else [str(MAIN)]
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / f"app-{self.port}-{time.time_ns()}.log"
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
 
     @property
     def api_token(self) -> str:
@@ -99,8 +107,8 @@ class AppProcess:
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child keeps it open
         try:
-            self.proc = subprocess.Popen([sys.executable, str(MAIN)], cwd=self.workdir, env=self.env,
-                                         stdout=log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen([sys.executable, *self.command], cwd=self.workdir, env=self.env,
+                                         stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         finally:
             log.close()
         deadline = time.monotonic() + timeout
@@ -126,10 +134,10 @@ class AppProcess:
             return False
         return response.status_code == 200 and self.model in [m["name"] for m in response.json()["models"]]
 
-    async def terminate(self, timeout: float = 30.0) -> int:
-        """SIGTERM, as a service manager would stop it; returns the exit code."""
+    async def terminate(self, timeout: float = 30.0, sig: signal.Signals = signal.SIGTERM) -> int:
+        """SIGTERM, as a service manager would stop it (or `sig`); returns the exit code."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
+        self.proc.send_signal(sig)
         return await self._wait(timeout)
 
     async def kill(self) -> int:
@@ -150,7 +158,7 @@ class AppProcess:
         return self.proc.returncode
 
     def cleanup(self) -> None:
-        """At teardown: make sure nothing outlives the test."""
+        """At teardown: make sure nothing outlives the caller."""
         if self.running:
             assert self.proc is not None
             self.proc.kill()
@@ -162,94 +170,4 @@ class AppProcess:
             text = self.log_path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return "(no log)"
-        return "\n".join(text.splitlines()[-lines:])
-
-
-# --- Server-Sent Events as a client sees them --------------------------------------------------
-
-
-@dataclass
-class Frame:
-    id: int | None
-    data: dict[str, Any]
-    at: float  # time.monotonic() when it arrived
-
-    @property
-    def type(self) -> str:
-        return str(self.data.get("type"))
-
-
-@dataclass
-class EventStream:
-    """Reads an SSE response in a background task and remembers how the response ended:
-    `ended_cleanly` (the server closed the body properly) or `error` (the connection broke)."""
-
-    response: httpx.Response
-    frames: list[Frame] = field(default_factory=list)
-    error: BaseException | None = None
-    ended_cleanly: bool = False
-    ended_at: float | None = None
-
-    def __post_init__(self) -> None:
-        self._arrived = asyncio.Event()
-        self._done = asyncio.Event()
-        self._task = asyncio.create_task(self._pump())
-
-    async def _pump(self) -> None:
-        event_id: int | None = None
-        data: list[str] = []
-        try:
-            async for line in self.response.aiter_lines():
-                if line == "":
-                    if data:
-                        self.frames.append(Frame(event_id, json.loads("\n".join(data)), time.monotonic()))
-                        self._arrived.set()
-                    event_id, data = None, []
-                elif line.startswith("id: "):
-                    event_id = int(line[4:])
-                elif line.startswith("data: "):
-                    data.append(line[6:])
-            self.ended_cleanly = True
-        except httpx.HTTPError as exc:  # includes the peer closing mid-body
-            self.error = exc
-        finally:
-            self.ended_at = time.monotonic()
-            self._done.set()
-            self._arrived.set()
-
-    def text(self, kind: str = "text", *, before: float | None = None) -> str:
-        return "".join(f.data["content"] for f in self.frames
-                       if f.type == kind and (before is None or f.at < before))
-
-    def count(self, kind: str = "text") -> int:
-        return sum(f.type == kind for f in self.frames)
-
-    def first(self, kind: str) -> Frame | None:
-        return next((f for f in self.frames if f.type == kind), None)
-
-    async def wait_for(self, condition: Any, timeout: float, what: str) -> None:
-        async with asyncio.timeout(timeout):
-            while not condition():
-                if self._done.is_set():
-                    raise AssertionError(f"the event stream ended before {what} (error: {self.error!r})")
-                self._arrived.clear()
-                await self._arrived.wait()
-
-    async def ended(self, timeout: float) -> None:
-        await asyncio.wait_for(self._done.wait(), timeout)
-
-    async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(BaseException):
-            await self._task
-
-
-@contextlib.asynccontextmanager
-async def event_stream(client: httpx.AsyncClient, body: dict[str, Any]) -> AsyncIterator[EventStream]:
-    async with client.stream("POST", "/api/v1/chat/stream", json=body) as response:
-        assert response.status_code == 200, (response.status_code, await response.aread())
-        reader = EventStream(response)
-        try:
-            yield reader
-        finally:
-            await reader.close()
+        return "\n".join(line if len(line) <= 400 else line[:400] + " …" for line in text.splitlines()[-lines:])

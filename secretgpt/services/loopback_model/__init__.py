@@ -3,15 +3,15 @@ answers it) and Ollama's `/api/chat`, or only one of them.
 
 It is the offline demo model behind `python main.py` without an API key, and the model server
 that tests and benchmarks run the real `AsyncOpenAI` and `ChatSecret` against (with scripted
-failures). The name stays from when it spoke Ollama only.
+failures).
 """
 
 from .script import Reply, Step, demo_reply, synthetic_markdown, tokenize
-from .server import ConnectionLog, OllamaLoopbackServer
+from .server import ConnectionLog, LoopbackModelServer
 
 __all__ = [
     "ConnectionLog",
-    "OllamaLoopbackServer",
+    "LoopbackModelServer",
     "Reply",
     "Step",
     "demo_reply",

@@ -25,15 +25,19 @@ class StreamRegistry:
 
     def open(self, build: Callable[[str], ActiveStream], *, start: bool = True) -> ActiveStream:
         """Register (and start) a stream, or raise TooManyStreams (never a silent queue)."""
-        self._prune()
-        if len(self.upstream_streams()) >= self.max_concurrent:
-            raise TooManyStreams(self.max_concurrent)
+        self.reserve()
         stream_id = uuid.uuid4().hex
         stream = build(stream_id)
         self._streams[stream_id] = stream
         if start:
             stream.start()
         return stream
+
+    def reserve(self) -> None:
+        """Raise TooManyStreams if no stream could be opened now (checked before anything is stored)."""
+        self._prune()
+        if len(self.upstream_streams()) >= self.max_concurrent:
+            raise TooManyStreams(self.max_concurrent)
 
     def discard(self, stream_id: str) -> None:
         """Forget a stream that never started."""

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from .events import StreamEvent
+from ..records import ChunkKind
+from .events import FINAL_EVENTS, StreamEvent
 
-# Kinds held back during a pause; "paused"/"resumed"/"start" are delivered at once.
-HELD_KINDS = frozenset({"think", "text", "done", "cancelled", "error"})
+# Held back during a pause: content and the end; "paused"/"resumed"/"start" are delivered at once.
+HELD_KINDS = frozenset({ChunkKind.THINK, ChunkKind.TEXT, *FINAL_EVENTS})
 
 
 class EventLog:
@@ -43,15 +44,15 @@ class EventLog:
         self._wakeup.set()
         self._wakeup = asyncio.Event()
 
-    def deliver(self, kind: str, content: str) -> None:
+    def deliver(self, kind: ChunkKind, content: str) -> None:
         """A model chunk: one event, or coalesced with the next ones (STREAMING_CHUNK_SIZE)."""
         if self._chunk_size <= 1:
-            self.append(StreamEvent(0, kind, content))  # type: ignore[arg-type]
+            self.append(StreamEvent(0, kind, content))
             return
         if self._coalesce is not None and self._coalesce.type != kind:
             self.flush()
         if self._coalesce is None:
-            self._coalesce = StreamEvent(0, kind, "")  # type: ignore[arg-type]
+            self._coalesce = StreamEvent(0, kind, "")
         self._coalesce.content += content
         self._coalesced += 1
         if self._coalesced >= self._chunk_size:
@@ -69,7 +70,7 @@ class EventLog:
         held, self._held = self._held, []
         merged: list[StreamEvent] = []
         for event in held:
-            if merged and event.type in ("think", "text") and merged[-1].type == event.type:
+            if merged and isinstance(event.type, ChunkKind) and merged[-1].type == event.type:
                 merged[-1].content += event.content
             else:
                 merged.append(event)

@@ -4,16 +4,15 @@ Models put reasoning either in a separate field (Ollama >= 0.12.4 `thinking`, su
 langchain-ollama as `reasoning_content`; on the OpenAI-compatible API `delta.reasoning_content` from
 vLLM's reasoning parser or `delta.reasoning`) or inline as `<think>…</think>` in the content. Inline
 tags may be split anywhere across chunks, so the parser holds back any tail that could still
-become a tag and never lets a partial tag reach the answer text.
+become a tag and never lets a partial tag reach the answer text. How long the model thought is
+timed where the chunks are read (the hub's `Tally`), not here.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from ...records import ChunkKind, StreamChunk
 
-from .models import ChunkKind, StreamChunk
-
+Delta = tuple[str | None, str | None]  # (reasoning, content) of one chunk, as a model client reads it
 OPEN_TAG = "<think>"
 CLOSE_TAG = "</think>"
 
@@ -29,29 +28,18 @@ def _partial_tag_suffix(buffer: str, tag: str) -> int:
 class ThinkTagParser:
     """Feed content and reasoning deltas; get back THINK/TEXT chunks in order."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
+    def __init__(self) -> None:
         self._in_think = False
         self._pending = ""  # held-back characters that may be the start of a tag
-        self.think_started_at: float | None = None
-        self.think_ended_at: float | None = None
 
     @property
     def in_think(self) -> bool:
         return self._in_think
 
-    @property
-    def think_seconds(self) -> float | None:
-        if self.think_started_at is None:
-            return None
-        end = self.think_ended_at if self.think_ended_at is not None else self._clock()
-        return max(0.0, end - self.think_started_at)
-
     def feed_reasoning(self, reasoning: str) -> list[StreamChunk]:
         """Reasoning delivered out of band (the `thinking` field)."""
         if not reasoning:
             return []
-        self._mark_think_start()
         return [StreamChunk(ChunkKind.THINK, reasoning)]
 
     def feed(self, content: str) -> list[StreamChunk]:
@@ -59,9 +47,6 @@ class ThinkTagParser:
         if not content:
             return []
         out: list[StreamChunk] = []
-        if self.think_started_at is not None and self.think_ended_at is None and not self._in_think:
-            # Out-of-band reasoning has stopped: the answer has begun.
-            self.think_ended_at = self._clock()
         if not self._pending and "<" not in content:
             # Fast path (nearly every token): no tag can start here.
             self._emit(out, content)
@@ -74,12 +59,7 @@ class ThinkTagParser:
             if index >= 0:
                 self._emit(out, buffer[:index])
                 buffer = buffer[index + len(tag):]
-                if self._in_think:
-                    self._in_think = False
-                    self.think_ended_at = self._clock()
-                else:
-                    self._in_think = True
-                    self._mark_think_start()
+                self._in_think = not self._in_think
                 continue
             hold = _partial_tag_suffix(buffer, tag)
             self._emit(out, buffer[: len(buffer) - hold])
@@ -98,15 +78,8 @@ class ThinkTagParser:
                 self._pending = ""
             self._emit(out, self._pending)
             self._pending = ""
-        if self._in_think:
-            self._in_think = False
-        if self.think_started_at is not None and self.think_ended_at is None:
-            self.think_ended_at = self._clock()
+        self._in_think = False
         return out
-
-    def _mark_think_start(self) -> None:
-        if self.think_started_at is None:
-            self.think_started_at = self._clock()
 
     def _emit(self, out: list[StreamChunk], text: str) -> None:
         if not text:
