@@ -27,7 +27,7 @@ async def test_open_creates_the_file_in_wal_mode_at_the_latest_version(store: Sq
         assert {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")} >= {
             "schema_version", "conversations", "messages"}
     # Foreign keys are per connection: look at one of the store's own.
-    async with store._engine.connect() as conn:
+    async with store.engine.connect() as conn:
         assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
 
 
@@ -42,7 +42,7 @@ async def test_migrated_database_matches_schema_module(store: SqlConversationSto
             for table in insp.get_table_names()
         }
 
-    async with store._engine.connect() as conn:
+    async with store.engine.connect() as conn:
         migrated = await conn.run_sync(shape)
     expected = {
         table.name: ({c.name: c.nullable for c in table.columns},

@@ -343,4 +343,4 @@ async def test_naive_datetimes_are_refused_rather_than_guessed(store: SqlConvers
     from secretgpt.storage.schema import UTCDateTime
 
     with pytest.raises(ValueError, match="naive"):
-        UTCDateTime().process_bind_param(datetime(2025, 1, 1), store._engine.dialect)
+        UTCDateTime().process_bind_param(datetime(2025, 1, 1), store.engine.dialect)

@@ -113,6 +113,11 @@ class SqlConversationStore:
     async def close(self) -> None:
         await self._engine.dispose()
 
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine reads go through (writes take the write lock first): for inspection."""
+        return self._engine
+
     async def schema_version(self) -> int:
         async with self._engine.connect() as conn:
             return (await conn.execute(select(schema_version.c.version))).scalar_one()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from nicegui import ElementFilter
 from nicegui.testing import User
 
 from secretgpt.services.loopback_model import Reply
@@ -23,8 +24,11 @@ def marker_texts(user: User, marker: str) -> list[str]:
 def conversation_titles(user: User) -> list[str]:
     """Titles in the order the list shows them (items move, so creation order is not it)."""
     lists = user.find(marker="conversation-list").elements
+    assert user.client is not None
+    with user.client:
+        titles = set(ElementFilter(marker="conversation-title"))
     return [label.text for item in next(iter(lists)).default_slot.children
-            for label in item.descendants() if "conversation-title" in label._markers]
+            for label in item.descendants() if label in titles]
 
 
 async def ask_and_wait(user: User, text: str) -> None:
