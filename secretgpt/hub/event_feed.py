@@ -20,11 +20,6 @@ class EventFeed:
         self._seq = max(0, after)
         self.done = False  # the final event was taken (or the stream ended without one)
 
-    @property
-    def seq(self) -> int:
-        """The last event taken (the SSE `id:` a client would send back as Last-Event-ID)."""
-        return self._seq
-
     def take(self) -> list[StreamEvent]:
         """Every event delivered since the last `take`, up to and including the final one."""
         batch = self._log.after(self._seq)

@@ -56,9 +56,9 @@ class ConversationSettingsPanel:
                 conversation_id = None
         scope = ("For this conversation's next answers." if conversation_id is not None
                  else "For the conversation your next message starts.")
-        form = _SettingsForm(current, self.defaults(), scope)
-        chosen = await form.dialog
-        form.dialog.delete()
+        dialog = SettingsDialog(current, self.defaults(), scope)
+        chosen = await dialog
+        dialog.delete()
         if chosen is None:
             return
         if conversation_id is None:
@@ -69,11 +69,13 @@ class ConversationSettingsPanel:
         ui.notify("Conversation settings saved.", type="positive")
 
 
-class _SettingsForm:
-    """The dialog itself, built for one edit (like the page's other dialogs)."""
+class SettingsDialog(ui.dialog):
+    """The dialog itself, built for one edit (like the page's other dialogs). Awaiting it gives the
+    chosen settings, or None when cancelled."""
 
     def __init__(self, current: ConversationSettings, defaults: ConversationSettings, scope: str) -> None:
-        with ui.dialog(value=True) as self.dialog, ui.card().classes("w-[36rem] max-w-full sg-conversation-settings"):
+        super().__init__(value=True)
+        with self, ui.card().classes("w-[36rem] max-w-full sg-conversation-settings"):
             ui.label("Conversation settings").classes("text-lg font-medium")
             ui.label(scope).classes("text-xs text-grey-7 -mt-2")
             self.system = ui.textarea("System prompt", placeholder="e.g. You are a concise assistant.") \
@@ -87,7 +89,7 @@ class _SettingsForm:
             ui.label("Empty fields use the model's own defaults.").classes("text-xs text-grey-7")
             with ui.row().classes("w-full justify-end gap-2"):
                 ui.button("Defaults", on_click=lambda: self.fill(defaults)).props("flat").mark("settings-defaults")
-                ui.button("Cancel", on_click=lambda: self.dialog.submit(None)).props("flat")
+                ui.button("Cancel", on_click=lambda: self.submit(None)).props("flat")
                 ui.button("Save", on_click=self.save).mark("save-settings")
         self.fill(current)
 
@@ -109,7 +111,7 @@ class _SettingsForm:
                     self.numbers[name].error = error["msg"]
             ui.notify("; ".join(str(e["msg"]) for e in exc.errors()), type="warning", multi_line=True)
             return
-        self.dialog.submit(settings)
+        self.submit(settings)
 
 
 def _checker(name: str) -> Callable[[float | None], str | None]:
