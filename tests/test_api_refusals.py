@@ -89,6 +89,24 @@ async def test_unknown_stream_and_conversation_are_404(api: ApiServer, model_ser
     assert model_server.connections == []
 
 
+async def test_a_conversation_is_not_deleted_while_its_answer_streams(api: ApiServer, script: ScriptedModel) -> None:
+    script.reply = Reply.of(LONG, tokens_per_second=50)
+    async with api.sse("one") as sse:
+        start = await sse.next()
+        await sse.until("text")
+        conversation_id, stream_id = start.data["conversation_id"], start.data["stream_id"]
+        response = await api.client.delete(f"/api/v1/conversations/{conversation_id}")
+        assert response.status_code == 409
+        assert response.json()["detail"] == {
+            "message": "An answer is still streaming in this conversation; stop it first.", "kind": "busy"}
+        assert (await api.client.get(f"/api/v1/conversations/{conversation_id}")).status_code == 200
+        assert (await api.client.delete(f"/api/v1/chat/stream/{stream_id}")).status_code == 200
+        await sse.rest()
+    response = await api.client.delete(f"/api/v1/conversations/{conversation_id}")
+    assert response.status_code == 200 and response.json()["deleted"] == "yes"
+    assert (await api.client.get(f"/api/v1/conversations/{conversation_id}")).status_code == 404
+
+
 async def test_streams_of_another_token_are_invisible(make_api, script: ScriptedModel) -> None:
     from secretgpt.interfaces.http_api import owner_for_token
 

@@ -77,6 +77,26 @@ async def test_conversations_are_listed_searchable_renamable_and_deletable(user:
     await wait_for(lambda: conversation_titles(user) == ["Renamed beta"])
 
 
+async def test_a_conversation_is_not_deleted_while_its_answer_streams(user: User, model: ScriptedModel) -> None:
+    """The same rule as the API's 409: stop the answer first."""
+    model.replies.append(Reply.of("one two three four five six seven eight nine ten " * 20, tokens_per_second=20))
+    await user.open("/")
+    await send(user, "Count slowly")
+    await wait_for(lambda: "three" in page_text(user, "answer"))
+    user.find(marker="menu-delete").click()
+    await user.should_see(marker="confirm-delete")
+    user.find(marker="confirm-delete").click()
+    await user.should_see("An answer is still streaming in this conversation; stop it first.")
+    assert conversation_titles(user) == ["Count slowly"]
+    assert "Count slowly" in [m.text for m in user.find(marker="user-message").elements]
+    user.find("Stop").click()
+    await user.should_see("Stopped — the answer above is partial.", retries=100)
+    user.find(marker="menu-delete").click()
+    await user.should_see(marker="confirm-delete")
+    user.find(marker="confirm-delete").click()
+    await wait_for(lambda: conversation_titles(user) == [], describe=lambda: conversation_titles(user))
+
+
 async def test_regenerate_keeps_the_earlier_answer_as_an_alternative(user: User, model: ScriptedModel) -> None:
     model.replies.extend([Reply.of("First take."), Reply.of("Second take.")])
     await user.open("/")
