@@ -22,7 +22,7 @@ from playwright.async_api import Page, Request, expect
 from secretgpt.services.loopback_model import Reply
 from secretgpt.storage.export import ExportedConversation, ExportedMessage, export_many
 
-from ..leak_server import LeakServer, image_forms
+from tests.support.leak_server import LeakServer, image_forms
 from .conftest import ScriptedModel
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")

@@ -11,7 +11,7 @@ from nicegui.testing import User, UserInteraction
 
 from secretgpt.services.loopback_model import Reply
 
-from ..leak_server import LeakServer
+from tests.support.leak_server import LeakServer
 from .conftest import ScriptedModel
 from .test_chat_page import send, wait_for
 
