@@ -8,8 +8,8 @@ import json
 import httpx
 import pytest
 
-from secretgpt.services.loopback_model import LoopbackModelServer, Reply, Step
 from secretgpt.records import ChatTurn, GenerationOptions, Usage
+from secretgpt.services.loopback_model import LoopbackModelServer, Reply, Step
 from secretgpt.services.secret_ai import ErrorKind, SecretAIService
 
 from tests.conftest import MODEL

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 
-from secretgpt.services.loopback_model import LoopbackModelServer, Reply
 from secretgpt.records import ChatTurn, StreamChunk
+from secretgpt.services.loopback_model import LoopbackModelServer, Reply
 from secretgpt.services.secret_ai import (
     Catalog, ErrorKind, ModelInfo, ProtocolDetector, SecretAIError, SecretAIService, discover, is_chat_model,
 )
+from tests.support.app_process import free_port
 
 KEY = "probe-key"
 HI = [ChatTurn(role="user", content="hi")]
@@ -66,9 +66,7 @@ async def test_neither_api_names_both_tries() -> None:
 
 
 async def test_an_unreachable_host_names_both_tries_and_is_asked_again_later() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nobody listens on it
     detector = ProtocolDetector()
     with pytest.raises(SecretAIError) as caught:
         await detector.protocol_for(f"http://127.0.0.1:{port}")
@@ -146,9 +144,7 @@ async def test_a_given_model_learns_its_hosts_protocol_at_discovery() -> None:
 
 
 async def test_a_given_model_on_a_host_that_is_down_stays_listed() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nobody listens on it
     catalog = await discover(f"http://127.0.0.1:{port}", "my-model", KEY, ProtocolDetector())
     # Asked again on first use, whose error then names both tries.
     assert [(m.name, m.protocol) for m in catalog.models] == [("my-model", None)]

@@ -4,17 +4,17 @@ an OpenAI-only loopback host, the real `ChatSecret` against an Ollama-only one."
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import pytest
 
-from secretgpt.services.loopback_model import LoopbackModelServer, Reply, Step
 from secretgpt.hub.tally import Tally
 from secretgpt.records import ChatTurn, ChunkKind, StreamChunk, Usage
+from secretgpt.services.loopback_model import LoopbackModelServer, Reply, Step
 from secretgpt.services.secret_ai import Catalog, ErrorKind, ModelInfo, SecretAIError, SecretAIService
 
 from tests.conftest import MODEL, SECRET_AI_KEY
+from tests.support.app_process import free_port
 from tests.support.scripted_model import ScriptedModel
 
 HI = [ChatTurn(role="user", content="hi")]
@@ -216,9 +216,7 @@ async def test_connection_dropped_mid_answer(service, script: ScriptedModel) -> 
 
 async def test_unreachable_server(monkeypatch: pytest.MonkeyPatch, protocol: str) -> None:
     monkeypatch.setenv("SECRET_AI_API_KEY", "any")
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nobody listens on it
     service = SecretAIService(Catalog(models=[ModelInfo(name=MODEL, url=f"http://127.0.0.1:{port}",
                                                         protocol=protocol)]))
     _, error = await collect(service)
