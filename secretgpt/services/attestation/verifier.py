@@ -185,9 +185,12 @@ def _gpu_arch(gpu_json: str) -> str | None:
 
 
 def _verdict(evidence: Evidence, quote: ParsedQuote, checks: list[Check], *, offline: bool) -> EvidenceVerdict:
-    served = Check(name=EVIDENCE, outcome="pass", detail=f"served by {evidence.served_from}",
-                   values={"served_from": evidence.served_from, "captured_at": evidence.captured_at.isoformat(),
-                           "tee": quote.tee})
+    values: dict[str, object] = {"served_from": evidence.served_from, "captured_at": evidence.captured_at.isoformat(),
+                                 "tee": quote.tee}
+    if quote.tee == "TDX":  # the image, from the registry alone (the workload check adds the compose)
+        image = library.resolve_version(evidence.cpu_quote)
+        values |= {"template": image["template_name"], "version": image["artifacts_ver"]} if image else {}
+    served = Check(name=EVIDENCE, outcome="pass", detail=f"served by {evidence.served_from}", values=values)
     return EvidenceVerdict(checks=[served, *checks], report_data=quote.report_data.hex(),
                            checked_at=evidence.captured_at if offline else datetime.now(timezone.utc), offline=offline)
 
