@@ -4,6 +4,8 @@ real loopback HTTPS server (including a response still streaming)."""
 from __future__ import annotations
 
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -19,7 +21,7 @@ from secretgpt.services.attestation import (
 )
 from secretgpt.services.ollama_loopback import OllamaLoopbackServer, Reply
 
-from .conftest import SecretVM
+from .conftest import REPO, SecretVM
 from .tls_pki import TestCA
 
 
@@ -49,6 +51,26 @@ async def test_a_streamed_answer_has_its_certificate_before_the_body_is_read(sec
     assert secretvm.server.connections[-1].finished is False
     assert spki_sha256(seen.last.der) == spki_sha256(secretvm.identity.der)
     await http.aclose()
+
+
+async def test_the_ollama_path_takes_the_same_options(secretvm: SecretVM, ca_bundle: Path) -> None:
+    """ChatSecret → langchain-ollama → ollama.AsyncClient → httpx: `client_options` pass through."""
+    import ollama
+
+    secretvm.server.protocols = frozenset({"ollama", "openai"})
+    client = ollama.AsyncClient(host=secretvm.origin, **client_options(ca_bundle))
+    with record_peer_certificates() as seen:
+        parts = [part async for part in await client.chat(model="loopback", stream=True,
+                                                           messages=[{"role": "user", "content": "hi"}])]
+    assert parts and seen.last is not None and seen.last.der == secretvm.identity.der
+
+
+def test_importing_the_app_side_does_not_load_secretvm_verify_or_web3() -> None:
+    code = ("import sys, secretgpt.services.attestation, secretgpt.proofs; "
+            "print(sorted(m for m in ('web3', 'secretvm', 'secretvm.verify') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
 
 
 async def test_plain_http_records_no_certificate() -> None:

@@ -4,6 +4,10 @@ connection decides between verified and unbound."""
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
+import httpx
 import pytest
 
 from secretgpt.services.attestation import (
@@ -12,12 +16,13 @@ from secretgpt.services.attestation import (
     EvidenceVerifier,
     spki_sha256,
 )
+from secretgpt.services.attestation import fetch
 from secretgpt.services.attestation.models import CPU_QUOTE, GPU, GPU_NONCE, TCB, TLS_KEY, WORKLOAD
 
 from .conftest import SecretVM, closed_port
 from .pccs import LoopbackPccs
 from .sgx_pki import Measurements, TestSgxPki, registry_measurements
-from .tls_pki import TestCA
+from .tls_pki import ServerIdentity, TestCA
 
 
 def service(settings: AttestationSettings, sgx_pki: TestSgxPki) -> AttestationService:
@@ -51,7 +56,57 @@ async def test_bound_host_is_verified(secretvm: SecretVM, sgx_pki: TestSgxPki, m
     assert status.attestation_id == host.evidence.attestation_id()
     assert any("/tdx/certification/v4/tcb" in r for r in pccs.requests)
     assert "GET /cpu" in secretvm.server.requests
-    assert all("authorization" not in c.headers for c in secretvm.server.connections)
+
+
+async def test_evidence_goes_without_the_api_key(secretvm: SecretVM, sgx_pki: TestSgxPki, measurements: Measurements,
+                                                 settings: AttestationSettings,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRET_AI_API_KEY", "sk-must-stay-home")
+    sent: list[httpx.Request] = []
+    real_send = httpx.AsyncClient.send
+
+    async def spy(self: httpx.AsyncClient, request: httpx.Request, **kwargs: object) -> httpx.Response:
+        sent.append(request)
+        return await real_send(self, request, **kwargs)
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", spy)
+    secretvm.serve_evidence(bound_quote(secretvm, sgx_pki, measurements))
+    await service(settings, sgx_pki).attest(secretvm.origin)
+    assert [r.url.path for r in sent] == ["/cpu", "/docker-compose", "/gpu"]
+    for request in sent:
+        assert "authorization" not in request.headers
+        assert "sk-must-stay-home" not in str(request.headers) and "sk-must-stay-home" not in str(request.url)
+
+
+async def test_evidence_on_the_older_port(secretvm: SecretVM, sgx_pki: TestSgxPki, measurements: Measurements,
+                                          settings: AttestationSettings, server_identity: ServerIdentity,
+                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The origin serves only the model API; the evidence comes from the older layout's port
+    (29343, here a free port standing in for it), same host, same key."""
+    legacy = await SecretVM(server_identity, tmp_path).start()
+    try:
+        legacy.serve_evidence(bound_quote(secretvm, sgx_pki, measurements))
+        monkeypatch.setattr(fetch, "LEGACY_EVIDENCE_PORT", legacy.server.port)
+        attestation = service(settings, sgx_pki)
+        status = await attestation.answer_status(secretvm.origin, secretvm.identity.der)
+        assert status.status == "verified", status.reason
+        assert status.check("evidence").values["served_from"] == legacy.origin
+        assert "GET /cpu" in secretvm.server.requests and "GET /cpu" in legacy.server.requests
+    finally:
+        await legacy.server.stop()
+
+
+async def test_a_silent_pccs_times_out_as_unverified(secretvm: SecretVM, sgx_pki: TestSgxPki,
+                                                    measurements: Measurements, ca_bundle: Path) -> None:
+    with socket.socket() as silent:  # accepts connections (backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        secretvm.serve_evidence(bound_quote(secretvm, sgx_pki, measurements))
+        verifier = EvidenceVerifier(pccs_url=url, pccs_timeout=0.5, root_ca_der=sgx_pki.root_der)
+        attestation = AttestationService(AttestationSettings(secret_ai_ca_bundle=ca_bundle), verifier=verifier)
+        status = await attestation.answer_status(secretvm.origin, secretvm.identity.der)
+    assert status.status == "unverified" and "did not answer within 0.5 s" in status.reason
 
 
 async def test_another_key_is_unbound_never_verified(secretvm: SecretVM, sgx_pki: TestSgxPki,

@@ -29,24 +29,25 @@ class EvidenceVerifier:
         self.root_ca_der = root_ca_der
 
     async def verify(self, evidence: Evidence) -> tuple[Evidence, EvidenceVerdict]:
-        """Online: fetches collateral (kept in the returned evidence) and asks NVIDIA about a GPU."""
+        """Online: fetches collateral (kept in the returned evidence) and asks NVIDIA about a GPU.
+        The CPU-bound parts (and the first, slow import of secretvm-verify) run in a thread, off
+        the event loop that streams answers."""
         try:
-            quote = parse_cpu_quote(evidence.cpu_quote)
+            quote = await asyncio.to_thread(parse_cpu_quote, evidence.cpu_quote)
         except ValueError as exc:
             return evidence, _unreadable(evidence, exc, offline=False)
-        cpu_problem = None
+        sev, problem = None, None
         if quote.tee == "TDX":
             try:
                 collateral = await fetch_collateral(self.pccs_url, quote.raw, self.pccs_timeout)
                 evidence = evidence.model_copy(update={"collateral": collateral, "pccs_url": self.pccs_url})
             except CollateralUnavailable as exc:
-                cpu_problem = f"Intel collateral unavailable: {exc}"
-            cpu = self._tdx_checks(quote, evidence, evidence.captured_at_unix, cpu_problem)
+                problem = f"Intel collateral unavailable: {exc}"
         else:
-            cpu = await _sev_checks(quote)
-        workload = await asyncio.to_thread(_workload_check, quote, evidence)
-        gpu = await self._gpu_checks(quote, evidence, workload)
-        return evidence, _verdict(evidence, quote, [*cpu, workload, *gpu], offline=False)
+            sev = await _sev_checks(quote)
+        local = await asyncio.to_thread(self._local_checks, quote, evidence, problem, sev)
+        gpu = await self._gpu_checks(quote, evidence, local[-1])
+        return evidence, _verdict(quote, [*local, *gpu], offline=False)
 
     async def verify_offline(self, evidence: Evidence) -> EvidenceVerdict:
         return await asyncio.to_thread(self._verify_offline, evidence)
@@ -56,16 +57,20 @@ class EvidenceVerifier:
             quote = parse_cpu_quote(evidence.cpu_quote)
         except ValueError as exc:
             return _unreadable(evidence, exc, offline=True)
-        if quote.tee == "TDX":
-            problem = None if evidence.collateral else "no Intel collateral was stored with this evidence"
-            cpu = self._tdx_checks(quote, evidence, evidence.captured_at_unix, problem)
-        else:
-            note = "AMD SEV-SNP reports are not verified offline (AMD's certificates are not stored)"
-            cpu = [Check(name=CPU_QUOTE, outcome="skipped", detail=note, values={"tee": quote.tee}),
-                   Check(name=TCB, outcome="skipped", detail=note)]
-        workload = _workload_check(quote, evidence)
-        gpu = _gpu_offline(quote, evidence, workload)
-        return _verdict(evidence, quote, [*cpu, workload, *gpu], offline=True)
+        problem = None if evidence.collateral else "no Intel collateral was stored with this evidence"
+        note = "AMD SEV-SNP reports are not verified offline (AMD's certificates are not stored)"
+        sev = [Check(name=CPU_QUOTE, outcome="skipped", detail=note, values={"tee": quote.tee}),
+               Check(name=TCB, outcome="skipped", detail=note)]
+        local = self._local_checks(quote, evidence, problem, sev)
+        return _verdict(quote, [*local, *_gpu_offline(quote, evidence, local[-1])], offline=True)
+
+    def _local_checks(self, quote: ParsedQuote, evidence: Evidence, problem: str | None,
+                      sev: list[Check] | None) -> list[Check]:
+        """What needs no network: the evidence, the CPU quote (TDX, with its collateral) and the
+        workload (the last)."""
+        cpu = sev if quote.tee == "SEV-SNP" and sev is not None else self._tdx_checks(
+            quote, evidence, evidence.captured_at_unix, problem)
+        return [_evidence_check(evidence, quote), *cpu, _workload_check(quote, evidence)]
 
     def _tdx_checks(self, quote: ParsedQuote, evidence: Evidence, now: int, problem: str | None) -> list[Check]:
         values: dict[str, object] = {"tee": "Intel TDX", "verified_at_time": _iso(now)}
@@ -184,15 +189,19 @@ def _gpu_arch(gpu_json: str) -> str | None:
         return None
 
 
-def _verdict(evidence: Evidence, quote: ParsedQuote, checks: list[Check], *, offline: bool) -> EvidenceVerdict:
+def _evidence_check(evidence: Evidence, quote: ParsedQuote) -> Check:
     values: dict[str, object] = {"served_from": evidence.served_from, "captured_at": evidence.captured_at.isoformat(),
                                  "tee": quote.tee}
     if quote.tee == "TDX":  # the image, from the registry alone (the workload check adds the compose)
         image = library.resolve_version(evidence.cpu_quote)
         values |= {"template": image["template_name"], "version": image["artifacts_ver"]} if image else {}
-    served = Check(name=EVIDENCE, outcome="pass", detail=f"served by {evidence.served_from}", values=values)
-    return EvidenceVerdict(checks=[served, *checks], report_data=quote.report_data.hex(),
-                           checked_at=evidence.captured_at if offline else datetime.now(timezone.utc), offline=offline)
+    return Check(name=EVIDENCE, outcome="pass", detail=f"served by {evidence.served_from}", values=values)
+
+
+def _verdict(quote: ParsedQuote, checks: list[Check], *, offline: bool) -> EvidenceVerdict:
+    captured = datetime.fromisoformat(str(checks[0].values["captured_at"]))
+    return EvidenceVerdict(checks=checks, report_data=quote.report_data.hex(),
+                           checked_at=captured if offline else datetime.now(timezone.utc), offline=offline)
 
 
 def _unreadable(evidence: Evidence, exc: Exception, *, offline: bool) -> EvidenceVerdict:
