@@ -48,7 +48,7 @@ def parse_cpu_quote(served: str) -> ParsedQuote:
         raw = bytes.fromhex(text)
     except ValueError:
         raw = b""
-    if len(raw) >= 8 and struct.unpack_from("<HHI", raw, 0)[0] == 4 and struct.unpack_from("<HHI", raw, 0)[2] == TDX_TEE_TYPE:
+    if len(raw) >= 8 and struct.unpack_from("<HHI", raw, 0)[::2] == (4, TDX_TEE_TYPE):  # version, TEE type
         import dcap_qvl
 
         report = dcap_qvl.parse_quote(raw).report  # ValueError on a malformed quote
