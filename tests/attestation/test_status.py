@@ -161,9 +161,9 @@ async def test_the_wrong_compose_fails_the_workload(secretvm: SecretVM, sgx_pki:
     assert "workload failed" in status.reason
 
 
-async def test_a_quote_under_intel_root_does_not_verify_a_test_pki_quote(secretvm: SecretVM, sgx_pki: TestSgxPki,
-                                                                        measurements: Measurements,
-                                                                        settings: AttestationSettings) -> None:
+async def test_the_apps_verifier_trusts_only_intels_root(secretvm: SecretVM, sgx_pki: TestSgxPki,
+                                                         measurements: Measurements,
+                                                         settings: AttestationSettings) -> None:
     # The app's verifier (Intel's root) refuses what the test root accepts.
     secretvm.serve_evidence(bound_quote(secretvm, sgx_pki, measurements))
     app_service = AttestationService(settings)
