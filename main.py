@@ -48,7 +48,7 @@ def main() -> None:
         sys.exit(1)
     # NiceGUI reads this when it is imported (just below): its per-browser storage goes in the data dir.
     os.environ["NICEGUI_STORAGE_PATH"] = str(settings.data_dir.resolve() / "nicegui")
-    from secretgpt.interfaces.web_ui.app import run
+    from secretgpt.interfaces.app import run
 
     configure_logging()
     run(settings)

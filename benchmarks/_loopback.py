@@ -14,7 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from secretgpt.services.ollama_loopback import OllamaLoopbackServer, Reply, Step, synthetic_markdown
+from secretgpt.services.loopback_model import LoopbackModelServer, Reply, Step, synthetic_markdown
 
 MODEL = "loopback-bench"
 API_KEY = "bench-secret-ai-key"
@@ -40,20 +40,6 @@ def plan_tokens(n_tokens: int, sentinel: str) -> list[str]:
     return tokens
 
 
-class _Server(OllamaLoopbackServer):
-    def __init__(self, owner: LoopbackThread, protocol: str) -> None:
-        super().__init__(owner.reply_for, api_key=API_KEY, models=[MODEL], protocols={protocol})
-        self._owner = owner
-
-    async def _flush(self, writer: asyncio.StreamWriter, pending: list[bytes]) -> None:  # type: ignore[override]
-        found = [m.group(0).decode() for line in pending for m in _SENTINEL_RE.finditer(line)] if pending else []
-        await OllamaLoopbackServer._flush(writer, pending)
-        if found:
-            now = time.time()
-            for sentinel in found:
-                self._owner.sentinel_times.setdefault(sentinel, now)
-
-
 class LoopbackThread:
     """Run the server on its own asyncio loop in a daemon thread."""
 
@@ -64,7 +50,16 @@ class LoopbackThread:
         self.unplanned: list[str] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="loopback-model", daemon=True)
-        self.server = _Server(self, protocol)
+        self.server = LoopbackModelServer(self.reply_for, api_key=API_KEY, models=[MODEL], protocols={protocol},
+                                          written=self._written)
+
+    def _written(self, data: bytes) -> None:
+        """When each sentinel word went out (the first time it did)."""
+        found = _SENTINEL_RE.findall(data)
+        if found:
+            now = time.time()
+            for sentinel in found:
+                self.sentinel_times.setdefault(sentinel.decode(), now)
 
     def reply_for(self, request: dict) -> Reply:
         last = ""

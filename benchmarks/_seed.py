@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from secretgpt.hub.core.events import StreamRecord, StreamStatus  # noqa: E402
+from secretgpt.records import StreamRecord, StreamStatus  # noqa: E402
 from secretgpt.storage.export import ExportedConversation, ExportedMessage, export_many  # noqa: E402
 
 MODEL = "deepseek-r1:70b"

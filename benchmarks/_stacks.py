@@ -17,7 +17,7 @@ CATEGORIES: list[tuple[str, str, str]] = [
     ("page build: page.index", "web_ui/page.py", "index"),
     ("chat: ChatView.open", "web_ui/chat_view.py", "open"),
     ("chat: render the thread (_render_thread)", "web_ui/chat_view.py", "_render_thread"),
-    ("  answers (AnswerView.show_stored)", "web_ui/answer_view.py", "show_stored"),
+    ("  answers (AnswerMessage.show_stored)", "web_ui/answer_view.py", "show_stored"),
     ("  markdown → HTML (render_markdown)", "web_ui/markdown_render.py", "render_markdown"),
     ("drawer: ConversationDrawer.refresh", "web_ui/conversation_drawer.py", "refresh"),
     ("  drawer items (_item)", "web_ui/conversation_drawer.py", "_item"),

@@ -34,10 +34,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks._app import AppProcess  # noqa: E402
+from benchmarks._measured_app import MeasuredApp  # noqa: E402
 from benchmarks._loopback import API_KEY, MODEL, LoopbackThread  # noqa: E402
 from benchmarks.stream_render import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from secretgpt.services.ollama_loopback import synthetic_markdown  # noqa: E402
+from secretgpt.services.loopback_model import synthetic_markdown  # noqa: E402
 
 TOKEN = "hostile-bench-token"
 PROBE_EVERY = 0.05
@@ -120,7 +120,7 @@ class Outcome:
     cpu_s: float
 
 
-async def wait_completed(page, app: AppProcess, started: float, cpu0: float, timeout: float) -> Outcome:
+async def wait_completed(page, app: MeasuredApp, started: float, cpu0: float, timeout: float) -> Outcome:
     """Until the answer is complete and rendered: status "Completed", the closing sentinel shown,
     and no block still waiting for the renderer's worker thread."""
     try:
@@ -136,7 +136,7 @@ async def wait_completed(page, app: AppProcess, started: float, cpu0: float, tim
     return Outcome(shown, time.time() - started, app.proc.cpu_times().user + app.proc.cpu_times().system - cpu0)
 
 
-def cpu(app: AppProcess) -> float:
+def cpu(app: MeasuredApp) -> float:
     times = app.proc.cpu_times()
     return times.user + times.system
 
@@ -146,7 +146,7 @@ async def run_case(name: str, browser, loopback: LoopbackThread, workdir: Path, 
     chunks = [*make(), f"\n\n{SENTINEL}"]  # type: ignore[operator]
     data_dir = workdir / name
     data_dir.mkdir(parents=True)
-    app = AppProcess(loopback.url, MODEL, API_KEY, data_dir, {"SECRETGPT_API_TOKEN": TOKEN}).start()
+    app = await MeasuredApp(loopback.url, MODEL, API_KEY, data_dir, {"SECRETGPT_API_TOKEN": TOKEN}).start()
     probe = Probe(app.url).start()
     result: dict = {"case": name, "what": what, "chars": sum(len(c) for c in chunks)}
     try:
@@ -178,7 +178,7 @@ async def run_case(name: str, browser, loopback: LoopbackThread, workdir: Path, 
         await context.close()
     finally:
         probe.stop()
-        app.stop()
+        await app.stop()
     return result
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,26 +19,23 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 
 from secretgpt.config import Settings, load_settings
-from secretgpt.hub.core.router import HubRouter
-from secretgpt.hub.core.stream import ActiveStream
-from secretgpt.services.ollama_loopback import OllamaLoopbackServer, Reply
-from secretgpt.services.secret_ai import Catalog, ModelInfo, Protocol, SecretAIService
+from secretgpt.hub.chat_hub import ChatHub
+from secretgpt.hub.stream import ActiveStream
+from secretgpt.interfaces.http_api import mount_api
+from secretgpt.services.secret_ai import Protocol
+from secretgpt.services.loopback_model import LoopbackModelServer, Reply
+from secretgpt.services.secret_ai import Catalog, ModelInfo, SecretAIService
 from secretgpt.storage import SqlConversationStore, database_url
+from tests.support.app_process import SETTINGS_ENV_KEYS
+from tests.support.scripted_model import ScriptedModel
+from tests.support.sse import EventStream, attached, event_stream
 
 MODEL = "loopback"
 SECRET_AI_KEY = "test-secret-ai-key"
 API_TOKEN = "test-api-token"
 OWNER = "tester"
-
-# Every env key Settings reads: cleared so a developer's shell cannot change what tests see.
-SETTINGS_ENV_KEYS = [
-    str(f.validation_alias.choices[0])  # type: ignore[union-attr]
-    for f in Settings.model_fields.values()
-    if f.validation_alias is not None
-]
 
 # Small limits so failure paths end in about a second. The idle timeout is the one that fires
 # "by itself" in tests; the first-token timeout leaves room for a deliberately slow first token.
@@ -60,22 +56,6 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(key, raising=False)
 
 
-class ModelScript:
-    """What the loopback model answers: a fixed `Reply`, or a function of the request."""
-
-    def __init__(self) -> None:
-        self.reply: Reply | Callable[[dict], Reply] = Reply.of("Hello from the loopback model.", "Let me think.")
-
-    def __call__(self, request: dict) -> Reply:
-        reply = self.reply
-        return reply if isinstance(reply, Reply) else reply(request)
-
-
-@pytest.fixture
-def script() -> ModelScript:
-    return ModelScript()
-
-
 @pytest.fixture(params=["openai", "ollama"])
 def protocol(request: pytest.FixtureRequest) -> Protocol:
     """Every test of the model path runs twice: AsyncOpenAI against an OpenAI-only host (Secret AI
@@ -84,13 +64,19 @@ def protocol(request: pytest.FixtureRequest) -> Protocol:
 
 
 @pytest.fixture
-async def model_server(script: ModelScript, protocol: Protocol) -> AsyncIterator[OllamaLoopbackServer]:
-    server = OllamaLoopbackServer(script, api_key=SECRET_AI_KEY, models=[MODEL], protocols={protocol})
-    await server.start()
+def script(protocol: Protocol) -> ScriptedModel:
+    """What the loopback model answers (`script.reply`: a fixed `Reply`, or a function of the request)."""
+    return ScriptedModel(Reply.of("Hello from the loopback model.", "Let me think."), api_key=SECRET_AI_KEY,
+                         models=[MODEL], protocols={protocol})
+
+
+@pytest.fixture
+async def model_server(script: ScriptedModel) -> AsyncIterator[LoopbackModelServer]:
+    await script.start()
     try:
-        yield server
+        yield script.server
     finally:
-        await server.stop()
+        await script.stop()
 
 
 @pytest.fixture
@@ -108,7 +94,7 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
-async def service(model_server: OllamaLoopbackServer, protocol: Protocol,
+async def service(model_server: LoopbackModelServer, protocol: Protocol,
                   monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SecretAIService]:
     # Both clients read the key only from the environment.
     monkeypatch.setenv("SECRET_AI_API_KEY", SECRET_AI_KEY)
@@ -119,9 +105,15 @@ async def service(model_server: OllamaLoopbackServer, protocol: Protocol,
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqlConversationStore]:
+def db_file(tmp_path: Path) -> Path:
+    """Where `store` keeps its SQLite file (tests reopen it, or open it raw)."""
+    return tmp_path / "db" / "secretgpt.db"
+
+
+@pytest.fixture
+async def store(db_file: Path) -> AsyncIterator[SqlConversationStore]:
     """The real conversation store, on SQLite in the test's own directory."""
-    opened = await SqlConversationStore.open(database_url(tmp_path / "db"))
+    opened = await SqlConversationStore.open(database_url(db_file.parent))
     try:
         yield opened
     finally:
@@ -131,24 +123,22 @@ async def store(tmp_path: Path) -> AsyncIterator[SqlConversationStore]:
 @pytest.fixture
 async def make_hub(
     service: SecretAIService, store: SqlConversationStore, make_settings: Callable[..., Settings]
-) -> AsyncIterator[Callable[..., HubRouter]]:
-    hubs: list[HubRouter] = []
+) -> AsyncIterator[Callable[..., ChatHub]]:
+    hubs: list[ChatHub] = []
 
-    def make(**overrides: Any) -> HubRouter:
-        hub = HubRouter(make_settings(**overrides), service, store)
+    def make(**overrides: Any) -> ChatHub:
+        hub = ChatHub(make_settings(**overrides), service, store)
         hubs.append(hub)
         return hub
 
     yield make
     for hub in hubs:
+        # Ends every stream and waits until each answer is saved: the store closes next.
         await asyncio.wait_for(hub.shutdown(), 10)
-        # Final saves run after the end event; let them land before the store closes.
-        for stream in list(hub.registry._streams.values()):
-            await asyncio.wait_for(stream.wait_saved(), 10)
 
 
 @pytest.fixture
-def hub(make_hub: Callable[..., HubRouter]) -> HubRouter:
+def hub(make_hub: Callable[..., ChatHub]) -> ChatHub:
     return make_hub()
 
 
@@ -156,143 +146,30 @@ def hub(make_hub: Callable[..., HubRouter]) -> HubRouter:
 
 
 @dataclass
-class SSEFrame:
-    id: int | None
-    data: dict[str, Any]
-
-    @property
-    def type(self) -> str:
-        return str(self.data.get("type"))
-
-
-_END = object()
-
-
-class SSEReader:
-    """Parses an SSE response in a background task, so waiting with a timeout never cuts a frame.
-
-    `frames` holds every data frame in order; `keepalives` counts comment-only frames.
-    """
-
-    def __init__(self, response: httpx.Response) -> None:
-        self.response = response
-        self.frames: list[SSEFrame] = []
-        self.keepalives = 0
-        self.malformed: list[str] = []
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._task = asyncio.create_task(self._pump())
-
-    async def _pump(self) -> None:
-        event_id: int | None = None
-        data: list[str] = []
-        comment = False
-        try:
-            async for line in self.response.aiter_lines():
-                if line == "":
-                    if data:
-                        frame = SSEFrame(event_id, json.loads("\n".join(data)))
-                        self.frames.append(frame)
-                        self._queue.put_nowait(frame)
-                    elif comment:
-                        self.keepalives += 1
-                    event_id, data, comment = None, [], False
-                elif line.startswith(":"):
-                    comment = True
-                elif line.startswith("id: "):
-                    event_id = int(line[4:])
-                elif line.startswith("data: "):
-                    data.append(line[6:])
-                else:
-                    self.malformed.append(line)
-        except (httpx.HTTPError, asyncio.CancelledError):
-            pass
-        finally:
-            self._queue.put_nowait(_END)
-
-    async def next(self, timeout: float = 10.0) -> SSEFrame:
-        item = await asyncio.wait_for(self._queue.get(), timeout)
-        if item is _END:
-            self._queue.put_nowait(_END)
-            raise EOFError("the server ended the event stream")
-        return item
-
-    async def until(self, *types: str, timeout: float = 10.0) -> SSEFrame:
-        """Skip to the next frame of one of `types`."""
-        async with asyncio.timeout(timeout):
-            while True:
-                frame = await self.next(timeout)
-                if frame.type in types:
-                    return frame
-
-    async def rest(self, timeout: float = 15.0) -> list[SSEFrame]:
-        """Every remaining frame; the server must end the response within `timeout`."""
-        out: list[SSEFrame] = []
-        async with asyncio.timeout(timeout):
-            while True:
-                try:
-                    out.append(await self.next(timeout))
-                except EOFError:
-                    return out
-
-    def pending(self) -> list[SSEFrame]:
-        """Frames that arrived and were not read yet (without waiting)."""
-        out = []
-        while not self._queue.empty():
-            item = self._queue.get_nowait()
-            if item is _END:
-                self._queue.put_nowait(_END)
-                break
-            out.append(item)
-        return out
-
-    async def close(self) -> None:
-        self._task.cancel()
-        with contextlib.suppress(BaseException):
-            await self._task
-
-
-@dataclass
 class ApiServer:
     base_url: str
-    hub: HubRouter
+    hub: ChatHub
     client: httpx.AsyncClient  # carries the right token
 
-    @contextlib.asynccontextmanager
-    async def sse(self, message: str = "hi", *, headers: dict[str, str] | None = None,
-                  **body: Any) -> AsyncIterator[SSEReader]:
-        async with self.client.stream("POST", "/api/v1/chat/stream", json={"message": message, **body},
-                                      headers=headers) as response:
-            reader = SSEReader(response)
-            try:
-                yield reader
-            finally:
-                await reader.close()
+    def sse(self, message: str = "hi", *, headers: dict[str, str] | None = None,
+            **body: Any) -> contextlib.AbstractAsyncContextManager[EventStream]:
+        return event_stream(self.client, {"message": message, **body}, headers=headers)
 
-    @contextlib.asynccontextmanager
-    async def attach(self, stream_id: str, last_event_id: int | None = None) -> AsyncIterator[SSEReader]:
-        headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
-        async with self.client.stream("GET", f"/api/v1/chat/stream/{stream_id}", headers=headers) as response:
-            reader = SSEReader(response)
-            try:
-                yield reader
-            finally:
-                await reader.close()
+    def attach(self, stream_id: str,
+               last_event_id: int | None = None) -> contextlib.AbstractAsyncContextManager[EventStream]:
+        return attached(self.client, stream_id, last_event_id)
 
     def stream(self, stream_id: str) -> ActiveStream:
-        found = self.hub.registry.get(stream_id)
-        assert found is not None, f"no stream {stream_id}"
-        return found
+        """A stream as the hub has it (the API's token owns every stream these tests start)."""
+        from secretgpt.interfaces.http_api import owner_for_token
+
+        return self.hub.stream(stream_id, owner=owner_for_token(API_TOKEN))
 
 
-def build_app(hub: HubRouter, token: str, keepalive: float) -> FastAPI:
-    from secretgpt.interfaces.web_ui.api import create_api, token_guard
-    from secretgpt.interfaces.web_ui.app import _validation_error
-    from secretgpt.interfaces.web_ui.conversations_api import create_conversations_api
-
+def build_app(hub: ChatHub, token: str, keepalive: float) -> FastAPI:
+    """The HTTP API exactly as the app mounts it, without the page."""
     app = FastAPI()
-    app.include_router(create_api(hub, token, keepalive))
-    app.include_router(create_conversations_api(hub, token_guard(token)))
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    mount_api(app, hub, api_token=token, keepalive=keepalive)
     return app
 
 
@@ -319,13 +196,14 @@ async def serve(app: FastAPI) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def make_api(make_hub: Callable[..., HubRouter]) -> AsyncIterator[Callable[..., Awaitable[ApiServer]]]:
+async def make_api(make_hub: Callable[..., ChatHub],
+                   make_settings: Callable[..., Settings]) -> AsyncIterator[Callable[..., Awaitable[ApiServer]]]:
     async with contextlib.AsyncExitStack() as stack:
 
         async def make(**overrides: Any) -> ApiServer:
             hub = make_hub(**overrides)
-            base_url = await stack.enter_async_context(
-                serve(build_app(hub, API_TOKEN, hub.settings.sse_keepalive_interval)))
+            keepalive = make_settings(**overrides).sse_keepalive_interval
+            base_url = await stack.enter_async_context(serve(build_app(hub, API_TOKEN, keepalive)))
             client = await stack.enter_async_context(httpx.AsyncClient(
                 base_url=base_url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=15.0))
             return ApiServer(base_url, hub, client)

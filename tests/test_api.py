@@ -4,21 +4,23 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
-import httpx
 import pytest
 
-from tests.conftest import API_TOKEN, ApiServer, ModelScript, SSEFrame, SSEReader, eventually
-from secretgpt.hub.core.events import FINAL_EVENTS, StreamStatus
-from secretgpt.services.ollama_loopback import OllamaLoopbackServer, Reply, Step
-from secretgpt.services.secret_ai import Catalog, ModelInfo
+from tests.conftest import TEST_LIMITS, ApiServer, eventually
+from tests.support.scripted_model import ScriptedModel
+from tests.support.sse import EventStream, Frame
+from secretgpt.hub.events import FINAL_EVENTS
+from secretgpt.records import StreamStatus
+from secretgpt.services.loopback_model import LoopbackModelServer, Reply, Step
+from secretgpt.services.secret_ai import Catalog, ModelInfo, SecretAIService
+from tests.support.app_process import free_port
 
 LONG = " ".join(f"word{i}" for i in range(300))
 
 
-def assert_event_stream(frames: list[SSEFrame], final: str, first_id: int = 1) -> None:
+def assert_event_stream(frames: list[Frame], final: str, first_id: int = 1) -> None:
     """`id:` increases by one; exactly one final event, and it is the last frame."""
     assert [f.id for f in frames] == list(range(first_id, first_id + len(frames)))
     types = [f.type for f in frames]
@@ -26,11 +28,11 @@ def assert_event_stream(frames: list[SSEFrame], final: str, first_id: int = 1) -
     assert types[-1] == final, types
 
 
-def text_in(frames: list[SSEFrame], kind: str = "text") -> str:
+def text_in(frames: list[Frame], kind: str = "text") -> str:
     return "".join(f.data["content"] for f in frames if f.type == kind)
 
 
-async def model_request(server: OllamaLoopbackServer, index: int = -1):
+async def model_request(server: LoopbackModelServer, index: int = -1):
     await eventually(lambda: len(server.connections) >= (index + 1 if index >= 0 else 1), what="model request")
     return server.connections[index]
 
@@ -38,7 +40,7 @@ async def model_request(server: OllamaLoopbackServer, index: int = -1):
 # --- streaming ----------------------------------------------------------------------------------
 
 
-async def test_sse_frames(api: ApiServer, script: ModelScript) -> None:
+async def test_sse_frames(api: ApiServer, script: ScriptedModel) -> None:
     reply = script.reply = Reply.of("Streaming over SSE works.", "Check the frame format.")
     async with api.sse("Does it stream?") as sse:
         response = sse.response
@@ -64,19 +66,19 @@ async def test_sse_frames(api: ApiServer, script: ModelScript) -> None:
     assert (record.text, record.think) == (reply.text, reply.thinking)
 
 
-async def test_curl_style_form_encoded_body_is_read_as_json(api: ApiServer, script: ModelScript) -> None:
+async def test_curl_style_form_encoded_body_is_read_as_json(api: ApiServer, script: ScriptedModel) -> None:
     # `curl -d '{"message":"hi"}'` sends application/x-www-form-urlencoded.
     reply = script.reply = Reply.of("Hi from curl.")
     async with api.client.stream("POST", "/api/v1/chat/stream", content=b'{"message":"hi"}',
                                  headers={"Content-Type": "application/x-www-form-urlencoded"}) as response:
         assert response.status_code == 200
-        sse = SSEReader(response)
+        sse = EventStream(response)
         frames = await sse.rest()
     assert_event_stream(frames, "done")
     assert text_in(frames) == reply.text
 
 
-async def test_multi_turn_over_the_api(api: ApiServer, script: ModelScript, model_server) -> None:
+async def test_multi_turn_over_the_api(api: ApiServer, script: ScriptedModel, model_server) -> None:
     first = script.reply = Reply.of("Blue.", "A colour.")
     async with api.sse("Name a colour.") as sse:
         frames = await sse.rest()
@@ -90,7 +92,7 @@ async def test_multi_turn_over_the_api(api: ApiServer, script: ModelScript, mode
         ("user", "Name a colour."), ("assistant", first.text), ("user", "Another?")]
 
 
-async def test_fallback_to_non_streaming_before_the_first_token(api: ApiServer, script: ModelScript,
+async def test_fallback_to_non_streaming_before_the_first_token(api: ApiServer, script: ScriptedModel,
                                                                 model_server) -> None:
     good = Reply.of("Delivered whole.", "Thought whole.")
     script.reply = lambda request: (Reply(status=500, error_message="no streaming today")
@@ -112,7 +114,7 @@ async def test_fallback_to_non_streaming_before_the_first_token(api: ApiServer, 
     (Reply.of("Half of it").then(Step("stall")), "timeout", "Half of it"),
     (Reply(status=500, error_message="boom"), "model_error", ""),
 ], ids=["error-line", "dropped", "stalled", "http-500"])
-async def test_failures_end_the_event_stream_with_one_error(api: ApiServer, script: ModelScript,
+async def test_failures_end_the_event_stream_with_one_error(api: ApiServer, script: ScriptedModel,
                                                             reply: Reply, kind: str, partial: str) -> None:
     script.reply = reply
     async with api.sse() as sse:
@@ -134,11 +136,9 @@ async def test_model_server_rejecting_the_key_over_sse(api: ApiServer, monkeypat
     assert frames[-1].data["kind"] == "auth" and "SECRET_AI_API_KEY" in frames[-1].data["message"]
 
 
-async def test_unreachable_model_server_over_sse(api: ApiServer) -> None:
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    api.hub.service.catalog = Catalog(models=[ModelInfo(name="loopback", url=f"http://127.0.0.1:{port}")])
+async def test_unreachable_model_server_over_sse(api: ApiServer, service: SecretAIService) -> None:
+    port = free_port()  # nobody listens on it
+    service.catalog = Catalog(models=[ModelInfo(name="loopback", url=f"http://127.0.0.1:{port}")])
     async with api.sse() as sse:
         frames = await sse.rest()
     assert_event_stream(frames, "error")
@@ -152,7 +152,7 @@ async def test_unreachable_model_server_over_sse(api: ApiServer) -> None:
 
 
 async def test_pause_sends_keepalives_and_nothing_else_then_resume_delivers_all(
-        api: ApiServer, script: ModelScript, model_server) -> None:
+        api: ApiServer, script: ScriptedModel, model_server) -> None:
     reply = script.reply = Reply.of(LONG[:1200], tokens_per_second=150)
     async with api.sse() as sse:
         stream_id = (await sse.next()).data["stream_id"]
@@ -178,8 +178,8 @@ async def test_pause_sends_keepalives_and_nothing_else_then_resume_delivers_all(
     assert types.index("paused") < types.index("resumed")
 
 
-async def test_keepalives_while_waiting_for_the_first_token(api: ApiServer, script: ModelScript) -> None:
-    assert api.hub.settings.sse_keepalive_interval == 0.25
+async def test_keepalives_while_waiting_for_the_first_token(api: ApiServer, script: ScriptedModel) -> None:
+    assert TEST_LIMITS["sse_keepalive_interval"] == 0.25
     reply = script.reply = Reply.of("Finally.", first_token_delay=1.0)
     async with api.sse() as sse:
         await sse.next()  # start
@@ -189,7 +189,7 @@ async def test_keepalives_while_waiting_for_the_first_token(api: ApiServer, scri
     assert text_in([first, *frames]) == reply.text
 
 
-async def test_cancel_closes_the_model_connection_within_half_a_second(api: ApiServer, script: ModelScript,
+async def test_cancel_closes_the_model_connection_within_half_a_second(api: ApiServer, script: ScriptedModel,
                                                                        model_server) -> None:
     script.reply = Reply.of(LONG, tokens_per_second=50)
     async with api.sse() as sse:
@@ -210,7 +210,7 @@ async def test_cancel_closes_the_model_connection_within_half_a_second(api: ApiS
     assert (await api.client.get("/api/v1/chat/streams")).json() == []
 
 
-async def test_client_disconnect_closes_the_model_connection(api: ApiServer, script: ModelScript,
+async def test_client_disconnect_closes_the_model_connection(api: ApiServer, script: ScriptedModel,
                                                              model_server) -> None:
     assert api.hub.limits.detach_grace == 0.2
     script.reply = Reply.of(LONG, tokens_per_second=50)
@@ -224,10 +224,10 @@ async def test_client_disconnect_closes_the_model_connection(api: ApiServer, scr
     stream = api.stream(stream_id)
     record = await asyncio.wait_for(stream.wait(), 5)
     assert record.status is StreamStatus.STOPPED and record.text and LONG.startswith(record.text)
-    assert [e.type for e in stream.events_after(0)][-1] == "cancelled"
+    assert [e.type for e in stream.follow().take()][-1] == "cancelled"
 
 
-async def test_reattach_within_the_grace_period_continues_where_it_left_off(make_api, script: ModelScript,
+async def test_reattach_within_the_grace_period_continues_where_it_left_off(make_api, script: ScriptedModel,
                                                                              model_server) -> None:
     api = await make_api(stream_detach_grace=10)
     reply = script.reply = Reply.of(" ".join(f"w{i}" for i in range(60)), tokens_per_second=60)
@@ -246,7 +246,7 @@ async def test_reattach_within_the_grace_period_continues_where_it_left_off(make
     assert model_server.connections[-1].finished
 
 
-async def test_reattach_replays_after_last_event_id(api: ApiServer, script: ModelScript) -> None:
+async def test_reattach_replays_after_last_event_id(api: ApiServer, script: ScriptedModel) -> None:
     script.reply = Reply.of("Replay me from where I was.", "Replayable.")
     async with api.sse() as sse:
         frames = await sse.rest()
@@ -261,8 +261,8 @@ async def test_reattach_replays_after_last_event_id(api: ApiServer, script: Mode
     assert response.status_code == 422 and response.json()["detail"]["kind"] == "bad_request"
 
 
-async def test_concurrency_limit_is_a_429_with_a_clear_message(api: ApiServer, script: ModelScript) -> None:
-    assert api.hub.settings.max_concurrent_streams == 2
+async def test_concurrency_limit_is_a_429_with_a_clear_message(api: ApiServer, script: ScriptedModel) -> None:
+    assert TEST_LIMITS["max_concurrent_streams"] == 2
     script.reply = Reply.of(LONG, tokens_per_second=20)
     async with api.sse("one") as first, api.sse("two") as second:
         ids = [(await first.next()).data["stream_id"], (await second.next()).data["stream_id"]]
@@ -285,7 +285,7 @@ async def test_concurrency_limit_is_a_429_with_a_clear_message(api: ApiServer, s
 # --- non-streaming ----------------------------------------------------------------------------
 
 
-async def test_non_streaming_chat(api: ApiServer, script: ModelScript, model_server) -> None:
+async def test_non_streaming_chat(api: ApiServer, script: ScriptedModel, model_server) -> None:
     reply = script.reply = Reply.of("The whole answer at once.", "Thinking at once.")
     response = await api.client.post("/api/v1/chat", json={"message": "hi"})
     assert response.status_code == 200
@@ -305,104 +305,8 @@ async def test_non_streaming_failure_is_a_clear_error_not_a_500(api: ApiServer,
     assert "SECRET_AI_API_KEY" in response.json()["error"]["message"]
 
 
-async def test_non_streaming_stall_is_a_504(make_api, script: ModelScript) -> None:
+async def test_non_streaming_stall_is_a_504(make_api, script: ScriptedModel) -> None:
     api = await make_api(stream_first_token_timeout=0.8)
     script.reply = Reply(steps=[Step("stall")])
     response = await api.client.post("/api/v1/chat", json={"message": "hi"})
     assert response.status_code == 504 and response.json()["error"]["kind"] == "timeout"
-
-
-# --- auth, validation, not found --------------------------------------------------------------
-
-
-ROUTES = [
-    ("POST", "/api/v1/chat/stream", {"message": "hi"}),
-    ("POST", "/api/v1/chat", {"message": "hi"}),
-    ("GET", "/api/v1/chat/stream/abc", None),
-    ("POST", "/api/v1/chat/stream/pause", {"stream_id": "abc"}),
-    ("POST", "/api/v1/chat/stream/resume", {"stream_id": "abc"}),
-    ("DELETE", "/api/v1/chat/stream/abc", None),
-    ("GET", "/api/v1/chat/streams", None),
-    ("GET", "/api/v1/models", None),
-]
-
-
-AUTHORIZATIONS = [None, "Bearer wrong-token", f"Basic {API_TOKEN}", "Bearer", API_TOKEN, f"Bearer {API_TOKEN}x"]
-
-
-async def test_every_route_needs_the_token(api: ApiServer, model_server) -> None:
-    async with httpx.AsyncClient(base_url=api.base_url, timeout=10) as anonymous:
-        for authorization in AUTHORIZATIONS:
-            headers = {"Authorization": authorization} if authorization is not None else {}
-            for method, path, body in ROUTES:
-                response = await anonymous.request(method, path, json=body, headers=headers)
-                assert response.status_code == 401, (authorization, method, path, response.text)
-                detail = response.json()["detail"]
-                assert detail["kind"] == "unauthorized" and "Authorization: Bearer" in detail["message"]
-                assert response.headers["www-authenticate"] == "Bearer"
-            # Authentication comes first: a bad body without a token is still a 401.
-            response = await anonymous.post("/api/v1/chat/stream", content=b"not json", headers=headers)
-            assert response.status_code == 401, authorization
-    assert model_server.connections == [] and api.hub.get_active_streams() == []
-
-
-BAD_BODIES: list[tuple[object, str]] = [
-    ({"message": ""}, "empty"),
-    ({"message": " \n "}, "empty"),
-    ({"message": "x" * 51}, "MAX_MESSAGE_CHARS"),
-    ({}, "message"),
-    ({"message": 42}, "message"),
-    ({"message": "hi", "surprise": 1}, "surprise"),
-    ([{"message": "hi"}], "object"),
-    (b"{not json", "JSON"),
-    (b"", "empty"),
-]
-
-
-async def test_bad_bodies_are_a_422_with_a_clear_message(make_api, model_server) -> None:
-    api = await make_api(max_message_chars=50)
-    for body, needle in BAD_BODIES:
-        for path in ("/api/v1/chat/stream", "/api/v1/chat"):
-            if isinstance(body, bytes):
-                response = await api.client.post(path, content=body, headers={"Content-Type": "application/json"})
-            else:
-                response = await api.client.post(path, json=body)
-            assert response.status_code == 422, (body, path, response.text)
-            detail = response.json()["detail"]
-            assert detail["kind"] == "bad_request"
-            assert needle.lower() in detail["message"].lower(), (body, detail["message"])
-    for path in ("/api/v1/chat/stream/pause", "/api/v1/chat/stream/resume"):
-        response = await api.client.post(path, json={})
-        assert response.status_code == 422 and "stream_id" in response.json()["detail"]["message"]
-    assert model_server.connections == [] and api.hub.get_active_streams() == []
-
-
-async def test_unknown_stream_and_conversation_are_404(api: ApiServer, model_server) -> None:
-    for method, path, body in ROUTES[2:6]:
-        response = await api.client.request(method, path, json=body)
-        assert response.status_code == 404, (method, path)
-        assert response.json()["detail"]["kind"] == "not_found" and "abc" in response.json()["detail"]["message"]
-    response = await api.client.post("/api/v1/chat/stream", json={"message": "hi", "conversation_id": "nope"})
-    assert response.status_code == 404 and "nope" in response.json()["detail"]["message"]
-    response = await api.client.post("/api/v1/chat/stream", json={"message": "hi", "model": "no-such-model"})
-    assert response.status_code == 422 and "no-such-model" in response.json()["detail"]["message"]
-    assert model_server.connections == []
-
-
-async def test_streams_of_another_token_are_invisible(make_api, script: ModelScript) -> None:
-    from secretgpt.interfaces.web_ui.api import owner_for_token
-
-    api = await make_api()
-    script.reply = Reply.of(LONG, tokens_per_second=20)
-    other = await api.hub.stream_message("someone else's", owner=owner_for_token("another-token"))
-    assert (await api.client.get("/api/v1/chat/streams")).json() == []
-    assert (await api.client.delete(f"/api/v1/chat/stream/{other.id}")).status_code == 404
-    assert not other.ended
-    other.cancel()
-    await asyncio.wait_for(other.wait(), 5)
-
-
-async def test_models_route(api: ApiServer, model_server, protocol: str) -> None:
-    body = (await api.client.get("/api/v1/models")).json()
-    assert body["models"] == [{"name": "loopback", "url": model_server.url, "demo": False, "protocol": protocol}]
-    assert body["error"] is None

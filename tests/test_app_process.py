@@ -8,11 +8,9 @@ with the real ChatSecret stack, like it would reach Secret AI.
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 import signal
 import time
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,10 +18,12 @@ from typing import Any
 import httpx
 import pytest
 
-from secretgpt.hub.core.stream import StreamLimits
-from secretgpt.services.ollama_loopback import ConnectionLog, OllamaLoopbackServer, Reply
+from secretgpt.hub.deadlines import StreamLimits
+from secretgpt.services.loopback_model import Reply
 
-from tests.app_process import AppProcess, event_stream
+from tests.support.app_process import AppProcess
+from tests.support.scripted_model import ScriptedModel
+from tests.support.sse import event_stream
 
 MODEL = "process-model"
 MODEL_KEY = "process-test-model-key"
@@ -35,26 +35,12 @@ CHECKPOINT_INTERVAL = StreamLimits().checkpoint_interval
 MAX_LOSS_SECONDS = CHECKPOINT_INTERVAL + 1.0
 
 
-class ScriptedModel:
-    """The loopback model: queued replies, then `default`."""
-
-    def __init__(self) -> None:
-        self.replies: deque[Reply] = deque()
-        self.default = Reply.of("A default answer.", "Default reasoning.")
-        self.server = OllamaLoopbackServer(lambda request: self.replies.popleft() if self.replies else self.default,
-                                           api_key=MODEL_KEY, models=[MODEL])
-
-    @property
-    def connections(self) -> list[ConnectionLog]:
-        return self.server.connections
-
-
 @pytest.fixture
 async def model() -> AsyncIterator[ScriptedModel]:
-    scripted = ScriptedModel()
-    await scripted.server.start()
+    scripted = await ScriptedModel(Reply.of("A default answer.", "Default reasoning."), api_key=MODEL_KEY,
+                                   models=[MODEL]).start()
     yield scripted
-    await scripted.server.stop()
+    await scripted.stop()
 
 
 Launch = Callable[..., AppProcess]
@@ -139,18 +125,8 @@ async def test_a_conversation_survives_a_restart_and_the_model_sees_all_of_it(
         messages = after["messages"]
         assert [(m["role"], m["content"]) for m in messages] == [
             ("user", q1), ("assistant", first.text), ("user", q2), ("assistant", second.text)]
-        for stored, reply, reported in ((messages[1], first, streamed), (messages[3], second, whole["metadata"])):
-            meta = stored["metadata"]
-            assert stored["think"] == reply.thinking
-            assert stored["status"] == "completed" and stored["stream_id"] == reported["stream_id"]
-            assert meta["model"] == MODEL
-            # Token counts as the model reported them (the loopback counts one per chunk) ...
-            assert meta["completion_tokens"] == len(reply.steps) == reported["completion_tokens"]
-            assert meta["prompt_tokens"] == reported["prompt_tokens"] is not None
-            # ... and the rest of what was reported when the answer ended.
-            for key in ("started_at", "first_token_at", "ended_at", "time_to_first_token", "think_seconds",
-                        "chunks", "done_reason", "streaming"):
-                assert meta[key] == reported[key], key
+        assert_stored_as_reported(messages[1], first, streamed)
+        assert_stored_as_reported(messages[3], second, whole["metadata"])
         assert messages[1]["metadata"]["streaming"] is True and messages[3]["metadata"]["streaming"] is False
         assert messages[1]["metadata"]["think_seconds"] is not None
 
@@ -166,6 +142,21 @@ async def test_a_conversation_survives_a_restart_and_the_model_sees_all_of_it(
         assert grown["messages"][:4] == messages
         assert [m["content"] for m in grown["messages"][4:]] == [q3, third.text]
     assert sigterm_exit(await app.terminate())
+
+
+def assert_stored_as_reported(stored: dict[str, Any], reply: Reply, reported: dict[str, Any]) -> None:
+    """A stored answer holds what its stream reported when it ended."""
+    meta = stored["metadata"]
+    assert stored["think"] == reply.thinking
+    assert stored["status"] == "completed" and stored["stream_id"] == reported["stream_id"]
+    assert meta["model"] == MODEL
+    # Token counts as the model reported them (the loopback counts one per chunk) ...
+    assert meta["completion_tokens"] == len(reply.steps) == reported["completion_tokens"]
+    assert meta["prompt_tokens"] == reported["prompt_tokens"] is not None
+    # ... and the rest of what was reported when the answer ended.
+    for key in ("started_at", "first_token_at", "ended_at", "time_to_first_token", "think_seconds",
+                "chunks", "done_reason", "streaming"):
+        assert meta[key] == reported[key], key
 
 
 # --- kill -9 mid-answer -------------------------------------------------------------------------------
@@ -316,93 +307,4 @@ async def test_a_wrong_token_reads_nothing_and_unknown_ids_are_404(launch: Launc
         assert await conversation(client, conversation_id) == original
         assert [s["id"] for s in (await client.get("/api/v1/conversations")).json()] == [conversation_id]
         assert (await client.get(f"/api/v1/conversations/{theirs}")).status_code == 404
-    assert sigterm_exit(await app.terminate())
-
-
-# --- export -> import ---------------------------------------------------------------------------------
-
-
-def without_ids(export: dict[str, Any]) -> dict[str, Any]:
-    """An export with its ids replaced by message positions (parents and the leaf included), and
-    without the moment it was exported: what must survive an import unchanged."""
-    doc = copy.deepcopy(export)
-    doc.pop("exported_at")
-    conv = doc["conversation"]
-    position = {m["id"]: i for i, m in enumerate(conv["messages"])}
-    conv.pop("id")
-    conv["current_leaf_id"] = position[conv["current_leaf_id"]]
-    for m in conv["messages"]:
-        m["id"] = position[m["id"]]
-        m["parent_id"] = position[m["parent_id"]] if m["parent_id"] is not None else None
-    return doc
-
-
-def thread_without_ids(stored: dict[str, Any]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in m.items() if k not in ("id", "parent_id", "sibling_ids")} | {
-        "alternatives": len(m["sibling_ids"])} for m in stored["messages"]]
-
-
-async def test_export_import_round_trip_and_bad_files_change_nothing(launch: Launch, model: ScriptedModel) -> None:
-    model.replies.extend([
-        Reply.of("Use a **hash map**.\n\n```python\nseen = {}\n```", "They want O(1) lookups.", tokens_per_second=400),
-        Reply.of("Or a set, if you only need membership.", "Simpler."),
-        Reply.of("A sorted list with bisect also works.", "Another alternative."),
-    ])
-    app = await launch().start()
-    async with app.client() as client:
-        async with event_stream(client, {"message": "Fast lookups in Python? ünïcödé ✓"}) as sse:
-            await sse.ended(30)
-        conversation_id = sse.frames[0].data["conversation_id"]
-        await chat(client, message="Anything simpler?", conversation_id=conversation_id)
-        thread = (await conversation(client, conversation_id))["messages"]
-        # A regenerated answer: the tree has two alternatives under the second question.
-        await chat(client, conversation_id=conversation_id, regenerate=thread[3]["id"])
-        original = await conversation(client, conversation_id)
-        assert len(original["messages"][3]["sibling_ids"]) == 2
-
-        exported = (await client.get(f"/api/v1/conversations/{conversation_id}/export")).json()
-        assert exported["format"] == "secretgpt.conversation" and exported["version"] == 1
-        assert len(exported["conversation"]["messages"]) == 5  # the whole tree, alternatives included
-        response = await client.post("/api/v1/conversations/import", content=json.dumps(exported).encode())
-        assert response.status_code == 200, response.text
-        [imported_id] = response.json()["conversation_ids"]
-        assert imported_id != conversation_id
-        reexported = (await client.get(f"/api/v1/conversations/{imported_id}/export")).json()
-        assert reexported["conversation"]["id"] == imported_id
-        assert {m["id"] for m in reexported["conversation"]["messages"]}.isdisjoint(
-            m["id"] for m in exported["conversation"]["messages"])
-        assert without_ids(reexported) == without_ids(exported)
-        imported = await conversation(client, imported_id)
-        assert thread_without_ids(imported) == thread_without_ids(original)
-        assert await conversation(client, conversation_id) == original  # the original is untouched
-
-        listed = (await client.get("/api/v1/conversations")).json()
-        everything = (await client.get("/api/v1/conversations/export")).json()
-        assert {s["id"] for s in listed} == {conversation_id, imported_id}
-
-        damaged_parent = copy.deepcopy(exported)
-        damaged_parent["conversation"]["messages"][2]["parent_id"] = "no-such-message"
-        newer = {**exported, "version": 2}
-        one_bad_of_two = copy.deepcopy(everything)
-        one_bad_of_two["conversations"][1]["messages"][1]["parent_id"] = "no-such-message"
-        text = json.dumps(exported)
-        bad_files: list[tuple[str, bytes, tuple[str, ...]]] = [
-            ("truncated", text[: len(text) // 2].encode(), ("not JSON",)),
-            ("empty", b"", ("not JSON",)),
-            ("newer version", json.dumps(newer).encode(), ("format version 2", "version 1")),
-            ("dangling parent_id", json.dumps(damaged_parent).encode(), ("damaged", "parent_id", "no-such-message")),
-            ("one bad of two", json.dumps(one_bad_of_two).encode(), ("damaged", "parent_id", "no-such-message")),
-            ("not an export", json.dumps({"messages": []}).encode(), ("not a SecretGPT export", "format")),
-        ]
-        for name, body, phrases in bad_files:
-            response = await client.post("/api/v1/conversations/import", content=body)
-            assert response.status_code == 422, (name, response.status_code, response.text)
-            detail = response.json()["detail"]
-            assert detail["kind"] == "invalid_import", (name, detail)
-            for phrase in phrases:
-                assert phrase in detail["message"], (name, phrase, detail["message"])
-
-        assert (await client.get("/api/v1/conversations")).json() == listed
-        after = (await client.get("/api/v1/conversations/export")).json()
-        assert after["conversations"] == everything["conversations"]
     assert sigterm_exit(await app.terminate())

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from secretgpt.hub.core.router import HubRouter
-from secretgpt.services.secret_ai import ConversationSettings, GenerationOptions
+from secretgpt.hub.chat_hub import ChatHub
+from secretgpt.records import ConversationSettings, GenerationOptions
 from secretgpt.storage.export import InvalidImport
 from secretgpt.storage.migrations import MIGRATIONS
 from secretgpt.storage.sql import SqlConversationStore, database_url
 
-from tests.conftest import OWNER, ApiServer, ModelScript
+from tests.conftest import OWNER, ApiServer
+from tests.support.scripted_model import ScriptedModel
 from tests.test_storage_export import _valid
 
 PIRATE = ConversationSettings(system="Talk like a pirate.", options=GenerationOptions(temperature=0.4, seed=9))
@@ -51,7 +52,7 @@ def test_edges_are_allowed_and_whole_floats_become_integers() -> None:
 # --- over the API ---------------------------------------------------------------------------------
 
 
-async def test_chat_stream_takes_system_and_options_and_they_stay(api: ApiServer, script: ModelScript,
+async def test_chat_stream_takes_system_and_options_and_they_stay(api: ApiServer, script: ScriptedModel,
                                                                   model_server) -> None:
     body = {"system": PIRATE.system, "options": {"temperature": 0.4, "seed": 9}}
     async with api.sse("Ahoy?", **body) as sse:
@@ -128,13 +129,13 @@ async def test_patch_needs_something_and_finds_only_own_conversations(api: ApiSe
 
 
 async def test_new_conversations_start_from_default_system_prompt(make_hub, model_server) -> None:
-    hub: HubRouter = make_hub(default_system_prompt="You are SecretGPT.")
-    stream = await hub.stream_message("hi", owner=OWNER)
+    hub: ChatHub = make_hub(default_system_prompt="You are SecretGPT.")
+    stream = await hub.send("hi", owner=OWNER)
     await stream.wait()
     assert model_server.connections[-1].request["messages"][0] == {"role": "system", "content": "You are SecretGPT."}
-    assert (await hub.store.get(stream.conversation_id, OWNER)).system == "You are SecretGPT."
+    assert (await hub.conversation(stream.conversation_id, owner=OWNER)).system == "You are SecretGPT."
     # An explicit empty prompt wins over the default.
-    stream = await hub.stream_message("hi", owner=OWNER, system="")
+    stream = await hub.send("hi", owner=OWNER, system="")
     await stream.wait()
     assert model_server.connections[-1].request["messages"][0]["role"] == "user"
 

@@ -8,7 +8,7 @@ import pytest
 
 from secretgpt.interfaces.web_ui.markdown_blocks import MarkdownBlockSplitter, close_open_fence, displayable_tail
 from secretgpt.interfaces.web_ui.markdown_render import render_markdown
-from secretgpt.services.ollama_loopback import synthetic_markdown
+from secretgpt.services.loopback_model import synthetic_markdown
 
 DOC = (
     "Intro paragraph with **bold**.\n\n"

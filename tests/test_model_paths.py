@@ -8,11 +8,13 @@ import json
 import httpx
 import pytest
 
-from secretgpt.services.ollama_loopback import OllamaLoopbackServer, Reply, Step
-from secretgpt.services.secret_ai import ChatTurn, ChunkKind, ErrorKind, GenerationOptions, SecretAIService
+from secretgpt.records import ChatTurn, GenerationOptions, Usage
+from secretgpt.services.loopback_model import LoopbackModelServer, Reply, Step
+from secretgpt.services.secret_ai import ErrorKind, SecretAIService
 
-from tests.conftest import MODEL, ModelScript
-from tests.test_secret_ai_service import HI, collect, text_of, think_of
+from tests.conftest import MODEL
+from tests.support.scripted_model import ScriptedModel
+from tests.test_secret_ai_service import HI, collect, text_of, think_of, timed
 
 REASONING = "First the facts, then the answer."
 ANSWER = "The answer is 42."
@@ -26,7 +28,7 @@ ANSWER = "The answer is 42."
     ("ollama", "field"),  # message.thinking
     ("ollama", "inline"),
 ])
-async def test_every_reasoning_shape_reaches_the_reasoning_block(service: SecretAIService, script: ModelScript,
+async def test_every_reasoning_shape_reaches_the_reasoning_block(service: SecretAIService, script: ScriptedModel,
                                                                  protocol: str, shape: str, stream: bool) -> None:
     script.reply = Reply.of(ANSWER, REASONING, inline_think=shape == "inline",
                             reasoning_field="reasoning" if shape == "reasoning" else "reasoning_content")
@@ -35,22 +37,24 @@ async def test_every_reasoning_shape_reaches_the_reasoning_block(service: Secret
     assert (think_of(chunks), text_of(chunks)) == (REASONING, ANSWER)
     assert "<think>" not in text_of(chunks) + think_of(chunks)
     done = chunks[-1]
-    assert done.kind is ChunkKind.DONE
-    assert (done.usage["think_seconds"] is not None) is stream
+    assert isinstance(done, Usage)
+    # How long it reasoned is known when it streamed; a whole answer arrives at once.
+    assert (timed(chunks, streaming=stream).think_seconds is not None) is stream
 
 
-async def test_token_usage_is_read(service: SecretAIService, script: ModelScript) -> None:
+async def test_token_usage_is_read(service: SecretAIService, script: ScriptedModel) -> None:
     reply = script.reply = Reply.of(ANSWER, REASONING)
     chunks, error = await collect(service, [ChatTurn(role="user", content="x" * 400)])
     assert error is None
-    usage = chunks[-1].usage
-    assert usage["prompt_tokens"] == 100 and usage["completion_tokens"] == len(reply.steps)
-    assert usage["done_reason"] == "stop"
+    usage = chunks[-1]
+    assert isinstance(usage, Usage)
+    assert usage.prompt_tokens == 100 and usage.completion_tokens == len(reply.steps)
+    assert usage.done_reason == "stop"
 
 
 @pytest.mark.parametrize("stream", [True, False], ids=["streaming", "whole"])
-async def test_generation_options_are_sent_as_each_api_expects(service: SecretAIService, script: ModelScript,
-                                                               model_server: OllamaLoopbackServer, protocol: str,
+async def test_generation_options_are_sent_as_each_api_expects(service: SecretAIService, script: ScriptedModel,
+                                                               model_server: LoopbackModelServer, protocol: str,
                                                                stream: bool) -> None:
     options = GenerationOptions(temperature=0.2, top_p=0.9, max_tokens=128, seed=7)
     turns = [ChatTurn(role="system", content="Be terse."), *HI]
@@ -66,7 +70,7 @@ async def test_generation_options_are_sent_as_each_api_expects(service: SecretAI
         assert request["options"] == {"temperature": 0.2, "top_p": 0.9, "num_predict": 128, "seed": 7}
 
 
-async def test_unset_options_are_not_sent(service: SecretAIService, model_server: OllamaLoopbackServer,
+async def test_unset_options_are_not_sent(service: SecretAIService, model_server: LoopbackModelServer,
                                           protocol: str) -> None:
     _, error = await collect(service, options=GenerationOptions(temperature=1.0))
     assert error is None
@@ -77,8 +81,8 @@ async def test_unset_options_are_not_sent(service: SecretAIService, model_server
 
 
 @pytest.mark.parametrize("protocol", ["openai"])
-async def test_the_loopback_openai_host_answers_like_vllm_behind_litellm(model_server: OllamaLoopbackServer,
-                                                                        script: ModelScript) -> None:
+async def test_the_loopback_openai_host_answers_like_vllm_behind_litellm(model_server: LoopbackModelServer,
+                                                                        script: ScriptedModel) -> None:
     """The test double must be realistic, or the tests above prove little."""
     script.reply = Reply.of("Hi there.", "Hmm.")
     headers = {"Authorization": f"Bearer {model_server.api_key}"}
@@ -106,7 +110,7 @@ async def test_the_loopback_openai_host_answers_like_vllm_behind_litellm(model_s
 
 
 @pytest.mark.parametrize("protocol", ["openai"])
-async def test_fastapi_404_detail_is_read(service: SecretAIService, script: ModelScript) -> None:
+async def test_fastapi_404_detail_is_read(service: SecretAIService, script: ScriptedModel) -> None:
     script.reply = Reply(status=404, error_body='{"detail": "Not Found"}')
     _, error = await collect(service)
     assert error is not None and error.kind is ErrorKind.MODEL and error.status == 404
@@ -114,14 +118,14 @@ async def test_fastapi_404_detail_is_read(service: SecretAIService, script: Mode
 
 
 @pytest.mark.parametrize("protocol", ["openai"])
-async def test_vllm_unknown_model(service: SecretAIService, script: ModelScript) -> None:
+async def test_vllm_unknown_model(service: SecretAIService, script: ScriptedModel) -> None:
     script.reply = Reply(status=404, error_message=f"The model `{MODEL}` does not exist.")
     _, error = await collect(service, stream=False)
     assert error is not None and f"The model `{MODEL}` does not exist." in error.message
     assert "SECRET_AI_MODEL" in error.message
 
 
-async def test_error_object_inside_the_stream(service: SecretAIService, script: ModelScript, protocol: str) -> None:
+async def test_error_object_inside_the_stream(service: SecretAIService, script: ScriptedModel, protocol: str) -> None:
     # OpenAI path: `data: {"error": {...}}` mid-stream (vLLM); Ollama path: an `{"error": …}` line.
     script.reply = Reply.of("Partial").then(Step("error", content="the engine died"))
     chunks, error = await collect(service)
@@ -131,7 +135,7 @@ async def test_error_object_inside_the_stream(service: SecretAIService, script: 
 
 
 @pytest.mark.parametrize("status", [401, 403, 429, 500, 503])
-async def test_status_errors_read_the_same_on_both_paths(service: SecretAIService, script: ModelScript,
+async def test_status_errors_read_the_same_on_both_paths(service: SecretAIService, script: ScriptedModel,
                                                          protocol: str, status: int) -> None:
     script.reply = Reply(status=status, error_message="detail from the server")
     _, error = await collect(service)

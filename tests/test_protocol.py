@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import socket
 
 import pytest
 
-from secretgpt.services.ollama_loopback import OllamaLoopbackServer, Reply
+from secretgpt.records import ChatTurn, StreamChunk
+from secretgpt.services.loopback_model import LoopbackModelServer, Reply
 from secretgpt.services.secret_ai import (
-    Catalog, ChatTurn, ErrorKind, ModelInfo, ProtocolDetector, SecretAIError, SecretAIService, discover,
-    is_chat_model,
+    Catalog, ErrorKind, ModelInfo, ProtocolDetector, SecretAIError, SecretAIService, discover, is_chat_model,
 )
+from tests.support.app_process import free_port
 
 KEY = "probe-key"
 HI = [ChatTurn(role="user", content="hi")]
@@ -21,8 +21,8 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_AI_API_KEY", KEY)
 
 
-def serve(protocols: set[str], **kwargs: object) -> OllamaLoopbackServer:
-    return OllamaLoopbackServer(lambda request: Reply.of("Hello."), api_key=KEY, protocols=protocols,
+def serve(protocols: set[str], **kwargs: object) -> LoopbackModelServer:
+    return LoopbackModelServer(lambda request: Reply.of("Hello."), api_key=KEY, protocols=protocols,
                                 **kwargs)  # type: ignore[arg-type]
 
 
@@ -66,9 +66,7 @@ async def test_neither_api_names_both_tries() -> None:
 
 
 async def test_an_unreachable_host_names_both_tries_and_is_asked_again_later() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nobody listens on it
     detector = ProtocolDetector()
     with pytest.raises(SecretAIError) as caught:
         await detector.protocol_for(f"http://127.0.0.1:{port}")
@@ -103,15 +101,21 @@ async def test_a_rejected_key_everywhere_is_an_auth_error(monkeypatch: pytest.Mo
     assert caught.value.kind is ErrorKind.AUTH and "SECRET_AI_API_KEY" in caught.value.message
 
 
+async def whole_answer(service: SecretAIService, model: str | None = None) -> str:
+    """The answer's text from one non-streaming request."""
+    chunks = [c async for c in service.stream_invoke(HI, model, stream=False)]
+    return "".join(c.content for c in chunks if isinstance(c, StreamChunk))
+
+
 async def test_service_answers_over_whatever_the_host_speaks() -> None:
     for protocols in ({"openai"}, {"ollama"}):
         async with serve(protocols) as server:
             service = SecretAIService(Catalog(models=[ModelInfo(name="loopback", url=server.url)]), read_timeout=5)
             try:
-                answer = await service.invoke(HI)
+                text = await whole_answer(service)
             finally:
                 await service.aclose()
-            assert answer.text == "Hello."
+            assert text == "Hello."
             assert server.connections[-1].protocol == next(iter(protocols))
 
 
@@ -140,9 +144,7 @@ async def test_a_given_model_learns_its_hosts_protocol_at_discovery() -> None:
 
 
 async def test_a_given_model_on_a_host_that_is_down_stays_listed() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nobody listens on it
     catalog = await discover(f"http://127.0.0.1:{port}", "my-model", KEY, ProtocolDetector())
     # Asked again on first use, whose error then names both tries.
     assert [(m.name, m.protocol) for m in catalog.models] == [("my-model", None)]
@@ -184,7 +186,7 @@ async def test_hosts_from_the_secret_network_contract_go_through_the_same_choice
         service = SecretAIService(catalog, read_timeout=5)
         try:
             for model in catalog.names:
-                assert (await service.invoke(HI, model)).text == "Hello."
+                assert await whole_answer(service, model) == "Hello."
         finally:
             await service.aclose()
         assert [c.protocol for c in openai_host.connections + ollama_host.connections] == ["openai", "ollama"]

@@ -4,25 +4,30 @@ an OpenAI-only loopback host, the real `ChatSecret` against an Ollama-only one."
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
 
 import pytest
 
-from secretgpt.services.ollama_loopback import OllamaLoopbackServer, Reply, Step
-from secretgpt.services.secret_ai import (
-    Catalog, ChatTurn, ChunkKind, ErrorKind, ModelInfo, SecretAIError, SecretAIService, StreamChunk,
-)
+from secretgpt.hub.tally import Tally
+from secretgpt.records import ChatTurn, ChunkKind, StreamChunk, Usage
+from secretgpt.services.loopback_model import LoopbackModelServer, Reply, Step
+from secretgpt.services.secret_ai import Catalog, ErrorKind, ModelInfo, SecretAIError, SecretAIService
 
-from tests.conftest import MODEL, SECRET_AI_KEY, ModelScript
+from tests.conftest import MODEL, SECRET_AI_KEY
+from tests.support.app_process import free_port
+from tests.support.scripted_model import ScriptedModel
 
 HI = [ChatTurn(role="user", content="hi")]
 INLINE = "<think>Is 2 < 3? Yes.</think>So the answer is <b>yes</b>."
 
 
+Piece = StreamChunk | Usage
+
+
 async def collect(service: SecretAIService, messages: list[ChatTurn] = HI, **kwargs: object
-                  ) -> tuple[list[StreamChunk], SecretAIError | None]:
-    chunks: list[StreamChunk] = []
+                  ) -> tuple[list[Piece], SecretAIError | None]:
+    """Everything the service yields (the chunks, then the answer's `Usage`), and its error if any."""
+    chunks: list[Piece] = []
     try:
         async for chunk in service.stream_invoke(messages, **kwargs):  # type: ignore[arg-type]
             chunks.append(chunk)
@@ -31,12 +36,22 @@ async def collect(service: SecretAIService, messages: list[ChatTurn] = HI, **kwa
     return chunks, None
 
 
-def text_of(chunks: list[StreamChunk]) -> str:
-    return "".join(c.content for c in chunks if c.kind is ChunkKind.TEXT)
+def text_of(chunks: list[Piece]) -> str:
+    return "".join(c.content for c in chunks if isinstance(c, StreamChunk) and c.kind is ChunkKind.TEXT)
 
 
-def think_of(chunks: list[StreamChunk]) -> str:
-    return "".join(c.content for c in chunks if c.kind is ChunkKind.THINK)
+def think_of(chunks: list[Piece]) -> str:
+    return "".join(c.content for c in chunks if isinstance(c, StreamChunk) and c.kind is ChunkKind.THINK)
+
+
+def timed(chunks: list[Piece], streaming: bool = True) -> Tally:
+    """The chunks read as the hub reads them: its one think timer."""
+    tally = Tally(streaming)
+    for chunk in chunks:
+        if isinstance(chunk, StreamChunk):
+            tally.add(chunk)
+    tally.model_ended()
+    return tally
 
 
 def chunks_reply(*pieces: str) -> Reply:
@@ -46,7 +61,7 @@ def chunks_reply(*pieces: str) -> Reply:
 # --- answers ----------------------------------------------------------------------------------
 
 
-async def test_thinking_field_is_requested_and_kept_apart(service, script: ModelScript, model_server,
+async def test_thinking_field_is_requested_and_kept_apart(service, script: ScriptedModel, model_server,
                                                           protocol: str) -> None:
     reply = script.reply = Reply.of("The sky is blue because of Rayleigh scattering.",
                                     "Short wavelengths scatter more; that is the key point.")
@@ -62,18 +77,19 @@ async def test_thinking_field_is_requested_and_kept_apart(service, script: Model
     assert conn.headers["authorization"] == f"Bearer {SECRET_AI_KEY}"
     assert think_of(chunks) == reply.thinking
     assert text_of(chunks) == reply.text
-    assert sum(c.kind is ChunkKind.TEXT for c in chunks) > 1, "the answer must arrive token by token"
+    assert sum(isinstance(c, StreamChunk) and c.kind is ChunkKind.TEXT for c in chunks) > 1, \
+        "the answer must arrive token by token"
     done = chunks[-1]
-    assert done.kind is ChunkKind.DONE
-    assert [c.kind for c in chunks].count(ChunkKind.DONE) == 1
-    assert done.usage["model"] == MODEL
-    assert done.usage["completion_tokens"] == len(reply.steps)
-    assert done.usage["prompt_tokens"] is not None
-    assert done.usage["done_reason"] == "stop"
-    assert done.usage["think_seconds"] is not None
+    assert isinstance(done, Usage)
+    assert [isinstance(c, Usage) for c in chunks].count(True) == 1
+    assert done.model == MODEL
+    assert done.completion_tokens == len(reply.steps)
+    assert done.prompt_tokens is not None
+    assert done.done_reason == "stop"
+    assert timed(chunks).think_seconds is not None
 
 
-async def test_inline_think_tags_from_an_older_server(service, script: ModelScript) -> None:
+async def test_inline_think_tags_from_an_older_server(service, script: ScriptedModel) -> None:
     reply = script.reply = Reply.of("Forty-two.", "Counting carefully to be sure.", inline_think=True)
     chunks, error = await collect(service)
     assert error is None
@@ -81,7 +97,7 @@ async def test_inline_think_tags_from_an_older_server(service, script: ModelScri
     assert text_of(chunks) == reply.text
 
 
-async def test_inline_think_tags_split_at_every_position(service, script: ModelScript) -> None:
+async def test_inline_think_tags_split_at_every_position(service, script: ScriptedModel) -> None:
     for split in range(len(INLINE) + 1):
         script.reply = chunks_reply(INLINE[:split], INLINE[split:])
         chunks, error = await collect(service)
@@ -90,7 +106,7 @@ async def test_inline_think_tags_split_at_every_position(service, script: ModelS
         assert text_of(chunks) == "So the answer is <b>yes</b>.", split
 
 
-async def test_inline_think_tags_one_character_per_chunk(service, script: ModelScript, model_server) -> None:
+async def test_inline_think_tags_one_character_per_chunk(service, script: ScriptedModel, model_server) -> None:
     script.reply = chunks_reply(*INLINE)
     chunks, error = await collect(service)
     assert error is None
@@ -99,21 +115,22 @@ async def test_inline_think_tags_one_character_per_chunk(service, script: ModelS
     assert text_of(chunks) == "So the answer is <b>yes</b>."
 
 
-async def test_unclosed_think_block_ends_cleanly(service, script: ModelScript) -> None:
+async def test_unclosed_think_block_ends_cleanly(service, script: ScriptedModel) -> None:
     script.reply = chunks_reply("<think>I was still ", "thinking when the model ", "stopped</thi")
     chunks, error = await collect(service)
     assert error is None
     assert think_of(chunks) == "I was still thinking when the model stopped"
     assert text_of(chunks) == ""
-    assert chunks[-1].kind is ChunkKind.DONE and chunks[-1].usage["think_seconds"] is not None
+    assert isinstance(chunks[-1], Usage) and timed(chunks).think_seconds is not None
 
 
-async def test_non_streaming_invoke(service, script: ModelScript, model_server) -> None:
+async def test_non_streaming_request(service, script: ScriptedModel, model_server) -> None:
     reply = script.reply = Reply.of("All at once.", "No need to stream.")
-    answer = await service.invoke(HI)
-    assert (answer.text, answer.think) == (reply.text, reply.thinking)
+    chunks, error = await collect(service, stream=False)
+    assert error is None
+    assert (text_of(chunks), think_of(chunks)) == (reply.text, reply.thinking)
     assert model_server.connections[-1].request["stream"] is False
-    assert answer.usage["model"] == MODEL
+    assert isinstance(chunks[-1], Usage) and chunks[-1].model == MODEL
 
 
 async def test_conversation_is_sent_without_reasoning(service, model_server) -> None:
@@ -131,7 +148,7 @@ async def test_conversation_is_sent_without_reasoning(service, model_server) -> 
 
 
 @pytest.mark.parametrize("protocol", ["ollama"])  # only Ollama's API has a `think` switch
-async def test_model_without_thinking_support_is_asked_again_without_it(service, script: ModelScript,
+async def test_model_without_thinking_support_is_asked_again_without_it(service, script: ScriptedModel,
                                                                          model_server) -> None:
     def reply_for(request: dict) -> Reply:
         if request.get("think"):
@@ -151,17 +168,17 @@ async def test_model_without_thinking_support_is_asked_again_without_it(service,
 # --- failures -------------------------------------------------------------------------------
 
 
-async def test_error_line_mid_stream_keeps_the_partial_answer(service, script: ModelScript) -> None:
+async def test_error_line_mid_stream_keeps_the_partial_answer(service, script: ScriptedModel) -> None:
     script.reply = Reply.of("The first half of").then(Step("error", content="CUDA out of memory"))
     chunks, error = await collect(service)
     assert text_of(chunks) == "The first half of"
     assert error is not None and error.kind is ErrorKind.MODEL
     assert "CUDA out of memory" in error.message
-    assert all(c.kind is not ChunkKind.DONE for c in chunks)
+    assert not any(isinstance(c, Usage) for c in chunks)
 
 
 @pytest.mark.parametrize("stream", [True, False])
-async def test_http_500(service, script: ModelScript, model_server, stream: bool) -> None:
+async def test_http_500(service, script: ScriptedModel, model_server, stream: bool) -> None:
     script.reply = Reply(status=500, error_message="model runner crashed")
     chunks, error = await collect(service, stream=stream)
     assert chunks == []
@@ -190,7 +207,7 @@ async def test_missing_api_key_is_an_auth_error(service, monkeypatch: pytest.Mon
     assert "SECRET_AI_API_KEY" in error.message
 
 
-async def test_connection_dropped_mid_answer(service, script: ModelScript) -> None:
+async def test_connection_dropped_mid_answer(service, script: ScriptedModel) -> None:
     script.reply = Reply.of("Half an answer, then").then(Step("drop"))
     chunks, error = await collect(service)
     assert text_of(chunks) == "Half an answer, then"
@@ -199,9 +216,7 @@ async def test_connection_dropped_mid_answer(service, script: ModelScript) -> No
 
 async def test_unreachable_server(monkeypatch: pytest.MonkeyPatch, protocol: str) -> None:
     monkeypatch.setenv("SECRET_AI_API_KEY", "any")
-    with socket.socket() as sock:  # a port nobody listens on
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # nobody listens on it
     service = SecretAIService(Catalog(models=[ModelInfo(name=MODEL, url=f"http://127.0.0.1:{port}",
                                                         protocol=protocol)]))
     _, error = await collect(service)
@@ -209,7 +224,7 @@ async def test_unreachable_server(monkeypatch: pytest.MonkeyPatch, protocol: str
     assert str(port) in error.message
 
 
-async def test_read_timeout_is_a_timeout_error(model_server: OllamaLoopbackServer, script: ModelScript,
+async def test_read_timeout_is_a_timeout_error(model_server: LoopbackModelServer, script: ScriptedModel,
                                                monkeypatch: pytest.MonkeyPatch, protocol: str) -> None:
     monkeypatch.setenv("SECRET_AI_API_KEY", model_server.api_key or "")
     script.reply = Reply.of("Too late.", first_token_delay=5)
@@ -228,11 +243,11 @@ async def test_unknown_model_and_empty_catalog(service) -> None:
     assert error.message == "Model discovery failed: node unreachable."
 
 
-async def test_closing_the_generator_closes_the_connection(service, script: ModelScript, model_server) -> None:
+async def test_closing_the_generator_closes_the_connection(service, script: ScriptedModel, model_server) -> None:
     script.reply = Reply.of("word " * 400, tokens_per_second=50)
     source = service.stream_invoke(HI)
     got = [await source.__anext__() for _ in range(3)]
-    assert all(c.kind is ChunkKind.TEXT for c in got)
+    assert all(isinstance(c, StreamChunk) and c.kind is ChunkKind.TEXT for c in got)
     conn = model_server.connections[-1]
     closed_at = time.monotonic()
     await source.aclose()

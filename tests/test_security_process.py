@@ -19,8 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from secretgpt.services.ollama_loopback import Reply
-from tests.app_process import MAIN, AppProcess, app_env, event_stream
+from secretgpt.services.loopback_model import Reply
+from tests.support.app_process import MAIN, AppProcess, app_env
+from tests.support.sse import event_stream
 from tests.test_app_process import MODEL, MODEL_KEY, Launch, ScriptedModel, launch, model, words  # noqa: F401
 
 DEMO_MODEL = "secretgpt-demo"

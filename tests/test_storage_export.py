@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 import secretgpt
-from secretgpt.hub.core.events import StreamRecord, StreamStatus
+from secretgpt.records import StreamRecord, StreamStatus
+from secretgpt.storage import StoredConversation
 from secretgpt.storage.export import InvalidImport
 from secretgpt.storage.sql import SqlConversationStore, database_url
 
@@ -114,7 +115,10 @@ async def test_round_trip_is_equal_apart_from_ids(store: SqlConversationStore, o
 
     # The imported copy behaves like the original: same active thread, alternatives intact.
     original, copy_ = await store.get(conv_id, A), await other_store.get(imported_id, B)
-    assert [t.model_dump() for t in copy_.turns] == [t.model_dump() for t in original.turns]
+    def turns(conversation: StoredConversation) -> list[tuple[str, str, str]]:
+        return [(m.role, m.content, m.think) for m in conversation.messages]
+
+    assert turns(copy_) == turns(original)
     assert [len(m.sibling_ids) for m in copy_.messages] == [1, 2, 2, 1]
 
 

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from secretgpt.hub.core.events import StreamRecord, StreamStatus
-from secretgpt.services.ollama_loopback import Reply
-from tests.conftest import ApiServer, ModelScript, eventually
+from secretgpt.records import StreamRecord, StreamStatus
+from secretgpt.services.loopback_model import Reply
+from secretgpt.storage import SqlConversationStore
+from tests.conftest import ApiServer, eventually
+from tests.support.scripted_model import ScriptedModel
 
 DISK_FULL = OperationalError("UPDATE messages SET content=? ...", ("the secret answer",),
                              Exception("database or disk is full"))
@@ -39,10 +41,11 @@ class FailingSaves:
 
 
 @pytest.fixture
-def failing(api: ApiServer, monkeypatch: pytest.MonkeyPatch) -> Callable[[int], FailingSaves]:
+def failing(api: ApiServer, store: SqlConversationStore,
+            monkeypatch: pytest.MonkeyPatch) -> Callable[[int], FailingSaves]:
     def make(times: int) -> FailingSaves:
-        wrapper = FailingSaves(api.hub.store.save_answer, times)
-        monkeypatch.setattr(api.hub.store, "save_answer", wrapper)
+        wrapper = FailingSaves(store.save_answer, times)
+        monkeypatch.setattr(store, "save_answer", wrapper)
         api.hub.save_retrier.first_delay = 0.05
         return wrapper
 
@@ -50,7 +53,7 @@ def failing(api: ApiServer, monkeypatch: pytest.MonkeyPatch) -> Callable[[int], 
 
 
 async def test_a_failed_final_save_ends_the_stream_with_a_storage_error_and_is_retried(
-        api: ApiServer, script: ModelScript, failing: Callable[[int], FailingSaves],
+        api: ApiServer, script: ScriptedModel, failing: Callable[[int], FailingSaves],
         caplog: pytest.LogCaptureFixture) -> None:
     reply = script.reply = Reply.of("Every word of this answer arrived.", "Reasoning too.")
     saves = failing(3)
@@ -70,7 +73,7 @@ async def test_a_failed_final_save_ends_the_stream_with_a_storage_error_and_is_r
     # In the background: two more failures, then the save lands, as the answer was when it ended.
     await eventually(lambda: not api.hub.save_retrier.pending, timeout=10, what="the retried save")
     assert saves.final_attempts == 4
-    stored = await api.hub.store.get(frames[0].data["conversation_id"], stream.owner)
+    stored = await api.hub.conversation(frames[0].data["conversation_id"], owner=stream.owner)
     answer = stored.messages[-1]
     assert (answer.content, answer.think, answer.status) == (reply.text, reply.thinking, StreamStatus.COMPLETED)
     assert "saved after all (attempt 4)" in caplog.text
@@ -79,7 +82,7 @@ async def test_a_failed_final_save_ends_the_stream_with_a_storage_error_and_is_r
 
 
 async def test_the_non_streaming_api_says_500_with_the_text_when_the_save_fails(
-        api: ApiServer, script: ModelScript, failing: Callable[[int], FailingSaves]) -> None:
+        api: ApiServer, script: ScriptedModel, failing: Callable[[int], FailingSaves]) -> None:
     reply = script.reply = Reply.of("Kept in the response at least.")
     failing(1)
     response = await api.client.post("/api/v1/chat", json={"message": "hi"})
@@ -91,7 +94,7 @@ async def test_the_non_streaming_api_says_500_with_the_text_when_the_save_fails(
 
 
 async def test_an_answer_still_unsaved_at_shutdown_gets_one_last_try(
-        api: ApiServer, script: ModelScript, failing: Callable[[int], FailingSaves]) -> None:
+        api: ApiServer, script: ScriptedModel, failing: Callable[[int], FailingSaves]) -> None:
     script.reply = Reply.of("Saved on the way out.")
     saves = failing(1)
     api.hub.save_retrier.first_delay = 3600  # the background retry would not come in time
@@ -101,5 +104,6 @@ async def test_an_answer_still_unsaved_at_shutdown_gets_one_last_try(
     assert api.hub.save_retrier.pending
     await api.hub.shutdown()
     assert saves.final_attempts == 2 and not api.hub.save_retrier.pending
-    stored = await api.hub.store.get(frames[0].data["conversation_id"], api.stream(frames[0].data["stream_id"]).owner)
+    stored = await api.hub.conversation(frames[0].data["conversation_id"],
+                                        owner=api.stream(frames[0].data["stream_id"]).owner)
     assert stored.messages[-1].content == "Saved on the way out."

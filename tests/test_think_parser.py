@@ -1,4 +1,5 @@
-"""The incremental think-tag parser, on its own: splits at every position, odd endings, timing."""
+"""The incremental think-tag parser, on its own: splits at every position, odd endings; and the one
+think timer (the hub's `Tally`) over what it emits."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import itertools
 
 import pytest
 
-from secretgpt.services.secret_ai import ChunkKind, StreamChunk, ThinkTagParser
+from secretgpt.hub.tally import Tally
+from secretgpt.records import ChunkKind, StreamChunk
+from secretgpt.services.secret_ai import ThinkTagParser
 
 ANSWER = "<think>Weigh a < b and c > d.</think>The answer is <b>42</b>."
 THINK_PART = "Weigh a < b and c > d."
@@ -71,7 +74,11 @@ def test_unclosed_think_block_is_closed_at_the_end() -> None:
     out = run(["<think>Still wei", "ghing the options"], parser)
     assert_separated(out, "Still weighing the options", "")
     assert not parser.in_think
-    assert parser.think_seconds is not None
+    tally = Tally(streaming=True)
+    for chunk in out:
+        tally.add(chunk)
+    tally.model_ended()  # the model's end closes the think timer, as it closes the block
+    assert tally.think_seconds is not None
 
 
 @pytest.mark.parametrize("tail", ["<", "</", "</th", "</think"])
@@ -101,7 +108,9 @@ def test_reasoning_field_then_content() -> None:
 def test_empty_deltas_produce_nothing() -> None:
     parser = ThinkTagParser()
     assert parser.feed("") == [] and parser.feed_reasoning("") == [] and parser.finish() == []
-    assert parser.think_seconds is None
+    tally = Tally(streaming=True)
+    tally.model_ended()
+    assert tally.think_seconds is None
 
 
 class FakeClock:
@@ -112,32 +121,51 @@ class FakeClock:
         return self.now
 
 
+def feed_timed(tally: Tally, chunks: list[StreamChunk]) -> None:
+    for chunk in chunks:
+        tally.add(chunk)
+
+
 def test_think_seconds_for_inline_tags() -> None:
     clock = FakeClock()
-    parser = ThinkTagParser(clock)
-    parser.feed("<think>hm")
+    parser, tally = ThinkTagParser(), Tally(streaming=True, clock=clock)
+    feed_timed(tally, parser.feed("<think>hm"))
     clock.now += 2.5
-    parser.feed("m</think>")
+    feed_timed(tally, parser.feed("m</think>Answer"))
     clock.now += 10  # answer time is not thinking time
-    parser.feed("Answer")
-    parser.finish()
-    assert parser.think_seconds == pytest.approx(2.5)
+    feed_timed(tally, parser.feed(" more answer") + parser.finish())
+    tally.model_ended()
+    assert tally.think_seconds == pytest.approx(2.5)
 
 
 def test_think_seconds_for_the_reasoning_field() -> None:
     clock = FakeClock()
-    parser = ThinkTagParser(clock)
-    parser.feed_reasoning("hmm")
+    parser, tally = ThinkTagParser(), Tally(streaming=True, clock=clock)
+    feed_timed(tally, parser.feed_reasoning("hmm"))
     clock.now += 1.5
-    parser.feed_reasoning(" ok")
+    feed_timed(tally, parser.feed_reasoning(" ok"))
     clock.now += 0.5
-    parser.feed("Answer")  # first answer text ends the thinking
+    feed_timed(tally, parser.feed("Answer"))  # first answer text ends the thinking
     clock.now += 7
-    parser.finish()
-    assert parser.think_seconds == pytest.approx(2.0)
+    feed_timed(tally, parser.finish())
+    tally.model_ended()
+    assert tally.think_seconds == pytest.approx(2.0)
+
+
+def test_think_seconds_while_still_thinking_and_without_streaming() -> None:
+    clock = FakeClock()
+    live = Tally(streaming=True, clock=clock)
+    live.add(StreamChunk(ChunkKind.THINK, "so far"))
+    clock.now += 3
+    assert live.think_seconds == pytest.approx(3.0)  # the page shows it growing
+    whole = Tally(streaming=False, clock=clock)
+    whole.add(StreamChunk(ChunkKind.THINK, "all at once"))
+    whole.model_ended()
+    assert whole.think_seconds is None  # a whole answer arrives at once: not observable
 
 
 def test_no_thinking_means_no_think_seconds() -> None:
-    parser = ThinkTagParser()
-    run(["Just an answer."], parser)
-    assert parser.think_seconds is None
+    tally = Tally(streaming=True)
+    feed_timed(tally, run(["Just an answer."]))
+    tally.model_ended()
+    assert tally.think_seconds is None

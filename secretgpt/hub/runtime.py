@@ -1,4 +1,5 @@
-"""Everything the interfaces need, built once from settings: service, store, router, demo model."""
+"""Everything the interfaces need, built once from settings: the model service, the demo model,
+storage and the `ChatHub` over them. `start()` builds the hub; nothing is served before it has."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ import logging
 import os
 
 from ..config import Settings
-from ..services.ollama_loopback import OllamaLoopbackServer, demo_reply
+from ..services.loopback_model import LoopbackModelServer, demo_reply
 from ..services.secret_ai import (
     Catalog, ModelInfo, ProtocolDetector, SecretAIService, demo_chat_model, demo_openai_client, discover,
     secret_chat_model, secret_openai_client,
 )
 from ..services.secret_ai.protocol import API_KEY_ENV
-from ..storage import HistoryStore, SqlConversationStore, database_url
-from .core.router import HubRouter
+from ..storage import SqlConversationStore, database_url
+from .chat_hub import ChatHub
 
 log = logging.getLogger(__name__)
 
@@ -36,41 +37,33 @@ class Runtime:
         self.detector = ProtocolDetector(settings.secret_ai_protocol)
         self.service = SecretAIService(Catalog(error="Looking for models…"), factory, read_timeout,
                                        openai_factory=openai_factory, detector=self.detector)
-        self.store: HistoryStore | None = None
-        self.router = HubRouter(settings, self.service)
-        self.demo_server: OllamaLoopbackServer | None = None
+        self._store: SqlConversationStore | None = None
+        self.demo_server: LoopbackModelServer | None = None
         self._discovery: asyncio.Task | None = None
-        self._started: asyncio.Event | None = None
-
-    async def ready(self) -> None:
-        """Until start() has opened storage (requests can arrive while start-up handlers run)."""
-        if self._started is None:
-            self._started = asyncio.Event()
-        await self._started.wait()
+        self._hub: ChatHub | None = None
 
     @property
     def demo(self) -> bool:
         return self.settings.demo_mode
 
-    async def start(self) -> None:
+    async def start(self) -> ChatHub:
+        """Open storage, start the demo model or discovery, and build the hub over them."""
         url = database_url(self.settings.ensure_data_dir(), self.settings.database_url)
-        self.store = await SqlConversationStore.open(url)
-        self.router.store = self.store
-        interrupted = await self.store.mark_interrupted()
+        self._store = store = await SqlConversationStore.open(url)
+        interrupted = await store.mark_interrupted()
         if interrupted:
             log.info("%d answer(s) were cut off by the last shutdown; marked interrupted", interrupted)
         if self.demo:
             pace = self.settings.demo_tokens_per_second
-            self.demo_server = await OllamaLoopbackServer(lambda request: demo_reply(request, pace),
-                                                          models=[DEMO_MODEL], protocols=("openai",)).start()
+            self.demo_server = await LoopbackModelServer(lambda request: demo_reply(request, pace),
+                                                         models=[DEMO_MODEL], protocols=("openai",)).start()
             self.service.catalog = Catalog(
                 models=[ModelInfo(name=DEMO_MODEL, url=self.demo_server.url, demo=True)], demo=True)
             log.info("no SECRET_AI_API_KEY: using the offline demo model")
         else:
             self._discovery = asyncio.create_task(self.discover())
-        if self._started is None:
-            self._started = asyncio.Event()
-        self._started.set()
+        self._hub = ChatHub(self.settings, self.service, store)
+        return self._hub
 
     async def discover(self) -> Catalog:
         s = self.settings
@@ -86,9 +79,10 @@ class Runtime:
     async def stop(self) -> None:
         if self._discovery is not None:
             self._discovery.cancel()
-        await self.router.shutdown()
+        if self._hub is not None:
+            await self._hub.shutdown()
         await self.service.aclose()
         if self.demo_server is not None:
             await self.demo_server.stop()
-        if self.store is not None:
-            await self.store.close()
+        if self._store is not None:
+            await self._store.close()

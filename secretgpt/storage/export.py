@@ -13,9 +13,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .. import __version__
-from ..hub.core.events import StreamStatus
-from ..services.secret_ai.models import MAX_SYSTEM_PROMPT_CHARS, ConversationSettings, GenerationOptions, Role
-from .base import LIVE_STATUSES, StoredConversation, StoredMessage
+from ..records import (
+    LIVE_STATUSES, MAX_SYSTEM_PROMPT_CHARS, ConversationSettings, GenerationOptions, Role, StreamStatus,
+)
+from .stored import StoredConversation, StoredMessage
 
 FORMAT_ONE = "secretgpt.conversation"
 FORMAT_ALL = "secretgpt.conversations"

@@ -27,9 +27,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 2
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware in Python, UTC in the database.
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from secretgpt.services.attestation import AttestationSettings
-from secretgpt.services.ollama_loopback import OllamaLoopbackServer, Reply
+from secretgpt.services.loopback_model import LoopbackModelServer, Reply
+from tests.support.app_process import free_port
 
 from .pccs import LoopbackPccs
 from .sgx_pki import Measurements, TestSgxPki, registry_measurements
@@ -60,19 +61,13 @@ def offline_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     assert not attempts, f"a test tried to leave the machine: {attempts}"
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(autouse=True)
 def remote_services_unreachable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     """NVIDIA's NRAS and AMD's KDS, as secretvm-verify addresses them, become a closed loopback
     port: 'unreachable', as they are offline."""
     from secretvm.verify import amd, nvidia
 
-    dead = f"http://127.0.0.1:{closed_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     monkeypatch.setattr(nvidia, "_NRAS_URL", f"{dead}/v4/attest/gpu")
     monkeypatch.setattr(nvidia, "_NRAS_JWKS_URL", f"{dead}/.well-known/jwks.json")
     monkeypatch.setattr(amd, "_AMD_KDS_BASE", dead)
@@ -129,7 +124,7 @@ class SecretVM:
     def __init__(self, identity: ServerIdentity, directory: Path) -> None:
         self.identity = identity
         self.directory = directory
-        self.server = OllamaLoopbackServer(lambda _request: Reply.of("Hello from the confidential VM."),
+        self.server = LoopbackModelServer(lambda _request: Reply.of("Hello from the confidential VM."),
                                            protocols={"openai"})
 
     @property

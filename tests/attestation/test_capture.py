@@ -19,7 +19,7 @@ from secretgpt.services.attestation import (
     spki_sha256,
     tls_context,
 )
-from secretgpt.services.ollama_loopback import OllamaLoopbackServer, Reply
+from secretgpt.services.loopback_model import LoopbackModelServer, Reply
 
 from .conftest import REPO, SecretVM
 from .tls_pki import TestCA
@@ -74,7 +74,7 @@ def test_importing_the_app_side_does_not_load_secretvm_verify_or_web3() -> None:
 
 
 async def test_plain_http_records_no_certificate() -> None:
-    async with OllamaLoopbackServer(lambda _r: Reply.of("x"), protocols={"openai"}) as server:
+    async with LoopbackModelServer(lambda _r: Reply.of("x"), protocols={"openai"}) as server:
         async with httpx.AsyncClient(**client_options(None)) as client:
             with record_peer_certificates() as seen:
                 response = await client.get(f"{server.url}/v1/models")

@@ -19,7 +19,9 @@ from secretgpt.services.attestation import (
 from secretgpt.services.attestation import fetch
 from secretgpt.services.attestation.models import CPU_QUOTE, GPU, GPU_NONCE, TCB, TLS_KEY, WORKLOAD
 
-from .conftest import SecretVM, closed_port
+from tests.support.app_process import free_port
+
+from .conftest import SecretVM
 from .pccs import LoopbackPccs
 from .sgx_pki import Measurements, TestSgxPki, registry_measurements
 from .tls_pki import ServerIdentity, TestCA
@@ -174,7 +176,7 @@ async def test_the_apps_verifier_trusts_only_intels_root(secretvm: SecretVM, sgx
 async def test_pccs_unreachable_is_unverified(secretvm: SecretVM, sgx_pki: TestSgxPki, measurements: Measurements,
                                               ca_bundle) -> None:
     secretvm.serve_evidence(bound_quote(secretvm, sgx_pki, measurements))
-    settings = AttestationSettings(secret_ai_ca_bundle=ca_bundle, secretvm_pccs_url=f"http://127.0.0.1:{closed_port()}")
+    settings = AttestationSettings(secret_ai_ca_bundle=ca_bundle, secretvm_pccs_url=f"http://127.0.0.1:{free_port()}")
     status = await service(settings, sgx_pki).answer_status(secretvm.origin, secretvm.identity.der)
     assert status.status == "unverified"
     assert "Intel collateral unavailable" in status.reason

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
-from collections import deque
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 import pytest_asyncio
 
-from secretgpt.services.ollama_loopback import OllamaLoopbackServer, Reply
+from secretgpt.services.loopback_model import Reply
+from tests.support.app_process import AppProcess
+from tests.support.scripted_model import ScriptedModel
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ROOT = Path(__file__).resolve().parents[2]
 API_KEY = "browser-test-key"
 
 if not Path(CHROMIUM).exists():
@@ -29,69 +24,41 @@ if not Path(CHROMIUM).exists():
     pytest.skip("Debian chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 
-class ScriptedModel:
+def openai_host() -> ScriptedModel:
     """An OpenAI-only host, as Secret AI's are today (vLLM behind LiteLLM: `/api/*` answers 404);
     the app finds that out itself (SECRET_AI_PROTOCOL=auto)."""
-
-    def __init__(self) -> None:
-        self.replies: deque[Reply] = deque()
-        self.default = Reply.of("A default answer.", "Default reasoning.")
-        self.server = OllamaLoopbackServer(
-            lambda request: self.replies.popleft() if self.replies else self.default,
-            api_key=API_KEY, models=["browser-model"], protocols={"openai"})
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return ScriptedModel(Reply.of("A default answer.", "Default reasoning."), api_key=API_KEY,
+                         models=["browser-model"], protocols={"openai"})
 
 
 @pytest_asyncio.fixture(loop_scope="package", scope="package")
 async def model() -> AsyncIterator[ScriptedModel]:
-    scripted = ScriptedModel()
-    await scripted.server.start()
+    scripted = await openai_host().start()
     yield scripted
-    await scripted.server.stop()
+    await scripted.stop()
 
 
 @contextlib.asynccontextmanager
-async def running_app(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory,
-                      ready_path: str = "/") -> AsyncIterator[str]:
-    """`python main.py` with `env` added (its own port and data dir); yields its URL once
-    `ready_path` answers 200."""
-    port = _free_port()
-    # Without pytest's variables: NiceGUI would take the app for its own screen-test server.
-    env = {**{k: v for k, v in os.environ.items() if "PYTEST" not in k}, "SECRETGPT_PORT": str(port),
-           "SECRETGPT_DATA_DIR": str(tmp_path_factory.mktemp("data")), **env}
-    log = open(tmp_path_factory.mktemp("log") / "app.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "main.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+async def running_app(model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory,
+                      **env: str) -> AsyncIterator[str]:
+    """`python main.py` on `model` with `env` added (its own port and data dir); yields its URL once
+    it is ready."""
+    root = tmp_path_factory.mktemp("app")
+    app = AppProcess(root / "data", root / "work", model_url=model.url, model="browser-model",
+                     model_api_key=API_KEY, env=env)
     try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(200):
-                try:
-                    if (await client.get(url + ready_path)).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if proc.poll() is not None:
-                    raise RuntimeError(f"the app exited: see {log.name}")
-                await asyncio.sleep(0.1)
-        yield url
+        await app.start()
+        yield app.url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        if app.running:
+            with contextlib.suppress(AssertionError):  # killed instead after 10 s
+                await app.terminate(10)
+        app.cleanup()
 
 
 @pytest_asyncio.fixture(loop_scope="package", scope="package")
 async def app_url(model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    async with running_app({"SECRET_AI_URL": model.server.url, "SECRET_AI_MODEL": "browser-model",
-                            "SECRET_AI_API_KEY": API_KEY, "TYPING_SPEED": "fast"}, tmp_path_factory) as url:
+    async with running_app(model, tmp_path_factory, TYPING_SPEED="fast") as url:
         yield url
 
 

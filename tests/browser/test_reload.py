@@ -12,7 +12,7 @@ import time
 import pytest
 from playwright.async_api import Locator, Page, expect
 
-from secretgpt.services.ollama_loopback import Reply
+from secretgpt.services.loopback_model import Reply
 
 from .conftest import ScriptedModel
 
@@ -103,7 +103,7 @@ async def test_reload_mid_stream_reattaches_and_streams_to_the_end(page: Page, m
 async def test_after_kill_9_the_answer_is_interrupted_and_continue_finishes_it(
         browser, model: ScriptedModel, tmp_path) -> None:
     """Its own app process (the package one must not be killed), on the package's model server."""
-    from tests.app_process import AppProcess
+    from tests.support.app_process import AppProcess
 
     from .conftest import API_KEY
 

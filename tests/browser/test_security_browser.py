@@ -11,9 +11,9 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import BrowserContext, Page, expect
 
-from secretgpt.services.ollama_loopback import Reply
+from secretgpt.services.loopback_model import Reply
 
-from .conftest import API_KEY, ScriptedModel, running_app
+from .conftest import ScriptedModel, running_app
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 
@@ -137,9 +137,8 @@ TOKEN = "browser-test-access-token"
 @pytest_asyncio.fixture(loop_scope="package", scope="module")
 async def exposed_url(model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
     """The app listening on every interface (so sign-in is required by default)."""
-    env = {"SECRETGPT_HOST": "0.0.0.0", "SECRETGPT_API_TOKEN": TOKEN, "SECRET_AI_URL": model.server.url,
-           "SECRET_AI_MODEL": "browser-model", "SECRET_AI_API_KEY": API_KEY, "TYPING_SPEED": "fast"}
-    async with running_app(env, tmp_path_factory, ready_path="/login") as url:
+    async with running_app(model, tmp_path_factory, SECRETGPT_HOST="0.0.0.0", SECRETGPT_API_TOKEN=TOKEN,
+                           TYPING_SPEED="fast") as url:
         yield url
 
 

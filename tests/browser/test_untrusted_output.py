@@ -19,10 +19,10 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Page, Request, expect
 
-from secretgpt.services.ollama_loopback import Reply
+from secretgpt.services.loopback_model import Reply
 from secretgpt.storage.export import ExportedConversation, ExportedMessage, export_many
 
-from ..leak_server import LeakServer, image_forms
+from tests.support.leak_server import LeakServer, image_forms
 from .conftest import ScriptedModel
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")

@@ -42,7 +42,7 @@ from secretgpt.services.attestation import (
     status_for_connection,
 )
 from secretgpt.services.attestation.status import DEMO_REASON, unverified
-from secretgpt.services.ollama_loopback import Reply
+from secretgpt.services.loopback_model import Reply
 
 from ..attestation.conftest import REPO, SecretVM
 from ..attestation.sgx_pki import Measurements, TestSgxPki

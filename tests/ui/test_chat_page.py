@@ -8,7 +8,7 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from secretgpt.services.ollama_loopback import Reply, Step
+from secretgpt.services.loopback_model import Reply, Step
 
 from .conftest import ScriptedModel
 

@@ -6,7 +6,7 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from secretgpt.services.ollama_loopback import Reply
+from secretgpt.services.loopback_model import Reply
 
 from .conftest import ScriptedModel
 from .test_chat_page import send, wait_for
@@ -22,7 +22,7 @@ async def open_settings(user: User) -> None:
     await user.should_see(marker="save-settings")
 
 
-async def test_settings_chosen_before_the_first_message_apply_to_its_conversation(user: User,
+async def test_settings_chosen_before_the_first_message_apply_to_its_conversation(openai_host: None, user: User,
                                                                                   model: ScriptedModel) -> None:
     await user.open("/")
     await open_settings(user)
@@ -66,6 +66,13 @@ async def test_settings_chosen_before_the_first_message_apply_to_its_conversatio
 @pytest.fixture
 def ollama_host(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SECRET_AI_PROTOCOL", "ollama")
+
+
+@pytest.fixture
+def openai_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The loopback server speaks both APIs, and `auto` takes a host that also answers Ollama's
+    # /api/version for an Ollama host: say which one this test is about.
+    monkeypatch.setenv("SECRET_AI_PROTOCOL", "openai")
 
 
 async def test_settings_go_to_an_ollama_host_as_its_options(ollama_host: None, user: User,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from nicegui import ElementFilter
 from nicegui.testing import User
 
-from secretgpt.services.ollama_loopback import Reply
+from secretgpt.services.loopback_model import Reply
 
 from .conftest import ScriptedModel
 from .test_chat_page import page_text, send, wait_for
@@ -23,8 +24,11 @@ def marker_texts(user: User, marker: str) -> list[str]:
 def conversation_titles(user: User) -> list[str]:
     """Titles in the order the list shows them (items move, so creation order is not it)."""
     lists = user.find(marker="conversation-list").elements
+    assert user.client is not None
+    with user.client:
+        titles = set(ElementFilter(marker="conversation-title"))
     return [label.text for item in next(iter(lists)).default_slot.children
-            for label in item.descendants() if "conversation-title" in label._markers]
+            for label in item.descendants() if label in titles]
 
 
 async def ask_and_wait(user: User, text: str) -> None:
@@ -71,6 +75,26 @@ async def test_conversations_are_listed_searchable_renamable_and_deletable(user:
     await user.should_see(marker="confirm-delete")
     user.find(marker="confirm-delete").click()
     await wait_for(lambda: conversation_titles(user) == ["Renamed beta"])
+
+
+async def test_a_conversation_is_not_deleted_while_its_answer_streams(user: User, model: ScriptedModel) -> None:
+    """The same rule as the API's 409: stop the answer first."""
+    model.replies.append(Reply.of("one two three four five six seven eight nine ten " * 20, tokens_per_second=20))
+    await user.open("/")
+    await send(user, "Count slowly")
+    await wait_for(lambda: "three" in page_text(user, "answer"))
+    user.find(marker="menu-delete").click()
+    await user.should_see(marker="confirm-delete")
+    user.find(marker="confirm-delete").click()
+    await user.should_see("An answer is still streaming in this conversation; stop it first.")
+    assert conversation_titles(user) == ["Count slowly"]
+    assert "Count slowly" in [m.text for m in user.find(marker="user-message").elements]
+    user.find("Stop").click()
+    await user.should_see("Stopped — the answer above is partial.", retries=100)
+    user.find(marker="menu-delete").click()
+    await user.should_see(marker="confirm-delete")
+    user.find(marker="confirm-delete").click()
+    await wait_for(lambda: conversation_titles(user) == [], describe=lambda: conversation_titles(user))
 
 
 async def test_regenerate_keeps_the_earlier_answer_as_an_alternative(user: User, model: ScriptedModel) -> None:

@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from nicegui import ui
-from nicegui.testing import User
+from nicegui import ElementFilter, ui
+from nicegui.testing import User, UserInteraction
 
-from secretgpt.services.ollama_loopback import Reply
+from secretgpt.services.loopback_model import Reply
 
-from ..leak_server import LeakServer
+from tests.support.leak_server import LeakServer
 from .conftest import ScriptedModel
 from .test_chat_page import send, wait_for
 
@@ -33,17 +33,13 @@ def rendered_html(user: User, marker: str = "answer") -> str:
 
 
 def load_image(user: User, address: str) -> None:
-    """What the browser sends when "Load image" is clicked: the button's address, to the listener
-    on the answer's Markdown container."""
+    """What the browser sends when "Load image" is clicked: the button's address, to the click
+    listener on the answer's Markdown container."""
     assert user.client is not None
     with user.client:
-        for root in user.find(marker="answer").elements:
-            for element in root.descendants():
-                for listener in list(element._event_listeners.values()):  # noqa: SLF001
-                    if listener.type == "click" and listener.js_handler and "data-sg-image" in listener.js_handler:
-                        element._handle_event({"listener_id": listener.id, "args": address})  # noqa: SLF001
-                        return
-    raise AssertionError("no Load image listener on the answer")
+        containers = list(ElementFilter(marker="markdown").within(marker="answer"))
+    assert containers, "no Markdown container in the answer"
+    UserInteraction(user, {containers[0]}, None).trigger("click", address)
 
 
 async def test_nesting_1000_deep_shows_as_text_and_the_conversation_reopens(user: User, model: ScriptedModel) -> None:

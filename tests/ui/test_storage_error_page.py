@@ -8,8 +8,8 @@ import pytest
 from nicegui.testing import User
 from sqlalchemy.exc import OperationalError
 
-from secretgpt.hub.core.events import StreamRecord
-from secretgpt.services.ollama_loopback import Reply
+from secretgpt.records import StreamRecord
+from secretgpt.services.loopback_model import Reply
 from secretgpt.storage import SqlConversationStore
 
 from .conftest import ScriptedModel

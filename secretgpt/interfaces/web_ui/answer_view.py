@@ -1,13 +1,17 @@
-"""One assistant message on the page: reasoning block, streamed answer, status and error."""
+"""`AnswerMessage`: one assistant message on the page — reasoning block, streamed answer, status,
+error and the buttons under it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from nicegui import ui
 
-from ...hub.core.events import StreamRecord, StreamStatus
+from ...records import ChunkKind, StreamRecord, StreamStatus
 from ...storage import StoredMessage
 from .message_actions import MessageActions, action_row
 from .streaming_markdown import StreamingMarkdown
+from .think_block import ThinkBlock
 
 STATUS_TEXT = {
     StreamStatus.CONNECTING: "Connecting…",
@@ -26,56 +30,35 @@ STATUS_COLOR = {
 }
 
 
-class ThinkBlock:
-    """Reasoning in its own collapsible block, in the think colour, never mixed into the answer."""
+@dataclass(frozen=True)
+class ThinkStyle:
+    """How reasoning blocks look (THINK_EMOJI, THINK_COLOR) and whether they are shown."""
 
-    def __init__(self, emoji: str, color: str) -> None:
-        self.emoji = emoji
-        self.expansion = ui.expansion(f"{emoji} Thinking…", value=True).classes("w-full sg-think").mark("think") \
-            .props("dense header-class='text-sm'").style(f"color: {color}")
-        with self.expansion:
-            self.body = StreamingMarkdown()
-
-    def append(self, text: str) -> None:
-        self.body.append(text)
-
-    def flush(self) -> None:
-        self.body.flush()
-
-    def done(self, seconds: float | None) -> None:
-        """Thinking is over: label it with its duration and fold it away (re-openable)."""
-        self.body.finish()
-        if seconds is None:
-            self.expansion.text = f"{self.emoji} Reasoning"  # arrived whole: its duration is unknown
-        elif seconds < 0.1:
-            self.expansion.text = f"{self.emoji} Thought briefly"
-        else:
-            self.expansion.text = f"{self.emoji} Thought for {seconds:.0f} s" if seconds >= 1 else \
-                f"{self.emoji} Thought for {seconds:.1f} s"
-        self.expansion.value = False
+    emoji: str
+    color: str
+    show: bool
 
 
-class AnswerView:
-    def __init__(self, *, emoji: str, color: str, show_reasoning: bool, actions: MessageActions) -> None:
+class AnswerMessage(ui.chat_message):
+    def __init__(self, style: ThinkStyle, actions: MessageActions) -> None:
+        super().__init__(name="SecretGPT", sent=False)
+        self.classes("w-full sg-message").props("bg-color=grey-2")
         self.actions = actions
         self.message_id: str | None = None
-        with ui.chat_message(name="SecretGPT", sent=False).classes("w-full sg-message") \
-                .props("bg-color=grey-2") as self.message:
-            with ui.column().classes("w-full gap-1 sg-answer-wrap") as self.column:
-                self._emoji, self._color = emoji, color
-                self.think: ThinkBlock | None = None  # made when reasoning arrives
-                self._show_reasoning = show_reasoning
-                # Code blocks get a panel; Tailwind arbitrary variants reach the rendered <pre>.
-                with ui.element("div").classes("w-full sg-answer [&_pre]:bg-white [&_pre]:p-3 [&_pre]:rounded "
-                                               "[&_pre]:overflow-x-auto").mark("answer"):
-                    self.body = StreamingMarkdown()
-                with ui.row().classes("w-full items-center gap-2 text-xs text-grey-7") as self.footer:
-                    self.status = ui.badge(STATUS_TEXT[StreamStatus.CONNECTING], color="grey-7") \
-                        .classes("sg-status").props("outline").mark("status")
-                    self.detail = ui.label("").classes("sg-detail")
-                    ui.space()
-                    self.actions_slot = ui.row().classes("items-center gap-0")
+        self._style = style
+        self.think: ThinkBlock | None = None  # made when reasoning arrives
         self._think_closed = False
+        with self, ui.column().classes("w-full gap-1 sg-answer-wrap") as self._column:
+            # Code blocks get a panel; Tailwind arbitrary variants reach the rendered <pre>.
+            with ui.element("div").classes("w-full sg-answer [&_pre]:bg-white [&_pre]:p-3 [&_pre]:rounded "
+                                           "[&_pre]:overflow-x-auto").mark("answer"):
+                self._body = StreamingMarkdown()
+            with ui.row().classes("w-full items-center gap-2 text-xs text-grey-7"):
+                self.status = ui.badge(STATUS_TEXT[StreamStatus.CONNECTING], color="grey-7") \
+                    .classes("sg-status").props("outline").mark("status")
+                self._detail = ui.label("").classes("sg-detail")
+                ui.space()
+                self._actions_slot = ui.row().classes("items-center gap-0")
 
     async def _retry(self) -> None:
         if self.message_id is not None:
@@ -84,16 +67,16 @@ class AnswerView:
     def bind(self, message: StoredMessage) -> None:
         """The stored message behind this view: its id and its action buttons."""
         self.message_id = message.id
-        self.actions_slot.clear()
-        with self.actions_slot:
+        self._actions_slot.clear()
+        with self._actions_slot:
             action_row(message, self.actions)
 
     def show_stored(self, message: StoredMessage, conversation_id: str, owner: str) -> None:
         """A finished answer from history: rendered at once, not streamed."""
         record = message.stream_record(conversation_id, owner)
-        self.add_think(message.think)
+        self.add(ChunkKind.THINK, message.think)
         self.close_think(record.think_seconds if record else None)
-        self.body.show(message.content)
+        self._body.show(message.content)
         status = message.status or StreamStatus.COMPLETED
         error = message.metadata.get("error") if status not in (StreamStatus.COMPLETED, StreamStatus.STOPPED) else None
         if status is StreamStatus.INTERRUPTED and not error:
@@ -102,24 +85,24 @@ class AnswerView:
         self.bind(message)
 
     def set_show_reasoning(self, show: bool) -> None:
-        self._show_reasoning = show
+        self._style = ThinkStyle(self._style.emoji, self._style.color, show)
         if self.think is not None:
-            self.think.expansion.set_visibility(show)
+            self.think.set_visibility(show)
 
-    def add_think(self, text: str) -> None:
+    def add(self, kind: ChunkKind, text: str, think_seconds: float | None = None) -> None:
+        """Streamed text of either kind; the first answer text closes the reasoning block."""
         if not text:
             return
-        if self.think is None:
-            with self.column:
-                self.think = ThinkBlock(self._emoji, self._color)
-            self.think.expansion.move(target_index=0)  # above the answer
-            self.think.expansion.set_visibility(self._show_reasoning)
-        self.think.append(text)
-
-    def add_text(self, text: str, think_seconds: float | None) -> None:
-        if text and not self._think_closed and self.think is not None:
+        if kind is ChunkKind.TEXT:
             self.close_think(think_seconds)
-        self.body.append(text)
+            self._body.append(text)
+            return
+        if self.think is None:
+            with self._column:
+                self.think = ThinkBlock(self._style.emoji, self._style.color)
+            self.think.move(target_index=0)  # above the answer
+            self.think.set_visibility(self._style.show)
+        self.think.append(text)
 
     def close_think(self, seconds: float | None) -> None:
         if not self._think_closed and self.think is not None:
@@ -129,17 +112,17 @@ class AnswerView:
     def flush(self) -> None:
         if not self._think_closed and self.think is not None:
             self.think.flush()
-        self.body.flush()
+        self._body.flush()
 
     def set_status(self, status: StreamStatus, detail: str = "") -> None:
         self.status.text = STATUS_TEXT[status]
         self.status.props(f"color={STATUS_COLOR.get(status, 'negative')}")
-        if self.detail.text != detail:
-            self.detail.text = detail
+        if self._detail.text != detail:
+            self._detail.text = detail
 
     def finish(self, record: StreamRecord | None, status: StreamStatus, error: str | None) -> None:
         self.close_think(record.think_seconds if record else None)
-        self.body.finish()
+        self._body.finish()
         detail = ""
         if record is not None:
             tokens = record.completion_tokens or record.chunks
@@ -152,11 +135,10 @@ class AnswerView:
         if status is StreamStatus.STOPPED:
             self.show_notice("Stopped — the answer above is partial.")
         if error:
-            with self.column:
-                with ui.row().classes("items-center gap-2"):
-                    ui.label(error).classes("text-negative text-sm sg-error")
-                    ui.button("Retry", icon="refresh", on_click=self._retry).props("flat dense color=negative")
+            with self._column, ui.row().classes("items-center gap-2"):
+                ui.label(error).classes("text-negative text-sm sg-error")
+                ui.button("Retry", icon="refresh", on_click=self._retry).props("flat dense color=negative")
 
     def show_notice(self, text: str) -> None:
-        with self.column:
+        with self._column:
             ui.label(text).classes("text-xs text-grey-8 sg-notice")

@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import events, ui
 
-from ...storage import ConversationNotFound, ConversationSummary, HistoryStore, InvalidImport
+from ...hub.chat_hub import ChatHub, ConversationBusy
+from ...storage import ConversationNotFound, ConversationSummary, InvalidImport
 
 Open = Callable[[str | None], Awaitable[None]]
 
@@ -21,13 +22,14 @@ def export_filename(title: str, suffix: str) -> str:
 PAGE = 40  # items shown at first; "Show more" adds as many again
 
 
-class ConversationDrawer:
+class ConversationDrawer(ui.left_drawer):
     """Items are light (three elements, no per-item menu) and updated in place: switching moves a
     highlight and a new answer moves one item to the top, instead of rebuilding the list."""
 
-    def __init__(self, store: Callable[[], HistoryStore], owner: str, current: Callable[[], str | None],
-                 open_conversation: Open) -> None:
-        self._store = store
+    def __init__(self, hub: ChatHub, owner: str, current: Callable[[], str | None], open_conversation: Open) -> None:
+        super().__init__(value=True)
+        self.classes("bg-grey-1 sg-conversations").props("bordered width=280")
+        self.hub = hub
         self.owner = owner
         self._current = current
         self._open = open_conversation
@@ -35,8 +37,7 @@ class ConversationDrawer:
         self._titles: dict[str, str] = {}
         self._active: str | None = None
         self._shown = PAGE
-        with ui.left_drawer(value=True).classes("bg-grey-1 sg-conversations").props("bordered width=280") \
-                as self.drawer:
+        with self:
             with ui.row().classes("w-full no-wrap gap-1"):
                 ui.button("New chat", icon="add", on_click=lambda: self._open(None)) \
                     .props("outline no-caps aria-label='New chat'").classes("grow")
@@ -66,7 +67,7 @@ class ConversationDrawer:
     async def refresh(self) -> None:
         """Rebuild the list (first load, search, rename, delete, import)."""
         search = (self.search.value or "").strip() or None
-        conversations = await self._store().list_conversations(self.owner, search=search, limit=self._shown + 1)
+        conversations = await self.hub.list_conversations(owner=self.owner, search=search, limit=self._shown + 1)
         self.more.visible = len(conversations) > self._shown
         self.list.clear()
         self._items.clear()
@@ -99,7 +100,7 @@ class ConversationDrawer:
             return  # a filtered list keeps its order; the next refresh shows the change
         item = self._items.get(conversation_id)
         if item is None:
-            summary = next((c for c in await self._store().list_conversations(self.owner, limit=3)
+            summary = next((c for c in await self.hub.list_conversations(owner=self.owner, limit=3)
                             if c.id == conversation_id), None)
             if summary is None:
                 return
@@ -137,7 +138,7 @@ class ConversationDrawer:
         if title is None:
             return
         try:
-            await self._store().rename(conversation_id, self.owner, title)
+            await self.hub.rename(conversation_id, title, owner=self.owner)
         except (ValueError, ConversationNotFound) as exc:
             ui.notify(str(exc) or "That conversation no longer exists.", type="warning")
         await self.refresh()
@@ -157,7 +158,10 @@ class ConversationDrawer:
         if not confirmed:
             return
         try:
-            await self._store().delete(conversation_id, self.owner)
+            await self.hub.delete(conversation_id, owner=self.owner)
+        except ConversationBusy as exc:  # the same rule as the API's 409
+            ui.notify(str(exc), type="warning")
+            return
         except ConversationNotFound:
             pass
         await self._open(None)
@@ -167,20 +171,20 @@ class ConversationDrawer:
         conversation_id = self._current()
         if conversation_id is None:
             return
-        store = self._store()
         title = self._titles.get(conversation_id, "conversation")
         try:
             if kind == "json":
-                data = json.dumps(await store.export_json(conversation_id, self.owner), ensure_ascii=False, indent=2)
+                exported = await self.hub.export_json(conversation_id, owner=self.owner)
+                data = json.dumps(exported, ensure_ascii=False, indent=2)
                 ui.download.content(data, export_filename(title, "json"), "application/json")
             else:
-                text = await store.export_markdown(conversation_id, self.owner)
+                text = await self.hub.export_markdown(conversation_id, owner=self.owner)
                 ui.download.content(text, export_filename(title, "md"), "text/markdown")
         except ConversationNotFound:
             ui.notify("That conversation no longer exists.", type="warning")
 
     async def export_all(self) -> None:
-        data = json.dumps(await self._store().export_all(self.owner), ensure_ascii=False, indent=2)
+        data = json.dumps(await self.hub.export_all(owner=self.owner), ensure_ascii=False, indent=2)
         ui.download.content(data, "secretgpt-conversations.json", "application/json")
 
     async def ask_import(self) -> None:
@@ -194,7 +198,7 @@ class ConversationDrawer:
 
     async def _import(self, event: events.UploadEventArguments, dialog: ui.dialog) -> None:
         try:
-            ids = await self._store().import_json(self.owner, await event.file.read())
+            ids = await self.hub.import_json(await event.file.read(), owner=self.owner)
         except InvalidImport as exc:
             ui.notify(f"Nothing was imported: {exc}", type="negative", multi_line=True)
             return

@@ -12,8 +12,8 @@ from typing import Any
 from nicegui import ui
 from pydantic import ValidationError
 
-from ...hub.core.router import HubRouter
-from ...services.secret_ai import ConversationSettings, GenerationOptions
+from ...hub.chat_hub import ChatHub
+from ...records import ConversationSettings, GenerationOptions
 from ...storage import ConversationNotFound
 
 # field -> (label, hint)
@@ -26,21 +26,23 @@ FIELDS = {
 
 
 class ConversationSettingsPanel:
-    def __init__(self, hub: HubRouter, owner: str, conversation_id: Callable[[], str | None]) -> None:
+    def __init__(self, hub: ChatHub, owner: str, conversation_id: Callable[[], str | None],
+                 default_system_prompt: str) -> None:
         self.hub = hub
         self.owner = owner
         self._conversation_id = conversation_id
+        self._default_system_prompt = default_system_prompt  # DEFAULT_SYSTEM_PROMPT
         self.pending: ConversationSettings | None = None  # for the conversation the next message starts
 
     def defaults(self) -> ConversationSettings:
-        return ConversationSettings(system=self.hub.settings.default_system_prompt)
+        return ConversationSettings(system=self._default_system_prompt)
 
     def reset(self) -> None:
         """A new chat starts from the defaults."""
         self.pending = None
 
     def for_new_conversation(self) -> dict[str, Any]:
-        """`stream_message` arguments for the conversation the next message starts."""
+        """`ChatHub.send` arguments for the conversation the next message starts."""
         chosen = self.pending
         return {"system": chosen.system, "options": chosen.options} if chosen is not None else {}
 
@@ -49,28 +51,31 @@ class ConversationSettingsPanel:
         current = self.pending or self.defaults()
         if conversation_id is not None:
             try:
-                current = (await self.hub.store.get(conversation_id, self.owner)).settings
+                current = (await self.hub.conversation(conversation_id, owner=self.owner)).settings
             except ConversationNotFound:
                 conversation_id = None
         scope = ("For this conversation's next answers." if conversation_id is not None
                  else "For the conversation your next message starts.")
-        form = _SettingsForm(current, self.defaults(), scope)
-        chosen = await form.dialog
-        form.dialog.delete()
+        dialog = SettingsDialog(current, self.defaults(), scope)
+        chosen = await dialog
+        dialog.delete()
         if chosen is None:
             return
         if conversation_id is None:
             self.pending = chosen
         else:
-            await self.hub.store.update_settings(conversation_id, self.owner, chosen)
+            await self.hub.update_conversation(conversation_id, owner=self.owner, system=chosen.system,
+                                               options=chosen.options)
         ui.notify("Conversation settings saved.", type="positive")
 
 
-class _SettingsForm:
-    """The dialog itself, built for one edit (like the page's other dialogs)."""
+class SettingsDialog(ui.dialog):
+    """The dialog itself, built for one edit (like the page's other dialogs). Awaiting it gives the
+    chosen settings, or None when cancelled."""
 
     def __init__(self, current: ConversationSettings, defaults: ConversationSettings, scope: str) -> None:
-        with ui.dialog(value=True) as self.dialog, ui.card().classes("w-[36rem] max-w-full sg-conversation-settings"):
+        super().__init__(value=True)
+        with self, ui.card().classes("w-[36rem] max-w-full sg-conversation-settings"):
             ui.label("Conversation settings").classes("text-lg font-medium")
             ui.label(scope).classes("text-xs text-grey-7 -mt-2")
             self.system = ui.textarea("System prompt", placeholder="e.g. You are a concise assistant.") \
@@ -84,7 +89,7 @@ class _SettingsForm:
             ui.label("Empty fields use the model's own defaults.").classes("text-xs text-grey-7")
             with ui.row().classes("w-full justify-end gap-2"):
                 ui.button("Defaults", on_click=lambda: self.fill(defaults)).props("flat").mark("settings-defaults")
-                ui.button("Cancel", on_click=lambda: self.dialog.submit(None)).props("flat")
+                ui.button("Cancel", on_click=lambda: self.submit(None)).props("flat")
                 ui.button("Save", on_click=self.save).mark("save-settings")
         self.fill(current)
 
@@ -106,7 +111,7 @@ class _SettingsForm:
                     self.numbers[name].error = error["msg"]
             ui.notify("; ".join(str(e["msg"]) for e in exc.errors()), type="warning", multi_line=True)
             return
-        self.dialog.submit(settings)
+        self.submit(settings)
 
 
 def _checker(name: str) -> Callable[[float | None], str | None]:

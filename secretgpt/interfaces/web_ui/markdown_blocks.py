@@ -53,10 +53,6 @@ class MarkdownBlockSplitter:
     def tail(self) -> str:
         return self._tail
 
-    @property
-    def in_code(self) -> bool:
-        return self._fence is not None
-
     def feed(self, text: str) -> list[str]:
         settled: list[str] = []
         self._tail += text

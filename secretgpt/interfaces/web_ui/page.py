@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from nicegui import app, ui
 
-from ...hub.runtime import Runtime
-from .chat_view import ChatView
+from ...config import Settings
+from ...hub.chat_hub import ChatHub
+from .chat_view import ChatDisplay, ChatView
 from .conversation_drawer import ConversationDrawer
 from .preferences import Preferences
 from .settings_drawer import SettingsDrawer
 
 
-def register_page(runtime: Runtime) -> None:
+def register_page(hub: ChatHub, settings: Settings) -> None:
+    display = ChatDisplay(think_emoji=settings.think_emoji, think_color=settings.think_color,
+                          update_hz=settings.streaming_update_hz,
+                          default_system_prompt=settings.default_system_prompt)
+
     @ui.page("/")
     async def index() -> None:
-        await runtime.ready()
-        settings = runtime.settings
-        catalog = runtime.service.catalog
+        catalog = hub.catalog
         prefs = Preferences(app.storage.user, settings)
         owner = "web:" + str(app.storage.browser["id"])
         ui.query(".nicegui-content").classes("h-[calc(100vh-64px)] p-2 no-wrap")
@@ -32,12 +35,12 @@ def register_page(runtime: Runtime) -> None:
                 .tooltip("Settings")
         banner = ui.label("").classes("w-full text-center text-negative text-sm sg-banner")
 
-        chat = ChatView(runtime.router, owner, prefs)
-        conversations = ConversationDrawer(lambda: runtime.router.store, owner, lambda: chat.conversation_id,
+        chat = ChatView(hub, owner, prefs, display)
+        conversations = ConversationDrawer(hub, owner, lambda: chat.conversation_id,
                                            open_conversation=lambda cid: open_conversation(cid))
         drawer = SettingsDrawer(app.storage.user, catalog, chat.set_show_reasoning)
         settings_button.on_click(drawer.toggle)
-        menu_button.on_click(conversations.drawer.toggle)
+        menu_button.on_click(conversations.toggle)
 
         async def open_conversation(conversation_id: str | None) -> None:
             await chat.open(conversation_id)
@@ -46,7 +49,7 @@ def register_page(runtime: Runtime) -> None:
         chat.on_change = conversations.touched
 
         def show_catalog() -> None:
-            current = runtime.service.catalog
+            current = hub.catalog
             model_label.text = ", ".join(current.names[:1]) or "no model"
             demo_badge.visible = current.demo
             banner.text = current.error or ""
@@ -56,5 +59,5 @@ def register_page(runtime: Runtime) -> None:
         show_catalog()
         # Discovery runs in the background at start-up; show its outcome when it lands.
         ui.timer(2.0, show_catalog)
-        await chat.load()
+        await chat.open(chat.conversation_id)
         await conversations.refresh()

@@ -11,9 +11,11 @@ from ...services.secret_ai import Catalog
 SPEEDS = {"instant": "Instant", "fast": "Fast", "natural": "Natural"}
 
 
-class SettingsDrawer:
+class SettingsDrawer(ui.right_drawer):
     def __init__(self, storage: dict, catalog: Catalog, on_reasoning: Callable[[bool], None]) -> None:
-        with ui.right_drawer(value=False).classes("bg-grey-1 sg-settings").props("bordered width=300") as self.drawer:
+        super().__init__(value=False)
+        self.classes("bg-grey-1 sg-settings").props("bordered width=300")
+        with self:
             ui.label("Settings").classes("text-lg font-medium")
             ui.switch("Streaming").bind_value(storage, "streaming").props("aria-label=Streaming")
             ui.label("Off: the whole answer appears at once.").classes("text-xs text-grey-7 -mt-2")
@@ -33,6 +35,3 @@ class SettingsDrawer:
         if catalog.names != self._catalog_names:
             self._catalog_names = catalog.names
             self.model.set_options(catalog.names, value=self._valid(self.model.value, catalog))
-
-    def toggle(self) -> None:
-        self.drawer.toggle()

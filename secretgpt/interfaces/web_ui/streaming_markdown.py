@@ -94,7 +94,8 @@ class RenderedMarkdown(ui.markdown):
 class StreamingMarkdown:
     def __init__(self) -> None:
         self._splitter = MarkdownBlockSplitter()
-        with ui.element("div").classes("w-full") as self.root:
+        # Marked: the page's tests click "Load image" on it as the browser does.
+        with ui.element("div").classes("w-full").mark("markdown") as self.root:
             self._groups = ui.element("div").classes("w-full")
         self._tail: RenderedMarkdown | None = None  # made at the first flush: history never needs one
         self._group: ui.element | None = None

@@ -1,17 +1,14 @@
-from .client import SecretAIService, demo_chat_model, secret_chat_model
-from .discovery import Catalog, discover, is_chat_model
-from .errors import map_error
-from .models import (
-    Answer, ChatTurn, ChunkKind, ConversationSettings, ErrorKind, GenerationOptions, ModelInfo, Protocol,
-    SecretAIError, StreamChunk,
-)
+from .catalog import Catalog, ModelInfo, Protocol
+from .discovery import discover, is_chat_model
+from .errors import ErrorKind, SecretAIError, map_error
+from .ollama_client import demo_chat_model, secret_chat_model
 from .openai_client import demo_openai_client, secret_openai_client
 from .protocol import ProtocolDetector
-from .streaming_handler import ThinkTagParser
+from .service import SecretAIService
+from .think_tags import ThinkTagParser
 
 __all__ = [
-    "Answer", "Catalog", "ChatTurn", "ChunkKind", "ConversationSettings", "ErrorKind", "GenerationOptions",
-    "ModelInfo", "Protocol", "ProtocolDetector", "SecretAIError", "SecretAIService", "StreamChunk", "ThinkTagParser",
-    "demo_chat_model", "demo_openai_client", "discover", "is_chat_model", "map_error", "secret_chat_model",
-    "secret_openai_client",
+    "Catalog", "ErrorKind", "ModelInfo", "Protocol", "ProtocolDetector", "SecretAIError", "SecretAIService",
+    "ThinkTagParser", "demo_chat_model", "demo_openai_client", "discover", "is_chat_model", "map_error",
+    "secret_chat_model", "secret_openai_client",
 ]

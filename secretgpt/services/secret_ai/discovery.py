@@ -7,9 +7,9 @@ import logging
 import os
 
 import httpx
-from pydantic import BaseModel, Field
 
-from .models import ModelInfo, SecretAIError
+from .catalog import Catalog, ModelInfo
+from .errors import SecretAIError
 from .protocol import ProtocolDetector, bearer
 
 log = logging.getLogger(__name__)
@@ -23,25 +23,6 @@ NON_CHAT_MARKERS = ("stt", "tts", "whisper", "kokoro", "embed", "voice", "rerank
 def is_chat_model(name: str) -> bool:
     lowered = name.lower()
     return not any(marker in lowered for marker in NON_CHAT_MARKERS)
-
-
-class Catalog(BaseModel):
-    """The models the app can use, or why there are none."""
-
-    models: list[ModelInfo] = Field(default_factory=list)
-    error: str | None = None
-    demo: bool = False
-
-    def find(self, name: str | None) -> ModelInfo | None:
-        if not self.models:
-            return None
-        if name is None:
-            return self.models[0]
-        return next((m for m in self.models if m.name == name), None)
-
-    @property
-    def names(self) -> list[str]:
-        return [m.name for m in self.models]
 
 
 async def discover(url: str | None, model: str | None, api_key: str | None,

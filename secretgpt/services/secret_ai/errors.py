@@ -1,4 +1,5 @@
-"""Raw client errors (ollama/ChatSecret, openai, httpx) -> an error kind and words a user can act on.
+"""Model-side failures: the kinds a user can act on, and the mapping from raw client errors
+(ollama/ChatSecret, openai, httpx) to them.
 
 Both model paths end here, so a failure reads the same whichever API the server speaks.
 """
@@ -6,11 +7,35 @@ Both model paths end here, so a failure reads the same whichever API the server 
 from __future__ import annotations
 
 import json
+from enum import Enum
 from typing import Any
 
 import httpx
 
-from .models import ErrorKind, ModelInfo, SecretAIError
+from .catalog import ModelInfo
+
+
+class ErrorKind(str, Enum):
+    AUTH = "auth"
+    UNREACHABLE = "unreachable"
+    TIMEOUT = "timeout"
+    MODEL = "model_error"
+    INTERRUPTED = "interrupted"
+    BAD_REQUEST = "bad_request"
+    OVERLOADED = "overloaded"
+    UNAVAILABLE = "unavailable"
+    STORAGE = "storage"  # the answer arrived but could not be saved
+
+
+class SecretAIError(Exception):
+    """A model-side failure, mapped from raw SDK/httpx/ollama errors to a kind a user can act on."""
+
+    def __init__(self, kind: ErrorKind, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.status = status
+
 
 NO_API_KEY = "No API key: set SECRET_AI_API_KEY and restart."
 

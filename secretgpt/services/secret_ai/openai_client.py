@@ -16,11 +16,12 @@ import httpx
 import openai
 from openai import AsyncOpenAI
 
-from .errors import NO_API_KEY
-from .models import ChatTurn, ErrorKind, GenerationOptions, ModelInfo, SecretAIError
+from ...records import ChatTurn, GenerationOptions, Usage
+from .catalog import ModelInfo
+from .errors import NO_API_KEY, ErrorKind, SecretAIError
 from .protocol import api_key_from_env
+from .think_tags import Delta
 
-Delta = tuple[str | None, str | None]  # (reasoning, content) of one chunk
 # Sent to Secret AI instead of whatever OPENAI_ORG_ID / OPENAI_PROJECT_ID hold for OpenAI itself.
 _NO_OPENAI_ACCOUNT_HEADERS = {"OpenAI-Organization": openai.omit, "OpenAI-Project": openai.omit}
 
@@ -39,6 +40,7 @@ def demo_openai_client(info: ModelInfo, read_timeout: float) -> AsyncOpenAI:
 
 
 def _client(info: ModelInfo, read_timeout: float, key: str) -> AsyncOpenAI:
+    """Both factories end here: the one place the HTTP connection to an OpenAI-compatible host is made."""
     timeout = httpx.Timeout(read_timeout)
     return AsyncOpenAI(
         api_key=key,
@@ -62,7 +64,7 @@ def reasoning_of(part: Any) -> str | None:
 
 
 async def openai_deltas(client: AsyncOpenAI, info: ModelInfo, messages: list[ChatTurn], *, stream: bool,
-                        options: GenerationOptions | None, usage: dict[str, Any]) -> AsyncIterator[Delta]:
+                        options: GenerationOptions | None, usage: Usage) -> AsyncIterator[Delta]:
     """Yield (reasoning, content) pieces; fill `usage`. Closing this generator closes the HTTP
     response (and with it the connection) at once."""
     body: dict[str, Any] = {"model": info.name, "messages": request_messages(messages),
@@ -72,7 +74,7 @@ async def openai_deltas(client: AsyncOpenAI, info: ModelInfo, messages: list[Cha
         _read_usage(completion.usage, usage)
         if completion.choices:
             choice = completion.choices[0]
-            usage["done_reason"] = choice.finish_reason
+            usage.done_reason = choice.finish_reason
             yield reasoning_of(choice.message), choice.message.content
         return
     response = await client.chat.completions.create(**body, stream=True, stream_options={"include_usage": True})
@@ -84,7 +86,7 @@ async def openai_deltas(client: AsyncOpenAI, info: ModelInfo, messages: list[Cha
                 continue
             choice = chunk.choices[0]
             if choice.finish_reason:
-                usage["done_reason"] = choice.finish_reason
+                usage.done_reason = choice.finish_reason
             delta = choice.delta
             if delta is not None:
                 reasoning, content = reasoning_of(delta), delta.content
@@ -94,8 +96,8 @@ async def openai_deltas(client: AsyncOpenAI, info: ModelInfo, messages: list[Cha
         await response.close()
 
 
-def _read_usage(reported: Any, usage: dict[str, Any]) -> None:
+def _read_usage(reported: Any, usage: Usage) -> None:
     if reported is None:
         return
-    usage["prompt_tokens"] = getattr(reported, "prompt_tokens", None)
-    usage["completion_tokens"] = getattr(reported, "completion_tokens", None)
+    usage.prompt_tokens = getattr(reported, "prompt_tokens", None)
+    usage.completion_tokens = getattr(reported, "completion_tokens", None)

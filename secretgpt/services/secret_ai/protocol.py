@@ -16,7 +16,8 @@ from typing import Literal
 
 import httpx
 
-from .models import ErrorKind, Protocol, SecretAIError
+from .catalog import Protocol
+from .errors import ErrorKind, SecretAIError
 
 log = logging.getLogger(__name__)
 

@@ -1,1 +1,0 @@
-"""Routing and stream lifecycle. Import from the submodules (router, stream, registry, events)."""

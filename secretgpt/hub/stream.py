@@ -1,0 +1,366 @@
+"""`ActiveStream`: one answer being produced, and its lifecycle — produce, pause, resume, stop.
+
+Its other jobs live beside it: what it delivered (`EventLog`, read through `EventFeed`), what it
+produced and when (`Tally`), its deadlines (`Watchdog`), when it is saved (`SaveOrder`) and what
+happens when its client leaves (`OrphanTimer`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from ..records import ChatTurn, ChunkKind, ConversationSettings, StreamChunk, StreamRecord, StreamStatus
+from ..services.secret_ai import ErrorKind, SecretAIError, SecretAIService
+from .deadlines import EndReason, StreamLimits, Watchdog
+from .event_feed import EventFeed
+from .event_log import EventLog
+from .events import Signal, StreamEvent
+from .orphan import OrphanTimer
+from .saving import SaveOrder
+from .tally import Tally
+
+log = logging.getLogger(__name__)
+
+# Errors worth one non-streaming retry when they happen before the first token.
+FALLBACK_KINDS = frozenset({ErrorKind.MODEL, ErrorKind.INTERRUPTED})
+STOPPED = EndReason(StreamStatus.STOPPED, "Stopped.")
+SHUTDOWN = EndReason(StreamStatus.INTERRUPTED, "The server shut down while answering.")
+
+StreamCallback = Callable[["ActiveStream"], Awaitable[None]]
+
+
+def _interrupted() -> SecretAIError:
+    return SecretAIError(ErrorKind.INTERRUPTED, "The server stopped while answering.")
+
+
+class ActiveStream:
+    """Runs the model read in its own task; subscribers follow the event log at their own pace.
+
+    The log holds what was *delivered*. While paused, chunks go to a held buffer (the model keeps
+    generating) and join the log on resume, so a replay shows exactly what a live client saw.
+    """
+
+    def __init__(self, stream_id: str, *, owner: str, conversation_id: str, model: str, messages: list[ChatTurn],
+                 service: SecretAIService, limits: StreamLimits, streaming: bool = True,
+                 cancel_when_orphaned: bool = False, on_end: StreamCallback | None = None,
+                 on_checkpoint: StreamCallback | None = None, settings: ConversationSettings | None = None) -> None:
+        self.id = stream_id
+        self.owner = owner
+        self.conversation_id = conversation_id
+        self.model = model
+        self.streaming = streaming
+        self.settings = settings or ConversationSettings()
+        self._messages = messages  # the system prompt, if any, is the first
+        self._service = service
+        self._on_end = on_end
+        # Where the answer is stored (set by the hub when it first saves it).
+        self.message_id: str | None = None
+        self.user_message_id: str | None = None
+
+        self.log = EventLog(limits.chunk_size)
+        self.tally = Tally(streaming)
+        self.status = StreamStatus.CONNECTING
+        self.upstream_done = False  # the model connection is closed
+        self._error: SecretAIError | None = None
+        self._fallback = False
+        self._stop_reason: EndReason | None = None
+        self._finished = asyncio.Event()
+        self._finishing = False
+        self._task: asyncio.Task[None] | None = None
+        self._ender: asyncio.Task[None] | None = None  # holds an ending task started from a sync caller
+        self._watchdog = Watchdog(limits, self.tally, lambda: self.upstream_done, self._deadline_passed)
+        self._orphan = OrphanTimer(limits.detach_grace, cancel_when_orphaned, self._orphaned)
+        checkpoint = (lambda: on_checkpoint(self)) if on_checkpoint is not None else None
+        self._saves = SaveOrder(stream_id, limits.checkpoint_interval, checkpoint, lambda: self.tally.chunks)
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def seed(self, text: str, think: str = "") -> None:
+        """Before start: begin from an earlier partial answer (Continue); it is part of this answer."""
+        self.tally.seed(text, think)
+
+    def start(self) -> None:
+        self.log.append(StreamEvent(0, Signal.START, data={
+            "stream_id": self.id, "conversation_id": self.conversation_id, "model": self.model}))
+        for kind, seeded in ((ChunkKind.THINK, self.think), (ChunkKind.TEXT, self.text)):
+            if seeded:
+                self.log.append(StreamEvent(0, kind, seeded))
+        self._task = asyncio.create_task(self._produce(), name=f"stream-{self.id}")
+        self._task.add_done_callback(self._produce_done)
+        self._watchdog.start(self.id)
+        self._saves.start()
+
+    def pause(self) -> bool:
+        if self.ended or self.paused or self._finishing:
+            return False
+        self.tally.pause()
+        self._watchdog.poke()
+        self.log.flush()
+        self.log.holding = True
+        self.status = StreamStatus.PAUSED
+        self.log.append(StreamEvent(0, Signal.PAUSED))
+        return True
+
+    def resume(self) -> bool:
+        if self.ended or not self.paused:
+            return False
+        self.tally.end_pause()
+        self._watchdog.poke()
+        self.log.holding = False
+        self.log.append(StreamEvent(0, Signal.RESUMED))
+        self.log.release()
+        if not self.upstream_done:
+            self.status = StreamStatus.STREAMING if self.tally.first_token is not None else StreamStatus.CONNECTING
+        else:
+            # The model finished during the pause and `_produce` left the ending to us.
+            self._ender = asyncio.get_running_loop().create_task(self._finish())
+        return True
+
+    def cancel(self) -> bool:
+        """Stop: close the model connection now; keep what arrived."""
+        if self.ended or self._finishing:
+            return False
+        self._stop(STOPPED)
+        return True
+
+    def interrupt(self) -> None:
+        """The server is shutting down: end the answer as interrupted (it can be continued later)."""
+        if not self.ended:
+            self._stop(SHUTDOWN)
+
+    def _stop(self, reason: EndReason) -> None:
+        if self._stop_reason is None:
+            self._stop_reason = reason
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        elif self.upstream_done and not self.ended:
+            # The model had finished but delivery was held by a pause: end delivery now.
+            self._ender = asyncio.get_running_loop().create_task(self._finish())
+
+    # --- state --------------------------------------------------------------------------------
+
+    @property
+    def ended(self) -> bool:
+        return self._finished.is_set()
+
+    @property
+    def paused(self) -> bool:
+        return self.tally.paused
+
+    @property
+    def saved(self) -> bool:
+        return self._saves.saved
+
+    async def wait_saved(self) -> None:
+        """Until the final record has been handed to storage."""
+        await self._saves.wait_saved()
+
+    async def wait(self) -> StreamRecord:
+        await self._finished.wait()
+        return self.record()
+
+    @property
+    def text(self) -> str:
+        return self.tally.text
+
+    @property
+    def think(self) -> str:
+        return self.tally.think
+
+    @property
+    def last_seq(self) -> int:
+        return self.log.last_seq
+
+    @property
+    def think_seconds(self) -> float | None:
+        """How long the model has reasoned so far (None: not yet, or not streaming)."""
+        return self.tally.think_seconds
+
+    @property
+    def tokens_per_second(self) -> float | None:
+        return self.tally.tokens_per_second
+
+    # --- subscribers ----------------------------------------------------------------------------
+
+    def follow(self, after: int = 0) -> EventFeed:
+        """Read the delivered events with seq > after, live until the final one."""
+        return EventFeed(self.log, lambda: self.ended, after)
+
+    def attach(self) -> None:
+        self._orphan.attach()
+
+    def detach(self) -> None:
+        if not self.ended:
+            self._orphan.detach()
+
+    def _orphaned(self) -> None:
+        if not self.ended:
+            log.info("stream %s: no client left, closing the model connection", self.id)
+            self._stop(EndReason(StreamStatus.STOPPED, "The client disconnected."))
+
+    # --- the record ---------------------------------------------------------------------------
+
+    def record(self) -> StreamRecord:
+        tally, usage = self.tally, self.tally.usage
+        return StreamRecord(
+            stream_id=self.id,
+            conversation_id=self.conversation_id,
+            owner=self.owner,
+            model=self.model,
+            status=self.status,
+            streaming=self.streaming,
+            text=tally.text,
+            think=tally.think,
+            started_at=tally.started_at,
+            first_token_at=tally.first_token_at,
+            ended_at=tally.ended_at,
+            time_to_first_token=tally.time_to_first_token,
+            think_seconds=tally.think_seconds,
+            paused_seconds=tally.paused_seconds,
+            chunks=tally.chunks,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=(usage.completion_tokens if usage else None) or tally.chunks or None,
+            done_reason=usage.done_reason if usage else None,
+            error_kind=self._error.kind.value if self._error else None,
+            error=self._error.message if self._error else None,
+            fallback=self._fallback,
+            settings=self.settings,
+        )
+
+    # --- producing ----------------------------------------------------------------------------
+
+    async def _produce(self) -> None:
+        try:
+            await self._read_model(self.streaming)
+        except asyncio.CancelledError:
+            reason = self._stop_reason
+            if reason is None:  # not ours: the app is shutting down
+                self.status, self._error = StreamStatus.INTERRUPTED, _interrupted()
+                await self._finish()
+                raise
+            self._stopped_by(reason)
+        except SecretAIError as exc:
+            self.status, self._error = StreamStatus.ERROR, exc
+        except Exception as exc:  # a bug must still end the stream with an error event, never a hang
+            log.exception("stream %s failed", self.id)
+            self.status = StreamStatus.ERROR
+            self._error = SecretAIError(ErrorKind.MODEL, f"Internal error: {type(exc).__name__}")
+        else:
+            self.status = StreamStatus.COMPLETED
+        await self._model_ended()
+
+    def _stopped_by(self, reason: EndReason) -> None:
+        self.status = reason.status
+        if reason.status is StreamStatus.INTERRUPTED:
+            self._error = SecretAIError(ErrorKind.INTERRUPTED, reason.message)
+        elif reason.status is not StreamStatus.STOPPED:
+            self._error = SecretAIError(ErrorKind.TIMEOUT, reason.message)
+
+    def _produce_done(self, task: asyncio.Task[None]) -> None:
+        # A task cancelled before its first step (e.g. a stop right after the start) never enters
+        # `_produce`, so none of its handlers run: end the stream here, or it would never end and
+        # would hold a MAX_CONCURRENT_STREAMS slot for good.
+        if task.cancelled() and not self.upstream_done and not self.ended:
+            self._ender = asyncio.get_running_loop().create_task(self._cancelled_before_start())
+
+    async def _cancelled_before_start(self) -> None:
+        if self._stop_reason is not None:
+            self._stopped_by(self._stop_reason)
+        else:
+            self.status, self._error = StreamStatus.INTERRUPTED, _interrupted()
+        await self._model_ended()
+
+    async def _model_ended(self) -> None:
+        self.upstream_done = True
+        self.tally.model_ended()
+        self._watchdog.poke()
+        if self.paused and self._stop_reason is None:
+            # Delivery stays held until resume, stop, or the pause outlasts the stream timeout.
+            self.log.flush()
+            return
+        await self._finish()
+
+    async def _read_model(self, streaming: bool) -> None:
+        source = self._service.stream_invoke(self._messages, self.model, stream=streaming,
+                                             options=self.settings.options)
+        try:
+            async for chunk in source:
+                if not isinstance(chunk, StreamChunk):
+                    self.tally.usage = chunk
+                    continue
+                if self.tally.add(chunk):
+                    # The watchdog sleeps toward the first-token deadline; the idle one is sooner.
+                    self._watchdog.poke()
+                    if not self.paused:
+                        self.status = StreamStatus.STREAMING
+                self.log.deliver(chunk.kind, chunk.content)
+        except SecretAIError as exc:
+            if streaming and self.tally.first_token is None and exc.kind in FALLBACK_KINDS:
+                log.info("stream %s: streaming failed before the first token (%s); retrying without streaming",
+                         self.id, exc.kind.value)
+                self._fallback = True
+                await source.aclose()
+                await self._read_model(False)
+                return
+            raise
+        finally:
+            await source.aclose()
+        self.log.flush()
+
+    async def _deadline_passed(self, reason: EndReason) -> None:
+        if reason.status is StreamStatus.PAUSE_TIMEOUT and self.upstream_done:
+            self._stop_reason = reason
+            self.status = reason.status
+            self._error = SecretAIError(ErrorKind.TIMEOUT, reason.message)
+            await self._finish()
+            return
+        self._stop(reason)
+        await self._finished.wait()
+
+    # --- the end ------------------------------------------------------------------------------
+
+    async def _finish(self) -> None:
+        if self.ended or self._finishing:
+            return
+        self._finishing = True  # pause/stop from here on would race the end
+        self.tally.end()
+        self.log.release()
+        self.log.flush()
+        self._orphan.cancel()
+        self._watchdog.cancel()
+        # Saved before the final event goes out: a client told "done" can read the answer back,
+        # and one whose answer was not saved is told so instead.
+        await self._saves.final(self._save_and_announce)
+
+    async def _save_and_announce(self) -> None:
+        if self._on_end is not None:
+            try:
+                await self._on_end(self)
+            except Exception as exc:
+                self._save_failed(exc)
+        self.log.append(self._final_event())
+        self._finished.set()
+
+    def _final_event(self) -> StreamEvent:
+        meta = self.record().metadata()
+        if self.status is StreamStatus.COMPLETED:
+            return StreamEvent(0, Signal.DONE, data=meta)
+        if self.status is StreamStatus.STOPPED:
+            return StreamEvent(0, Signal.CANCELLED, data=meta)
+        err = self._error or SecretAIError(ErrorKind.INTERRUPTED, "The stream ended unexpectedly.")
+        return StreamEvent(0, Signal.ERROR, data={**meta, "message": err.message, "kind": err.kind.value})
+
+    def _save_failed(self, exc: Exception) -> None:
+        """The answer stays on screen and in this stream's record, but is not stored: say so."""
+        if isinstance(exc, SecretAIError) and exc.kind is ErrorKind.STORAGE:
+            error = exc
+        else:
+            log.error("stream %s: saving the answer failed: %s", self.id, type(exc).__name__)
+            error = SecretAIError(ErrorKind.STORAGE, f"The answer could not be saved ({type(exc).__name__}). "
+                                  "What arrived is shown but not stored.")
+        if self._error is not None:  # the answer had already failed: say both
+            error = SecretAIError(ErrorKind.STORAGE, f"{error.message} (Before that: {self._error.message})")
+        self._error = error
+        self.status = StreamStatus.ERROR

@@ -1,0 +1,98 @@
+"""The app: NiceGUI's FastAPI `app` with the security middlewares, the HTTP API and the chat page.
+
+The runtime (storage, the model service, the `ChatHub`) starts inside the app's lifespan, before
+the server accepts a request; the API and the page are mounted on the hub it built.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from nicegui import app, core, ui
+
+from ..config import Settings
+from ..hub.runtime import Runtime
+from ..storage.failures import failure_reason
+from .http_api import mount_api
+from .security import HostPolicy, SecurityMiddleware, body_limits
+from .sessions import install_sessions
+from .web_ui.login import register_login
+from .web_ui.page import register_page
+
+log = logging.getLogger(__name__)
+
+# NiceGUI's own lifespan (its startup and shutdown handlers); ours runs inside it.
+_NICEGUI_LIFESPAN = app.router.lifespan_context
+
+
+def build(settings: Settings) -> Runtime:
+    """Wire the runtime into NiceGUI's app. Call once per process, before `ui.run`."""
+    runtime = Runtime(settings)
+    app.state.runtime = runtime
+    app.router.lifespan_context = _lifespan
+    _secure(settings, runtime.api_token)
+    return runtime
+
+
+@asynccontextmanager
+async def _lifespan(fastapi_app: FastAPI) -> AsyncIterator[None]:
+    async with _NICEGUI_LIFESPAN(fastapi_app):
+        runtime: Runtime = fastapi_app.state.runtime
+        settings = runtime.settings
+        try:
+            hub = await runtime.start()
+        except Exception as exc:
+            # main.py checked storage just before; if it fails anyway, do not serve without it.
+            log.critical("SecretGPT cannot open its conversation storage (%s); stopping. Check SECRETGPT_DATA_DIR / "
+                         "SECRETGPT_DATABASE_URL.", failure_reason(exc))
+            raise
+        mount_api(fastapi_app, hub, api_token=runtime.api_token, keepalive=settings.sse_keepalive_interval)
+        register_page(hub, settings)
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+
+def _secure(settings: Settings, api_token: str) -> None:
+    """Middlewares run outside-in in the reverse order of adding: the host check and headers
+    first, then the browser session, then (when exposed) the sign-in check."""
+    hosts = HostPolicy.from_settings(settings)
+    # NiceGUI's socket.io answers any Origin by default; python-engineio also accepts a callable.
+    core.sio.eio.cors_allowed_origins = lambda origin, _environ=None: hosts.allows_origin(origin)
+    if settings.login_required:
+        register_login(api_token)
+    install_sessions(settings.resolved_storage_secret())
+    app.add_middleware(SecurityMiddleware, hosts=hosts, body_limit=body_limits(settings))
+
+
+def run(settings: Settings) -> None:
+    runtime = build(settings)
+    url = f"http://{settings.host}:{settings.port}"
+    mode = "offline demo model (no SECRET_AI_API_KEY)" if settings.demo_mode else "Secret AI"
+    print(f"SecretGPT is running on {url}  [{mode}]", flush=True)
+    print(f"API token: {runtime.api_token}", flush=True)
+    if not settings.on_loopback:
+        print(f"WARNING: listening on {settings.host}, not only on this machine. "
+              f"Sign-in {'is required' if settings.login_required else 'is OFF (SECRETGPT_REQUIRE_LOGIN=false)'}; "
+              "the token and your chats cross the network unencrypted unless a TLS reverse proxy is in front "
+              "(README: Running it for others).", flush=True)
+    elif settings.login_required:
+        print("The page asks for the access token (SECRETGPT_ALLOWED_HOSTS or SECRETGPT_REQUIRE_LOGIN is set).",
+              flush=True)
+    ui.run(
+        host=settings.host,
+        port=settings.port,
+        title="SecretGPT",
+        favicon="🔒",
+        # No storage_secret: install_sessions() has set up the browser sessions (without the API).
+        reload=False,
+        show=False,
+        show_welcome_message=False,
+        # uvicorn runs the shutdown (which interrupts and saves streaming answers) only once every
+        # response has ended: without a limit, one open response could hold a SIGTERM for long.
+        timeout_graceful_shutdown=5,
+    )

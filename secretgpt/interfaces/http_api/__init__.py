@@ -1,0 +1,19 @@
+"""The HTTP API: Server-Sent Events for streams, JSON for the rest. Every route needs the token."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ...hub.chat_hub import ChatHub
+from .conversations_api import conversations_api
+from .requests import owner_for_token, token_guard
+from .streams_api import streams_api
+
+__all__ = ["mount_api", "owner_for_token"]
+
+
+def mount_api(app: FastAPI, hub: ChatHub, *, api_token: str, keepalive: float) -> None:
+    """The streams and conversations routes under /api/v1 (each checks the bearer token)."""
+    require_token = token_guard(api_token)
+    app.include_router(streams_api(hub, require_token, keepalive))
+    app.include_router(conversations_api(hub, require_token))

@@ -1,0 +1,49 @@
+"""A stream's events as Server-Sent Events, framed by sse-starlette's `EventSourceResponse`.
+
+Each event is `id: <seq>` and `data: <JSON>`; what is already delivered goes out in one write
+(the `EventFeed` hands it over as a batch). The library sends the keep-alive comments, notices a
+client that hung up (the feed is closed, and the stream's orphan timer starts) and sets
+`X-Accel-Buffering: no` so proxies pass events through at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+from sse_starlette import EventSourceResponse, ServerSentEvent
+from sse_starlette.sse import AppStatus
+
+from ...hub.events import StreamEvent
+from ...hub.stream import ActiveStream
+
+SEPARATOR = "\n"
+KEEP_ALIVE = ServerSentEvent(comment="keep-alive", sep=SEPARATOR)
+
+# On SIGTERM the library would end every event stream at once, cleanly, as if the answer were
+# complete. Ours stay open until uvicorn's graceful limit cuts them (the client sees the connection
+# break, not an end); the runtime's stop then interrupts and saves the answers.
+AppStatus.disable_automatic_graceful_drain()
+
+
+def event_source(stream: ActiveStream, after: int, keepalive: float) -> EventSourceResponse:
+    """The events with seq > after, live until the final one; `: keep-alive` every `keepalive` s."""
+    return EventSourceResponse(_frames(stream, after), sep=SEPARATOR, ping=keepalive,
+                               ping_message_factory=lambda: KEEP_ALIVE, headers={"Cache-Control": "no-cache"})
+
+
+def encode(event: StreamEvent) -> bytes:
+    data = json.dumps(event.payload(), ensure_ascii=False, separators=(",", ":"))
+    return ServerSentEvent(data, id=str(event.seq), sep=SEPARATOR).encode()
+
+
+async def _frames(stream: ActiveStream, after: int) -> AsyncIterator[bytes]:
+    stream.attach()
+    try:
+        async for batch in stream.follow(after):
+            if batch[-1].final:
+                # The end goes out once the answer is stored: a client that saw it can read it back.
+                await stream.wait_saved()
+            yield b"".join(encode(event) for event in batch)
+    finally:
+        stream.detach()

@@ -1,0 +1,144 @@
+"""The streams API: start an answer as Server-Sent Events (or whole), re-attach, pause, resume,
+stop, and list what is streaming and which models there are."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, Header
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sse_starlette import EventSourceResponse
+
+from ...hub.chat_hub import BadMessage, ChatHub, StreamNotFound, TooManyStreams
+from ...hub.stream import ActiveStream
+from ...records import MAX_SYSTEM_PROMPT_CHARS, GenerationOptions, StreamRecord
+from ...services.secret_ai import ErrorKind, SecretAIError
+from ...storage import ConversationNotFound, MessageNotFound
+from .requests import ApiRoute, ERROR_STATUS, api_error, json_body, refused
+from .sse import event_source
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    message: str = Field("", description="The user's message (not needed to regenerate or continue)")
+    conversation_id: str | None = Field(None, description="Continue this conversation (omit to start one)")
+    model: str | None = Field(None, description="Model name (default: the first available)")
+    regenerate: str | None = Field(None, description="Answer this answer's question again (message id)")
+    edit: str | None = Field(None, description="Ask `message` in place of this user message (message id)")
+    continue_from: str | None = Field(None, description="Carry on this stopped/interrupted answer (message id)")
+    system: str | None = Field(None, max_length=MAX_SYSTEM_PROMPT_CHARS,
+                               description="System prompt for this conversation from now on (\"\" clears it)")
+    options: GenerationOptions | None = Field(
+        None, description="temperature (0..2), top_p (0..1), max_tokens, seed for this conversation from now on")
+
+
+class StreamRef(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    stream_id: str
+
+
+class StreamInfo(BaseModel):
+    stream_id: str
+    conversation_id: str
+    model: str
+    status: str
+    paused: bool
+    chars: int
+    last_event_id: int
+
+    @classmethod
+    def of(cls, stream: ActiveStream) -> StreamInfo:
+        return cls(stream_id=stream.id, conversation_id=stream.conversation_id, model=stream.model,
+                   status=stream.status.value, paused=stream.paused, chars=len(stream.text),
+                   last_event_id=stream.last_seq)
+
+
+class ChatAnswer(BaseModel):
+    stream_id: str
+    conversation_id: str
+    model: str
+    status: str
+    text: str
+    think: str
+    metadata: dict[str, Any]
+
+    @classmethod
+    def of(cls, record: StreamRecord) -> ChatAnswer:
+        return cls(stream_id=record.stream_id, conversation_id=record.conversation_id, model=record.model,
+                   status=record.status.value, text=record.text, think=record.think, metadata=record.metadata())
+
+
+def streams_api(hub: ChatHub, require_token: Any, keepalive: float) -> APIRouter:
+    api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)], route_class=ApiRoute)
+
+    async def start(body: ChatRequest, owner: str, streaming: bool) -> ActiveStream:
+        try:
+            return await hub.send(body.message, owner=owner, conversation_id=body.conversation_id, model=body.model,
+                                  streaming=streaming, cancel_when_orphaned=streaming, regenerate=body.regenerate,
+                                  edit=body.edit, continue_from=body.continue_from, system=body.system,
+                                  options=body.options)
+        except (BadMessage, TooManyStreams, ConversationNotFound, MessageNotFound, SecretAIError) as exc:
+            raise refused(exc, conversation_id=body.conversation_id) from None
+
+    def control(verb: Callable[..., ActiveStream], stream_id: str, owner: str) -> ActiveStream:
+        """`hub.stream`, `.pause`, `.resume` or `.stop` on one of this owner's streams, or 404."""
+        try:
+            return verb(stream_id, owner=owner)
+        except StreamNotFound as exc:
+            raise refused(exc, stream_id=stream_id) from None
+
+    @api.post("/chat/stream", summary="Stream an answer as Server-Sent Events")
+    async def chat_stream(body: ChatRequest = json_body(ChatRequest),
+                          owner: str = Depends(require_token)) -> EventSourceResponse:
+        return event_source(await start(body, owner, streaming=True), 0, keepalive)
+
+    @api.get("/chat/stream/{stream_id}", summary="Re-attach to a stream; replays after Last-Event-ID")
+    async def chat_stream_attach(stream_id: str, owner: str = Depends(require_token),
+                                 last_event_id: str | None = Header(None)) -> EventSourceResponse:
+        stream = control(hub.stream, stream_id, owner)
+        try:
+            after = int(last_event_id) if last_event_id else 0
+        except ValueError:
+            raise api_error(422, "Last-Event-ID must be a whole number.", "bad_request") from None
+        return event_source(stream, after, keepalive)
+
+    @api.post("/chat/stream/pause", summary="Hold delivery; the model keeps generating into a buffer")
+    async def pause(body: StreamRef = json_body(StreamRef), owner: str = Depends(require_token)) -> StreamInfo:
+        return StreamInfo.of(control(hub.pause, body.stream_id, owner))
+
+    @api.post("/chat/stream/resume", summary="Deliver everything held, then continue live")
+    async def resume(body: StreamRef = json_body(StreamRef), owner: str = Depends(require_token)) -> StreamInfo:
+        return StreamInfo.of(control(hub.resume, body.stream_id, owner))
+
+    @api.delete("/chat/stream/{stream_id}", summary="Stop: close the model connection now, keep the partial answer")
+    async def cancel(stream_id: str, owner: str = Depends(require_token)) -> StreamInfo:
+        stream = control(hub.stop, stream_id, owner)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stream.wait(), 5)
+        return StreamInfo.of(stream)
+
+    @api.get("/chat/streams", summary="Streams that have not ended")
+    async def streams(owner: str = Depends(require_token)) -> list[StreamInfo]:
+        return [StreamInfo.of(s) for s in hub.active_streams(owner=owner)]
+
+    @api.post("/chat", summary="The whole answer, without streaming")
+    async def chat(body: ChatRequest = json_body(ChatRequest), owner: str = Depends(require_token)) -> JSONResponse:
+        stream = await start(body, owner, streaming=False)
+        record = await stream.wait()
+        await stream.wait_saved()  # answered means stored: a GET right after must find it
+        payload = ChatAnswer.of(record).model_dump(mode="json")
+        if record.error:
+            payload["error"] = {"message": record.error, "kind": record.error_kind}
+            return JSONResponse(payload, status_code=ERROR_STATUS.get(ErrorKind(record.error_kind), 502))
+        return JSONResponse(payload)
+
+    @api.get("/models", summary="Models this server can use")
+    async def models() -> dict[str, Any]:
+        catalog = hub.catalog
+        return {"models": [m.model_dump() for m in catalog.models], "demo": catalog.demo, "error": catalog.error}
+
+    return api

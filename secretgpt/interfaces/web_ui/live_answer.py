@@ -1,0 +1,85 @@
+"""`LiveAnswer`: an answer that is still streaming, shown as it arrives.
+
+It reads the stream's events through an `EventFeed`, reveals them at the typing pace and flushes
+the page at STREAMING_UPDATE_HZ: one wake-up per flush, not per token, so the page's cost does not
+grow with the token rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ...config import TypingSpeed
+from ...hub.events import StreamEvent
+from ...hub.stream import ActiveStream
+from ...records import ChunkKind, StreamStatus
+from .answer_view import AnswerMessage
+from .reveal import Backlog, RevealPacer
+from .scroll_follow import ScrollFollow
+
+log = logging.getLogger(__name__)
+
+STATUS_INTERVAL = 0.5  # seconds between status line updates
+
+
+class LiveAnswer:
+    def __init__(self, stream: ActiveStream, answer: AnswerMessage, *, speed: TypingSpeed, update_hz: float,
+                 scroll: ScrollFollow, on_status: Callable[[str], None]) -> None:
+        self.stream = stream
+        self.answer = answer
+        self._pacer = RevealPacer(speed)
+        self._interval = 1.0 / update_hz
+        self._scroll = scroll
+        self._on_status = on_status
+
+    async def run(self, replay: bool) -> dict[str, Any]:
+        """Show the stream until its final event has been revealed; returns that event's data.
+        `replay`: what streamed before a reload comes back at once, then the chosen pace."""
+        stream, answer = self.stream, self.answer
+        feed = stream.follow()
+        backlog = Backlog()
+        catching_up = replay
+        final: StreamEvent | None = None
+        last = time.monotonic()
+        last_status = 0.0
+        while True:
+            for event in feed.take():
+                if isinstance(event.type, ChunkKind):
+                    backlog.add(event.type, event.content)
+                elif event.final:
+                    final = event
+            now = time.monotonic()
+            if stream.paused and final is None and not catching_up:
+                # Pause freezes the display at once, including text already received.
+                last = now
+                await feed.wait()
+                continue
+            allowed = backlog.waiting if final is not None or catching_up else \
+                self._pacer.allowance(backlog.waiting, now - last)
+            catching_up = False
+            last = now
+            pieces = backlog.take(allowed)
+            for kind, piece in pieces:
+                answer.add(kind, piece, stream.think_seconds)
+            answer.flush()
+            if final is not None and not backlog:
+                return final.data or {}
+            if now - last_status >= STATUS_INTERVAL:
+                last_status = now
+                self._show_status()
+            if pieces:
+                self._scroll.progress()
+            if not backlog:
+                await feed.wait()
+            await asyncio.sleep(self._interval)
+
+    def _show_status(self) -> None:
+        stream = self.stream
+        rate = stream.tokens_per_second
+        detail = f"{rate:.0f} tok/s" if rate is not None and stream.status is StreamStatus.STREAMING else ""
+        self.answer.set_status(stream.status, detail)
+        self._on_status(f"{self.answer.status.text} {detail}".strip())

@@ -1,0 +1,35 @@
+"""`ThinkBlock`: the model's reasoning in its own collapsible block, in the think colour, never
+mixed into the answer."""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+from .streaming_markdown import StreamingMarkdown
+
+
+class ThinkBlock(ui.expansion):
+    def __init__(self, emoji: str, color: str) -> None:
+        super().__init__(f"{emoji} Thinking…", value=True)
+        self.classes("w-full sg-think").mark("think").props("dense header-class='text-sm'").style(f"color: {color}")
+        self._emoji = emoji
+        with self:
+            self._body = StreamingMarkdown()
+
+    def append(self, text: str) -> None:
+        self._body.append(text)
+
+    def flush(self) -> None:
+        self._body.flush()
+
+    def done(self, seconds: float | None) -> None:
+        """Thinking is over: label it with its duration and fold it away (re-openable)."""
+        self._body.finish()
+        if seconds is None:
+            self.text = f"{self._emoji} Reasoning"  # arrived whole: its duration is unknown
+        elif seconds < 0.1:
+            self.text = f"{self._emoji} Thought briefly"
+        else:
+            self.text = f"{self._emoji} Thought for {seconds:.0f} s" if seconds >= 1 else \
+                f"{self._emoji} Thought for {seconds:.1f} s"
+        self.value = False

@@ -1,0 +1,168 @@
+"""The shared types at the bottom: what storage, the hub, the services and the interfaces all speak.
+
+A chat turn goes to the model; the model's answer comes back as chunks of one `ChunkKind` each (the
+same kind reaches the page) and ends with its `Usage`; the hub keeps each answer as a
+`StreamRecord`, which storage saves. A conversation's `ConversationSettings` travel with it.
+Nothing here imports anything else of the app.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum, StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
+
+Role = Literal["system", "user", "assistant"]
+
+
+class ChatTurn(BaseModel):
+    """One message as the model sees it (reasoning is never sent back)."""
+
+    role: Role
+    content: str
+
+
+class ChunkKind(StrEnum):
+    """What a piece of an answer is: reasoning or answer text. Used from the model path to the page."""
+
+    THINK = "think"
+    TEXT = "text"
+
+
+@dataclass(slots=True)
+class StreamChunk:
+    """One piece of a model answer. Plain dataclass: one is made per token on the hot path."""
+
+    kind: ChunkKind
+    content: str = ""
+
+
+@dataclass(slots=True)
+class Usage:
+    """What the model server reported at the end of an answer (None: it did not say)."""
+
+    model: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    done_reason: str | None = None
+
+
+class StreamStatus(str, Enum):
+    CONNECTING = "connecting"
+    STREAMING = "streaming"
+    PAUSED = "paused"
+    COMPLETED = "completed"
+    STOPPED = "stopped"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    PAUSE_TIMEOUT = "paused_timeout"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def ended(self) -> bool:
+        return self not in (StreamStatus.CONNECTING, StreamStatus.STREAMING, StreamStatus.PAUSED)
+
+
+# A stream in one of these states has a task behind it; after a restart nothing does any more.
+LIVE_STATUSES = frozenset({StreamStatus.CONNECTING, StreamStatus.STREAMING, StreamStatus.PAUSED})
+
+
+MAX_SYSTEM_PROMPT_CHARS = 100_000
+# name -> (lowest, highest, whole numbers only, how the range reads in an error)
+_OPTION_RANGES: dict[str, tuple[float, float | None, bool, str]] = {
+    "temperature": (0, 2, False, "a number from 0 to 2"),
+    "top_p": (0, 1, False, "a number from 0 to 1"),
+    "max_tokens": (1, None, True, "a positive whole number"),
+    "seed": (1, 2**63 - 1, True, "a positive whole number"),
+}
+
+
+class GenerationOptions(BaseModel):
+    """Sampling settings of a conversation. None: the model's own default (nothing is sent)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+
+    @field_validator("temperature", "top_p", "max_tokens", "seed", mode="before")
+    @classmethod
+    def _in_range(cls, value: Any, info: Any) -> Any:
+        # One message per field that names it and its range; the API, the page and imports all
+        # validate through here.
+        if value is None:
+            return None
+        low, high, whole, wording = _OPTION_RANGES[info.field_name]
+        number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+        if (number is None or not math.isfinite(number) or (whole and number != int(number))
+                or number < low or (high is not None and number > high)):
+            raise PydanticCustomError("option_range", "{field} must be {wording} (got {got})",
+                                      {"field": info.field_name, "wording": wording, "got": repr(value)})
+        return int(number) if whole else float(number)
+
+    @classmethod
+    def problem(cls, name: str, value: object) -> str | None:
+        """What is wrong with one value (the page checks each field as it is typed)."""
+        try:
+            cls.model_validate({name: value})
+        except ValidationError as exc:
+            return str(exc.errors()[0]["msg"])
+        return None
+
+    def sent(self) -> dict[str, float | int]:
+        """Only what was set: everything else stays the model's default."""
+        return self.model_dump(exclude_none=True)
+
+
+class ConversationSettings(BaseModel):
+    """A conversation's system prompt and generation options: stored with it, exported with it,
+    recorded in each answer's metadata."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    system: str = Field("", max_length=MAX_SYSTEM_PROMPT_CHARS)
+    options: GenerationOptions = Field(default_factory=GenerationOptions)
+
+    def changed(self, system: str | None = None, options: GenerationOptions | None = None) -> ConversationSettings:
+        """These settings with what a request gave (None: unchanged; options are replaced whole)."""
+        return ConversationSettings(system=self.system if system is None else system,
+                                    options=self.options if options is None else options)
+
+
+class StreamRecord(BaseModel):
+    """Everything known about one answer: read by history, export and the API."""
+
+    stream_id: str
+    conversation_id: str
+    owner: str
+    model: str
+    status: StreamStatus
+    streaming: bool = True
+    text: str = ""
+    think: str = ""
+    started_at: datetime
+    first_token_at: datetime | None = None
+    ended_at: datetime | None = None
+    time_to_first_token: float | None = None
+    think_seconds: float | None = None
+    paused_seconds: float = 0.0
+    chunks: int = 0
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    done_reason: str | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    fallback: bool = False
+    # The system prompt and generation options this answer was made with.
+    settings: ConversationSettings | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """The record without the (possibly long) text: what final SSE events carry."""
+        return self.model_dump(mode="json", exclude={"text", "think", "owner"})

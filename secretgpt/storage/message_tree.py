@@ -1,0 +1,151 @@
+"""The message tree inside a transaction: walking threads and alternatives, appending messages,
+importing whole trees, and turning rows into stored records. Every function runs inside the
+caller's transaction (sql.py opens it)."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..records import ConversationSettings, StreamStatus
+from .export import ExportedConversation, importable_status
+from .schema import conversations as C
+from .schema import messages as M
+from .stored import ConversationNotFound, MessageNotFound, StoredConversation, StoredMessage
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Tree:
+    """The shape of a conversation without the text: enough to walk threads and alternatives."""
+
+    def __init__(self, rows: Iterable[Row]) -> None:
+        self.parent: dict[str, str | None] = {}
+        self.children: dict[str | None, list[str]] = defaultdict(list)  # oldest first; None: roots
+        for row in rows:  # in seq order
+            self.parent[row.id] = row.parent_id
+            self.children[row.parent_id].append(row.id)
+
+    def path_to(self, leaf: str | None) -> list[str]:
+        path: list[str] = []
+        while leaf is not None and leaf in self.parent and len(path) <= len(self.parent):
+            path.append(leaf)
+            leaf = self.parent[leaf]
+        path.reverse()
+        return path
+
+
+async def conversation_row(conn: AsyncConnection, conversation_id: str, owner: str) -> Row:
+    row = (await conn.execute(select(C).where(C.c.id == conversation_id, C.c.owner == owner))).first()
+    if row is None:
+        raise ConversationNotFound(conversation_id)
+    return row
+
+
+async def load_tree(conn: AsyncConnection, conversation_id: str) -> Tree:
+    rows = await conn.execute(select(M.c.id, M.c.parent_id).where(M.c.conversation_id == conversation_id)
+                              .order_by(M.c.seq))
+    return Tree(rows)
+
+
+async def load_thread(conn: AsyncConnection, conversation_id: str, leaf: str | None,
+                  tree: Tree | None = None) -> list[StoredMessage]:
+    """Root -> leaf, with each message's alternatives. Reads the tree's shape, then the text of
+    just the messages on the path."""
+    if leaf is None:
+        return []
+    tree = tree or await load_tree(conn, conversation_id)
+    path = tree.path_to(leaf)
+    rows = {row.id: row for row in await conn.execute(select(M).where(M.c.id.in_(path)))}
+    thread = []
+    for message_id in path:
+        siblings = tree.children[tree.parent[message_id]]
+        thread.append(message_of(rows[message_id], siblings))
+    return thread
+
+
+async def parent_of(conn: AsyncConnection, conversation_id: str, message_id: str) -> str | None:
+    row = (await conn.execute(select(M.c.parent_id).where(M.c.id == message_id,
+                                                          M.c.conversation_id == conversation_id))).first()
+    if row is None:
+        raise MessageNotFound(message_id)
+    return row.parent_id
+
+
+async def parent_for(conn: AsyncConnection, conversation: Row, sibling_of: str | None) -> str | None:
+    if sibling_of is None:
+        return conversation.current_leaf_id
+    return await parent_of(conn, conversation.id, sibling_of)
+
+
+async def append(conn: AsyncConnection, conversation_id: str, parent_id: str | None, **values: Any) -> str:
+    """Insert a message and make it the current leaf."""
+    now = utc_now()
+    message_id = new_id()
+    seq = (await conn.execute(select(func.coalesce(func.max(M.c.seq), 0))
+                              .where(M.c.conversation_id == conversation_id))).scalar_one() + 1
+    values.setdefault("think", "")
+    await conn.execute(insert(M).values(id=message_id, conversation_id=conversation_id, parent_id=parent_id, seq=seq,
+                                        created_at=now, updated_at=now, **values))
+    await conn.execute(update(C).where(C.c.id == conversation_id).values(current_leaf_id=message_id, updated_at=now))
+    return message_id
+
+
+async def insert_imported(conn: AsyncConnection, owner: str, conversation: ExportedConversation) -> str:
+    conversation_id = new_id()
+    ids = {m.id: new_id() for m in conversation.messages}
+    leaf = ids[conversation.current_leaf_id] if conversation.current_leaf_id else None
+    await conn.execute(insert(C).values(id=conversation_id, owner=owner, title=conversation.title,
+                                        created_at=conversation.created_at, updated_at=conversation.updated_at,
+                                        current_leaf_id=leaf, settings=conversation.settings.model_dump(mode="json")))
+    rows = [dict(id=ids[m.id], conversation_id=conversation_id, parent_id=ids[m.parent_id] if m.parent_id else None,
+                 seq=seq, role=m.role, content=m.content, think=m.think, created_at=m.created_at,
+                 updated_at=m.updated_at, stream_id=m.stream_id,
+                 status=s.value if (s := importable_status(m.status)) else None, meta=m.metadata)
+            for seq, m in enumerate(conversation.parents_first(), start=1)]
+    if rows:
+        # One executemany; parents come first, so the parent_id foreign key holds row by row.
+        await conn.execute(insert(M), rows)
+    return conversation_id
+
+
+def message_of(row: Row, siblings: Sequence[str]) -> StoredMessage:
+    return StoredMessage(
+        id=row.id, parent_id=row.parent_id, role=row.role, content=row.content, think=row.think,
+        created_at=row.created_at, updated_at=row.updated_at, stream_id=row.stream_id,
+        status=StreamStatus(row.status) if row.status else None, metadata=row.meta or {},
+        sibling_ids=list(siblings), sibling_index=siblings.index(row.id),
+    )
+
+
+def with_siblings(rows: Sequence[Row]) -> list[StoredMessage]:
+    tree = Tree(rows)
+    return [message_of(row, tree.children[row.parent_id]) for row in rows]
+
+
+def conversation_of(row: Row, thread: list[StoredMessage]) -> StoredConversation:
+    settings = _settings(row.settings)
+    return StoredConversation(
+        id=row.id, owner=row.owner, title=row.title, created_at=row.created_at, updated_at=row.updated_at,
+        current_leaf_id=row.current_leaf_id, messages=thread, system=settings.system, options=settings.options,
+    )
+
+
+def _settings(stored: Any) -> ConversationSettings:
+    try:
+        return ConversationSettings.model_validate(stored or {})
+    except ValidationError:  # edited by hand: the defaults rather than a conversation that will not open
+        return ConversationSettings()

@@ -1,0 +1,90 @@
+"""Stored records: the shapes stored conversations and messages come back in, and the errors for
+what is not there."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from ..records import ConversationSettings, GenerationOptions, Role, StreamRecord, StreamStatus
+
+
+class ConversationNotFound(LookupError):
+    pass
+
+
+class MessageNotFound(LookupError):
+    """The message does not exist in that conversation (or the conversation is someone else's)."""
+
+
+class StoredMessage(BaseModel):
+    """One node of a conversation's message tree."""
+
+    id: str
+    parent_id: str | None = None
+    role: Role
+    content: str = ""
+    think: str = ""
+    created_at: datetime
+    updated_at: datetime
+    # Assistant answers only: which stream wrote it, how it ended, and StreamRecord.metadata()
+    # without the fields that have their own column (stream_id, status, conversation_id).
+    stream_id: str | None = None
+    status: StreamStatus | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    # Alternatives: every message with the same parent (this one included), oldest first.
+    sibling_ids: list[str] = Field(default_factory=list)
+    sibling_index: int = 0
+
+    @property
+    def model(self) -> str | None:
+        return self.metadata.get("model")
+
+    @property
+    def partial(self) -> bool:
+        """An answer that did not run to its end (stopped, interrupted, failed, timed out)."""
+        return self.status is not None and self.status is not StreamStatus.COMPLETED
+
+    def stream_record(self, conversation_id: str, owner: str) -> StreamRecord | None:
+        """The StreamRecord this answer was saved from, or None if it has none (user turns, or
+        imported metadata that is not a complete record)."""
+        if self.stream_id is None or self.status is None:
+            return None
+        try:
+            return StreamRecord.model_validate({
+                **self.metadata, "stream_id": self.stream_id, "status": self.status,
+                "conversation_id": conversation_id, "owner": owner, "text": self.content, "think": self.think,
+            })
+        except ValidationError:
+            return None
+
+
+class StoredConversation(BaseModel):
+    id: str
+    owner: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    current_leaf_id: str | None = None
+    # The active thread (root -> current leaf), with ids, alternatives and metadata.
+    messages: list[StoredMessage] = Field(default_factory=list)
+    # Its settings (ConversationSettings), flat so the API shows `system` and `options` as it takes them.
+    system: str = ""
+    options: GenerationOptions = Field(default_factory=GenerationOptions)
+
+    @property
+    def settings(self) -> ConversationSettings:
+        return ConversationSettings(system=self.system, options=self.options)
+
+
+class ConversationSummary(BaseModel):
+    """A line in the conversation list."""
+
+    id: str
+    title: str
+    created_at: datetime
+    updated_at: datetime
+    # Every message of the tree, alternatives included.
+    message_count: int

@@ -1,0 +1,160 @@
+"""The rules of docs/architecture.md, read from the source so they cannot silently regress:
+
+- nothing below `interfaces/` imports NiceGUI, FastAPI or Starlette;
+- storage imports nothing from the hub (nor from the services or the interfaces);
+- `records.py`, at the bottom, imports nothing of the app;
+- the interfaces reach the hub only through its verbs (never its store, registry, service or settings);
+- the HTTP API and the page do not import each other;
+- no module over 400 lines, no function over 60 lines except route tables.
+
+Each check is also run on a small bad example, so a check that can no longer fail is noticed.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "secretgpt"
+WEB_FRAMEWORKS = ("nicegui", "fastapi", "starlette", "sse_starlette", "uvicorn")
+HUB_INTERNALS = {"store", "registry", "service", "settings", "_store", "_registry", "_service", "_settings"}
+ROUTE_DECORATORS = {"get", "post", "put", "patch", "delete", "page"}
+MAX_MODULE_LINES = 400
+MAX_FUNCTION_LINES = 60
+
+
+def python_files(*roots: Path) -> list[Path]:
+    return sorted(p for root in roots for p in ([root] if root.is_file() else root.rglob("*.py"))
+                  if ".venv" not in p.parts)
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(source: str, module: str) -> Iterator[str]:
+    """Every module `source` imports, relative imports resolved against `module` (a package's
+    `__init__` is its package)."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = module.split(".")
+                package = base[: len(base) - node.level]
+                yield ".".join([*package, *([node.module] if node.module else [])])
+            else:
+                yield node.module or ""
+
+
+def imported_by(path: Path) -> list[str]:
+    module = module_name(path) + (".__init__" if path.name == "__init__.py" else "")
+    return list(imports(path.read_text(encoding="utf-8"), module))
+
+
+def forbidden_imports(path: Path, forbidden: tuple[str, ...]) -> list[str]:
+    return [name for name in imported_by(path)
+            if any(name == f or name.startswith(f + ".") for f in forbidden)]
+
+
+def hub_internals_reached(source: str) -> list[str]:
+    """`hub.store`, `self.hub.registry`, `runtime.hub._service`…: the hub's parts, not its verbs."""
+    reached: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and node.attr in HUB_INTERNALS:
+            owner = node.value
+            name = owner.attr if isinstance(owner, ast.Attribute) else getattr(owner, "id", "")
+            if name == "hub" or name.endswith("_hub"):
+                reached.append((node.lineno, f"{name}.{node.attr} (line {node.lineno})"))
+    return [text for _, text in sorted(reached)]
+
+
+def is_route_table(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A function whose nested functions are routes (`@api.get(...)`, `@ui.page(...)`)."""
+    nested = [n for n in ast.walk(function) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+              and n is not function]
+    return any(isinstance(d, ast.Call) and isinstance(d.func, ast.Attribute) and d.func.attr in ROUTE_DECORATORS
+               for n in nested for d in n.decorator_list)
+
+
+def long_functions(source: str) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            length = (node.end_lineno or node.lineno) - node.lineno + 1
+            if length > MAX_FUNCTION_LINES and not is_route_table(node):
+                found.append(f"{node.name} ({length} lines, line {node.lineno})")
+    return found
+
+
+# --- the rules, on the code -----------------------------------------------------------------------
+
+
+def below_interfaces() -> list[Path]:
+    return [p for p in python_files(APP) if "interfaces" not in p.relative_to(APP).parts]
+
+
+def test_nothing_below_the_interfaces_imports_a_web_framework() -> None:
+    assert len(below_interfaces()) > 30  # the walk found the code
+    found = {str(p.relative_to(ROOT)): bad for p in below_interfaces() if (bad := forbidden_imports(p, WEB_FRAMEWORKS))}
+    assert found == {}
+
+
+def test_storage_imports_nothing_from_the_hub_services_or_interfaces() -> None:
+    layers = ("secretgpt.hub", "secretgpt.services", "secretgpt.interfaces")
+    storage = python_files(APP / "storage")
+    assert any("secretgpt.records" in imported_by(p) for p in storage)  # it does import the records
+    found = {str(p.relative_to(ROOT)): bad for p in storage if (bad := forbidden_imports(p, layers))}
+    assert found == {}
+
+
+def test_records_import_nothing_of_the_app() -> None:
+    assert forbidden_imports(APP / "records.py", ("secretgpt",)) == []
+
+
+def test_the_api_and_the_page_do_not_import_each_other() -> None:
+    api, page = python_files(APP / "interfaces" / "http_api"), python_files(APP / "interfaces" / "web_ui")
+    assert [str(p) for p in api if forbidden_imports(p, ("secretgpt.interfaces.web_ui", "nicegui"))] == []
+    assert [str(p) for p in page if forbidden_imports(p, ("secretgpt.interfaces.http_api",))] == []
+
+
+def test_interfaces_use_the_hubs_verbs_only() -> None:
+    found = {str(p.relative_to(ROOT)): bad for p in python_files(APP / "interfaces")
+             if (bad := hub_internals_reached(p.read_text(encoding="utf-8")))}
+    assert found == {}
+    hub_source = (APP / "hub" / "chat_hub.py").read_text(encoding="utf-8")
+    public = {n.attr for n in ast.walk(ast.parse(hub_source)) if isinstance(n, ast.Attribute)
+              and isinstance(n.value, ast.Name) and n.value.id == "self" and not n.attr.startswith("_")}
+    assert public & HUB_INTERNALS == set()
+
+
+CODE = python_files(APP, ROOT / "tests", ROOT / "benchmarks", ROOT / "main.py", ROOT / "docs")
+
+
+@pytest.mark.parametrize("path", CODE, ids=lambda p: str(p.relative_to(ROOT)))
+def test_modules_and_functions_are_small(path: Path) -> None:
+    source = path.read_text(encoding="utf-8")
+    assert len(source.splitlines()) <= MAX_MODULE_LINES
+    assert long_functions(source) == []
+
+
+# --- each check fails on a bad example ------------------------------------------------------------
+
+
+def test_the_checks_can_fail(tmp_path: Path) -> None:
+    assert list(imports("from nicegui import ui\nimport fastapi.responses", "secretgpt.hub.x")) == [
+        "nicegui", "fastapi.responses"]
+    assert list(imports("from ..hub.events import Signal", "secretgpt.storage.sql")) == ["secretgpt.hub.events"]
+    assert list(imports("from .sql import X", "secretgpt.storage.__init__")) == ["secretgpt.storage.sql"]
+    assert hub_internals_reached("async def f(self):\n    await self.hub.store.get(1)\n    hub._registry.x") == [
+        "hub.store (line 2)", "hub._registry (line 3)"]
+    assert hub_internals_reached("hub.send()\nhub.catalog\nself.store") == []
+    long = "def f():\n" + "    x = 1\n" * 61
+    assert long_functions(long) == ["f (62 lines, line 1)"]
+    table = "def routes(api):\n    @api.get('/')\n    def one():\n        pass\n" + "    x = 1\n" * 60
+    assert long_functions(table) == []

@@ -1,0 +1,149 @@
+"""SqlConversationStore's schema on disk: WAL, versioned migrations that bring any database to the
+schema module's tables (or change nothing), and portability to PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from secretgpt.storage.migrations import MIGRATIONS, SchemaTooNew, latest_version
+from secretgpt.storage.schema import metadata as current_schema
+from secretgpt.storage.sql import SqlConversationStore, database_url
+from tests.test_storage_sql import A, exchange, thread_texts
+
+NEXT = latest_version() + 1  # a test migration step after the real ones
+
+# --- schema and migrations -----------------------------------------------------------------------
+
+async def test_open_creates_the_file_in_wal_mode_at_the_latest_version(store: SqlConversationStore,
+                                                                       db_file: Path):
+    assert db_file.exists()
+    assert await store.schema_version() == latest_version() == latest_version()
+    with sqlite3.connect(db_file) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert {r[0] for r in raw.execute("SELECT name FROM sqlite_master WHERE type='table'")} >= {
+            "schema_version", "conversations", "messages"}
+    # Foreign keys are per connection: look at one of the store's own.
+    async with store.engine.connect() as conn:
+        assert (await conn.exec_driver_sql("PRAGMA foreign_keys")).scalar() == 1
+
+
+async def test_migrated_database_matches_schema_module(store: SqlConversationStore):
+    def shape(sync_conn):
+        insp = inspect(sync_conn)
+        return {
+            table: ({c["name"]: c["nullable"] for c in insp.get_columns(table)},
+                    {i["name"] for i in insp.get_indexes(table)},
+                    {u["name"] for u in insp.get_unique_constraints(table)},
+                    {(tuple(f["constrained_columns"]), f["referred_table"]) for f in insp.get_foreign_keys(table)})
+            for table in insp.get_table_names()
+        }
+
+    async with store.engine.connect() as conn:
+        migrated = await conn.run_sync(shape)
+    expected = {
+        table.name: ({c.name: c.nullable for c in table.columns},
+                     {i.name for i in table.indexes},
+                     {u.name for u in table.constraints if u.__class__.__name__ == "UniqueConstraint"},
+                     {(tuple(f.parent.name for f in fk.elements), fk.referred_table.name)
+                      for fk in table.foreign_key_constraints})
+        for table in current_schema.sorted_tables
+    }
+    assert migrated == expected
+
+
+async def test_reopening_keeps_data_and_version(db_file: Path):
+    url = database_url(db_file.parent)
+    store = await SqlConversationStore.open(url)
+    conv = await store.create(A, "Kept")
+    await exchange(store, conv.id, "What is 2+2?", "4", "s1")
+    await store.close()
+
+    for _ in range(2):
+        store = await SqlConversationStore.open(url)
+        assert await store.schema_version() == latest_version()
+        again = await store.get(conv.id, A)
+        assert again.title == "Kept"
+        assert [(t.role, t.content) for t in again.messages] == [("user", "What is 2+2?"), ("assistant", "4")]
+        assert again.created_at == conv.created_at
+        await store.close()
+
+
+def _add_pinned(conn) -> None:
+    conn.execute(text("ALTER TABLE conversations ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0"))
+
+
+def _add_pinned_then_fail(conn) -> None:
+    _add_pinned(conn)
+    conn.execute(text("UPDATE conversations SET title = 'clobbered'"))
+    raise RuntimeError("step 2 failed half-way")
+
+
+async def test_a_new_migration_step_upgrades_without_losing_data(db_file: Path):
+    url = database_url(db_file.parent)
+    store = await SqlConversationStore.open(url)
+    conv = await store.create(A, "Before v2")
+    await exchange(store, conv.id, "question", "answer", "s1")
+    await store.close()
+
+    store = await SqlConversationStore.open(url, migrations=[*MIGRATIONS, (NEXT, _add_pinned)])
+    assert await store.schema_version() == NEXT
+    assert thread_texts(await store.get(conv.id, A)) == ["question", "answer"]
+    await store.close()
+    with sqlite3.connect(db_file) as raw:
+        assert raw.execute("SELECT title, pinned FROM conversations").fetchall() == [("Before v2", 0)]
+
+    # The code that only knows the current version refuses the newer database instead of misreading it.
+    with pytest.raises(SchemaTooNew, match=f"version {NEXT}"):
+        await SqlConversationStore.open(url)
+
+
+async def test_a_failing_migration_step_changes_nothing(db_file: Path):
+    url = database_url(db_file.parent)
+    store = await SqlConversationStore.open(url)
+    conv = await store.create(A, "Untouched")
+    await store.close()
+
+    with pytest.raises(RuntimeError, match="half-way"):
+        await SqlConversationStore.open(url, migrations=[*MIGRATIONS, (NEXT, _add_pinned_then_fail)])
+
+    with sqlite3.connect(db_file) as raw:
+        columns = [row[1] for row in raw.execute("PRAGMA table_info(conversations)")]
+        assert "pinned" not in columns  # the ALTER TABLE was rolled back too
+        assert raw.execute("SELECT version FROM schema_version").fetchall() == [(latest_version(),)]
+    store = await SqlConversationStore.open(url)
+    assert (await store.get(conv.id, A)).title == "Untouched"
+    await store.close()
+
+
+async def test_migration_steps_must_be_numbered_without_gaps(tmp_path: Path):
+    with pytest.raises(ValueError, match="without gaps"):
+        await SqlConversationStore.open(database_url(tmp_path), migrations=[*MIGRATIONS, (NEXT + 1, _add_pinned)])
+
+
+def test_schema_and_migrations_compile_for_postgresql():
+    """No server here: render the DDL and the queries with the PostgreSQL dialect."""
+    from sqlalchemy import create_mock_engine, select
+    from sqlalchemy.dialects import postgresql
+
+    from secretgpt.storage.migrations import _v1, _v2
+    from secretgpt.storage.schema import conversations, messages
+
+    ddl: list[str] = []
+    engine = create_mock_engine("postgresql+asyncpg://", lambda sql, *a, **k: ddl.append(str(sql.compile(
+        dialect=engine.dialect))))
+    _v1(engine)
+    _v2(engine)
+    rendered = "\n".join(ddl)
+    assert "CREATE TABLE conversations" in rendered and "CREATE TABLE messages" in rendered
+    assert "ALTER TABLE conversations ADD COLUMN settings JSONB" in rendered
+    assert "TIMESTAMP WITH TIME ZONE" in rendered and "JSONB" in rendered
+    assert "ON DELETE CASCADE" in rendered
+
+    search = (select(conversations.c.id).where(conversations.c.title.ilike("%x%", escape="\\"))
+              .order_by(conversations.c.updated_at.desc()).limit(5))
+    assert "ILIKE" in str(search.compile(dialect=postgresql.dialect()))
+    assert "messages.metadata" in str(select(messages.c.meta).compile(dialect=postgresql.dialect()))
