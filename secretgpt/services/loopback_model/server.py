@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from .wire import OllamaWire, OpenAIWire, Wire
 log = logging.getLogger(__name__)
 
 ReplyFactory = Callable[[dict], Reply]
+# Extra GET routes (path -> body): bytes/str as served, a dict as JSON. E.g. a SecretVM's evidence.
+Routes = dict[str, bytes | str | dict]
 Protocols = frozenset[str] | set[str] | tuple[str, ...]
 # (method, path) -> (protocol, what to do)
 _ROUTES = {
@@ -50,8 +53,10 @@ class LoopbackModelServer:
     """Serve scripted replies. `reply_for(request)` decides each answer."""
 
     def __init__(self, reply_for: ReplyFactory, *, api_key: str | None = None, models: list[str] | None = None,
-                 protocols: Protocols = ("ollama", "openai"), written: Callable[[bytes], None] | None = None) -> None:
+                 protocols: Protocols = ("ollama", "openai"), routes: Routes | None = None,
+                 written: Callable[[bytes], None] | None = None) -> None:
         self.reply_for = reply_for
+        self.routes: Routes = routes if routes is not None else {}
         # Called with each piece of a streamed reply once it is on the wire (a benchmark times its
         # last token by it).
         self.written = written
@@ -64,13 +69,16 @@ class LoopbackModelServer:
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self.port: int = 0
+        self.scheme = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
-    async def start(self) -> LoopbackModelServer:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+    async def start(self, ssl_context: ssl.SSLContext | None = None) -> LoopbackModelServer:
+        """`ssl_context`: serve HTTPS with it (a server context holding the certificate)."""
+        self.scheme = "https" if ssl_context is not None else "http"
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=ssl_context)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -126,6 +134,9 @@ class LoopbackModelServer:
         body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
 
         self.requests.append(f"{method} {path}")
+        if method == "GET" and path in self.routes:
+            await self._respond_route(writer, self.routes[path])
+            return True
         protocol, action = _ROUTES.get((method, path), (None, None))
         if protocol not in self.protocols:
             if "ollama" in self.protocols:
@@ -165,6 +176,15 @@ class LoopbackModelServer:
             f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(data)}\r\n"
             f"{connection}\r\n".encode() + data
         )
+        await writer.drain()
+
+    @staticmethod
+    async def _respond_route(writer: asyncio.StreamWriter, body: bytes | str | dict) -> None:
+        if isinstance(body, dict):
+            data, kind = json.dumps(body).encode(), "application/json"
+        else:
+            data, kind = (body.encode() if isinstance(body, str) else body), "text/plain; charset=utf-8"
+        writer.write(f"HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
         await writer.drain()
 
     async def _chat(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, conn: ConnectionLog,

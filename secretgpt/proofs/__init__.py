@@ -1,0 +1,51 @@
+"""Answer proofs: a signed JSON bundle a person can take away and check offline.
+
+What a proof shows: **this app received these words over a TLS connection bound to a verified
+VM.** It holds the conversation turns that were sent, the answer text and reasoning and how the
+answer ended (completed, stopped — a committed prefix —, interrupted, error), a hash chain over
+the chunks as they were received, model, host, timestamps and generation settings, the
+certificate of the connection that streamed the answer, and the attestation: the raw evidence
+(quote, compose, GPU evidence, the Intel collateral we fetched, the time) with its verification
+result. This installation signs it with its own Ed25519 key (made on first use in the data dir,
+mode 0600; its fingerprint is shown in Settings).
+
+What it does not show: **that the VM signed these words.** Nothing on the VM signs answers today
+(SCRT Labs' message signing is a design document); the signature is this app's, so the proof is
+exactly as trustworthy as the installation that made it. It does not show that the model behaved
+well, that the compose's images are benign, nor anything about answers it does not cover. GPU
+evidence is judged by NVIDIA's online service, so offline the GPU part can only be checked for
+its binding (nonce), not re-verified; AMD SEV-SNP reports are not re-verified offline.
+
+Checking: `python -m secretgpt.proofs verify FILE [--key FINGERPRINT]` prints each check and
+exits 0 (intact, evidence verified), 1 (intact, evidence did not verify: says why) or 2 (tampered
+with or malformed: names the check).
+
+Seam for the hub: feed `HashChain.add(kind, text)` every chunk as it arrives, and when the answer
+ends call `build_proof(...)` with the installation key (`InstallationKey.load_or_create(data_dir)`),
+the connection's certificate and the `AttestationService` status and evidence.
+"""
+
+from .bundle import Answer, AttestationRecord, Connection, ProofBody, SignedProof, Turn, build_proof, canonical
+from .chain import HashChain
+from .keys import InstallationKey, KeyFileError, fingerprint
+from .verify import EXIT_TAMPERED, EXIT_UNVERIFIED, EXIT_VERIFIED, ProofReport, verify_proof
+
+__all__ = [
+    "EXIT_TAMPERED",
+    "EXIT_UNVERIFIED",
+    "EXIT_VERIFIED",
+    "Answer",
+    "AttestationRecord",
+    "Connection",
+    "HashChain",
+    "InstallationKey",
+    "KeyFileError",
+    "ProofBody",
+    "ProofReport",
+    "SignedProof",
+    "Turn",
+    "build_proof",
+    "canonical",
+    "fingerprint",
+    "verify_proof",
+]

@@ -1,0 +1,112 @@
+"""The proof bundle: what was sent, what arrived and how it ended, over which connection, under
+which attestation; signed by this installation's key.
+
+The signature covers the canonical JSON of `proof` (keys sorted, no whitespace, UTF-8), exactly
+as it stands in the file, so a verifier needs no knowledge of these models to check it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..services.attestation.models import AttestationStatus, Evidence
+from .chain import ChunkKind, HashChain, replay, split
+from .keys import InstallationKey
+
+FORMAT = "secretgpt-proof/1"
+Ending = Literal["completed", "stopped", "interrupted", "error"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Turn(_Strict):
+    role: str
+    content: str
+
+
+class Answer(_Strict):
+    text: str
+    reasoning: str = ""
+    # stopped: the person pressed Stop and `text` is what had arrived (a committed prefix);
+    # interrupted: the connection broke; error: the model reported one (`error` says what).
+    ended: Ending
+    error: str | None = None
+
+
+class ChainRecord(_Strict):
+    algorithm: Literal["sha256-chain-v1"] = "sha256-chain-v1"
+    chunks: list[tuple[ChunkKind, int]]  # (c = text | r = reasoning, UTF-8 length), as received
+    head: str
+
+
+class Connection(_Strict):
+    origin: str
+    certificate: str | None = None  # base64 DER: the leaf certificate of the connection that streamed it
+
+
+class AttestationRecord(_Strict):
+    status: AttestationStatus  # this answer's status when it ended, with its checks
+    evidence: Evidence | None = None  # what the host served (and the collateral we fetched)
+
+
+class Signer(_Strict):
+    algorithm: Literal["ed25519"] = "ed25519"
+    public_key: str  # base64 of the raw 32 bytes
+    fingerprint: str  # SHA-256 of the raw public key, hex (shown in Settings)
+
+
+class ProofBody(_Strict):
+    format: Literal["secretgpt-proof/1"] = FORMAT
+    conversation_id: str | None = None
+    message_id: str | None = None
+    model: str
+    host: str
+    started_at: datetime
+    finished_at: datetime
+    generation: dict[str, Any] = Field(default_factory=dict)  # temperature, top_p, max tokens, seed, system prompt
+    turns: list[Turn]
+    answer: Answer
+    chain: ChainRecord
+    connection: Connection
+    attestation: AttestationRecord
+    signer: Signer
+
+
+class SignedProof(_Strict):
+    proof: ProofBody
+    signature: str  # base64 Ed25519 signature of canonical(proof)
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(mode="json"), ensure_ascii=False, indent=1)
+
+
+def canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False).encode("utf-8")
+
+
+def build_proof(*, key: InstallationKey, turns: list[Turn], answer: Answer, chain: HashChain, model: str,
+                connection: Connection, attestation: AttestationRecord, started_at: datetime,
+                finished_at: datetime, generation: dict[str, Any] | None = None,
+                conversation_id: str | None = None, message_id: str | None = None) -> SignedProof:
+    """Seam for the hub: everything it knows when an answer ends. Raises ValueError when the
+    chain does not cover exactly the answer's text and reasoning (a bug upstream, caught here
+    rather than in someone's verifier)."""
+    if replay(split(answer.text, answer.reasoning, chain.chunks)) != chain.head:
+        raise ValueError("the hash chain does not match the answer's text and reasoning")
+    body = ProofBody(
+        conversation_id=conversation_id, message_id=message_id, model=model, host=connection.origin,
+        started_at=started_at, finished_at=finished_at, generation=generation or {}, turns=turns, answer=answer,
+        chain=ChainRecord(chunks=list(chain.chunks), head=chain.head), connection=connection,
+        attestation=attestation,
+        signer=Signer(public_key=key.public_key_b64, fingerprint=key.fingerprint),
+    )
+    signature = key.sign(canonical(body.model_dump(mode="json")))
+    return SignedProof(proof=body, signature=base64.b64encode(signature).decode())
