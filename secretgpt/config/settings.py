@@ -150,6 +150,12 @@ class Settings(BaseSettings):
         return not self.on_loopback or bool(self.allowed_hosts)
 
     @property
+    def local_url(self) -> str:
+        """The app's address as seen from this machine (a wildcard host is reached on loopback)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        return f"http://{f'[{host}]' if ':' in host and not host.startswith('[') else host}:{self.port}"
+
+    @property
     def max_import_bytes(self) -> int:
         return int(self.max_import_mb * 1_000_000)
 

@@ -13,7 +13,7 @@ from ..config import Settings
 from ..records import ChatTurn, ConversationSettings, GenerationOptions
 from ..services.secret_ai import Catalog, ErrorKind, SecretAIError, SecretAIService
 from ..storage import (
-    ConversationSummary, MessageNotFound, SqlConversationStore, StoredConversation,
+    ConversationSummary, ImportCandidate, MessageNotFound, SqlConversationStore, StoredConversation,
     StoredMessage,
 )
 from ..storage.failures import failure_reason
@@ -140,9 +140,15 @@ class ChatHub:
     async def export_all(self, *, owner: str) -> dict[str, Any]:
         return await self._store.export_all(owner)
 
-    async def import_json(self, data: Mapping[str, Any] | str | bytes, *, owner: str) -> list[str]:
-        """Raises InvalidImport, having changed nothing."""
-        return await self._store.import_json(owner, data)
+    async def import_json(self, data: Mapping[str, Any] | str | bytes, *, owner: str,
+                          skip_existing: bool = False) -> list[str]:
+        """Raises InvalidImport, having changed nothing. Every conversation becomes a new one (a
+        copy, if the owner already has it) unless `skip_existing`."""
+        return await self._store.import_json(owner, data, skip_existing=skip_existing)
+
+    async def preview_import(self, data: Mapping[str, Any] | str | bytes, *, owner: str) -> list[ImportCandidate]:
+        """What an import would bring, and which of it the owner already has. Raises InvalidImport."""
+        return await self._store.preview_import(owner, data)
 
     # --- streams ------------------------------------------------------------------------------
 

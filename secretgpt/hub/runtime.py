@@ -55,7 +55,8 @@ class Runtime:
             log.info("%d answer(s) were cut off by the last shutdown; marked interrupted", interrupted)
         if self.demo:
             pace = self.settings.demo_tokens_per_second
-            self.demo_server = await LoopbackModelServer(lambda request: demo_reply(request, pace),
+            url = self.settings.local_url
+            self.demo_server = await LoopbackModelServer(lambda request: demo_reply(request, pace, url),
                                                          models=[DEMO_MODEL], protocols=("openai",)).start()
             self.service.catalog = Catalog(
                 models=[ModelInfo(name=DEMO_MODEL, url=self.demo_server.url, demo=True)], demo=True)

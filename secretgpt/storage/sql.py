@@ -38,7 +38,9 @@ from .migrations import MIGRATIONS, Step, migrate
 from .schema import conversations as C
 from .schema import messages as M
 from .schema import schema_version
-from .stored import ConversationNotFound, ConversationSummary, MessageNotFound, StoredConversation, StoredMessage
+from .stored import (
+    ConversationNotFound, ConversationSummary, ImportCandidate, MessageNotFound, StoredConversation, StoredMessage,
+)
 
 DB_FILENAME = "secretgpt.db"
 # Set on the engine used for writes: on SQLite those transactions start with BEGIN IMMEDIATE, so
@@ -291,15 +293,48 @@ class SqlConversationStore:
         """The active thread, readable."""
         return render_markdown(await self.get(conversation_id, owner))
 
-    async def import_json(self, owner: str, data: Mapping[str, Any] | str | bytes) -> list[str]:
-        """Import an export file as new conversations (new ids, nothing existing is touched).
+    async def import_json(self, owner: str, data: Mapping[str, Any] | str | bytes,
+                          skip_existing: bool = False) -> list[str]:
+        """Import an export file as new conversations (new ids, nothing existing is touched);
+        `skip_existing` leaves out those the owner already has (see `preview_import`).
         Raises InvalidImport, having changed nothing."""
         parsed = parse_import(data)
+        if skip_existing:
+            parsed = [c for c, existing in zip(parsed, await self._already_here(owner, parsed)) if existing is None]
         new_ids: list[str] = []
         async with self._write() as conn:
             for conversation in parsed:
                 new_ids.append(await insert_imported(conn, owner, conversation))
         return new_ids
+
+    async def preview_import(self, owner: str, data: Mapping[str, Any] | str | bytes) -> list[ImportCandidate]:
+        """What `import_json` would import, and which of it the owner already has. Raises InvalidImport."""
+        parsed = parse_import(data)
+        existing = await self._already_here(owner, parsed)
+        return [ImportCandidate(title=c.title, message_count=len(c.messages), existing_id=e)
+                for c, e in zip(parsed, existing)]
+
+    async def _already_here(self, owner: str, parsed: Sequence[ExportedConversation]) -> list[str | None]:
+        """For each exported conversation, the owner's conversation that already is it: import gives
+        new ids but keeps the times, so it is the one that started at the same instant (to the
+        microsecond) with the same first message."""
+        starts = {c.created_at for c in parsed}
+        if not starts:
+            return []
+        async with self._engine.connect() as conn:
+            same_start = (await conn.execute(select(C.c.id, C.c.created_at)
+                                             .where(C.c.owner == owner, C.c.created_at.in_(starts)))).all()
+            roots = (await conn.execute(select(M.c.conversation_id, M.c.created_at, M.c.content).where(
+                M.c.conversation_id.in_([row.id for row in same_start]), M.c.parent_id.is_(None)))).all()
+        firsts: dict[str, set[tuple[Any, str]]] = defaultdict(set)
+        for root in roots:
+            firsts[root.conversation_id].add((root.created_at, root.content))
+        found: list[str | None] = []
+        for conversation in parsed:
+            first = next(((m.created_at, m.content) for m in conversation.messages if m.parent_id is None), None)
+            found.append(next((row.id for row in same_start if row.created_at == conversation.created_at
+                               and (first is None or first in firsts[row.id])), None))
+        return found
 
     async def _exported(self, owner: str, conversation_id: str | None = None) -> list[ExportedConversation]:
         scope = [C.c.owner == owner] + ([C.c.id == conversation_id] if conversation_id is not None else [])

@@ -79,6 +79,16 @@ class StoredConversation(BaseModel):
         return ConversationSettings(system=self.system, options=self.options)
 
 
+class ImportCandidate(BaseModel):
+    """One conversation of an export file, as it would be imported (shown before importing)."""
+
+    title: str
+    message_count: int
+    # A conversation of the owner's that this one already is (the one it was exported from, or
+    # an earlier import of it), if any.
+    existing_id: str | None = None
+
+
 class ConversationSummary(BaseModel):
     """A line in the conversation list."""
 

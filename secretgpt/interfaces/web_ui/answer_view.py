@@ -51,7 +51,7 @@ class AnswerMessage(ui.chat_message):
         with self, ui.column().classes("w-full gap-1 sg-answer-wrap") as self._column:
             # Code blocks get a panel; Tailwind arbitrary variants reach the rendered <pre>.
             with ui.element("div").classes("w-full sg-answer [&_pre]:bg-white [&_pre]:p-3 [&_pre]:rounded "
-                                           "[&_pre]:overflow-x-auto").mark("answer"):
+                                           "[&_pre]:overflow-x-auto dark:[&_pre]:bg-gray-900").mark("answer"):
                 self._body = StreamingMarkdown()
             with ui.row().classes("w-full items-center gap-2 text-xs text-grey-7"):
                 self.status = ui.badge(STATUS_TEXT[StreamStatus.CONNECTING], color="grey-7") \

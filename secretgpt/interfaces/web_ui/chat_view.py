@@ -136,9 +136,11 @@ class ChatView:
             self._answers.append(answer)
 
     def _user_bubble(self, message: StoredMessage) -> None:
-        with self.messages, ui.chat_message(name="You", sent=True).classes("sg-user").props("bg-color=blue-1"):
-            ui.label(message.content).classes("whitespace-pre-wrap break-words").mark("user-message")
-            action_row(message, self.actions).classes("justify-end w-full")
+        # The buttons go under the bubble, not inside it (inside, they made a second, empty-looking bubble).
+        with self.messages, ui.column().classes("w-full items-end gap-0 sg-user-turn"):
+            with ui.chat_message(name="You", sent=True).classes("sg-user").props("bg-color=blue-1"):
+                ui.label(message.content).classes("whitespace-pre-wrap break-words").mark("user-message")
+            action_row(message, self.actions).classes("justify-end")
 
     def _new_answer(self) -> AnswerMessage:
         style = ThinkStyle(self.display.think_emoji, self.display.think_color, self.prefs.show_reasoning)

@@ -23,8 +23,9 @@ class MessageActions:
     select: Action
 
 
-async def copy_text(text: str) -> None:
-    await ui.clipboard.write(text)  # type: ignore[func-returns-value]
+def copy_text(text: str) -> None:
+    """Into the browser's clipboard (`ui.clipboard.write` only sends the JavaScript: not awaitable)."""
+    ui.clipboard.write(text)
     ui.notify("Copied", type="positive", timeout=1000)
 
 

@@ -26,7 +26,8 @@ def register_page(hub: ChatHub, settings: Settings) -> None:
 
         with ui.header().classes("items-center bg-grey-9 q-py-sm"):
             menu_button = ui.button(icon="menu").props("flat round color=white aria-label=Conversations")
-            ui.label("🔒 SecretGPT").classes("text-lg font-medium")
+            ui.icon("lock").classes("text-lg")  # not 🔒: a box without an emoji font
+            ui.label("SecretGPT").classes("text-lg font-medium")
             model_label = ui.label("").classes("text-sm text-grey-4 sg-model")
             demo_badge = ui.badge("Demo model (offline)", color="orange").classes("sg-demo") \
                 .props("aria-label='Demo model (offline)'")
