@@ -186,10 +186,10 @@ class ConversationDrawer(ui.left_drawer):
             if kind == "json":
                 exported = await self.hub.export_json(conversation_id, owner=self.owner)
                 data = json.dumps(exported, ensure_ascii=False, indent=2)
-                ui.download.content(data, export_filename(title, "json"), "application/json")
+                ui.download.content(data.encode(), export_filename(title, "json"), "application/json")
             else:
                 text = await self.hub.export_markdown(conversation_id, owner=self.owner)
-                ui.download.content(text, export_filename(title, "md"), "text/markdown")
+                ui.download.content(text.encode(), export_filename(title, "md"), "text/markdown")
         except ConversationNotFound:
             ui.notify("That conversation no longer exists.", type="warning")
 

@@ -26,7 +26,8 @@ from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 
 MAX_MATH_CHARS = 2_000  # one expression (~25 ms, ~30 KB of MathML at worst)
-MAX_MATH_PER_BLOCK = 8_000  # LaTeX characters converted per rendered block; the rest shows as source
+MAX_MATH_PER_BLOCK = 4_000  # LaTeX characters converted per rendered block; the rest shows as source
+MAX_MATH_COUNT = 500  # expressions converted per rendered block (MathML is ~20× its source: bytes to send)
 MAX_MATH_DEPTH = 24  # braces, \left and \begin nested (latex2mathml recurses per level)
 MATH_COST_PER_CHAR = 12  # `render_cost` units per character of math (conversion is ~12× plain text)
 
@@ -72,10 +73,13 @@ def math_cost(text: str) -> int:
 def math_html(latex: str, display: bool, env: dict[str, Any]) -> str:
     """MathML for one expression, or its source if it cannot be shown safely and cheaply."""
     latex = latex.strip()
-    spent = env.get(_BUDGET_KEY, 0)
-    env[_BUDGET_KEY] = spent + len(latex)
+    spent, count = env.get(_BUDGET_KEY, (0, 0))
+    env[_BUDGET_KEY] = (spent + len(latex), count + 1)
+    if spent + len(latex) > MAX_MATH_PER_BLOCK or count >= MAX_MATH_COUNT:
+        # Over the block's budget: as plain text, which costs no more bytes than its source.
+        return html.escape(("$$" if display else "$") + latex + ("$$" if display else "$"), quote=False)
     try:
-        if len(latex) > MAX_MATH_CHARS or spent + len(latex) > MAX_MATH_PER_BLOCK or _depth(latex) > MAX_MATH_DEPTH:
+        if len(latex) > MAX_MATH_CHARS or _depth(latex) > MAX_MATH_DEPTH:
             raise _Unsafe
         tree = convert_to_element(latex, display="block" if display else "inline")
         return _serialise(tree)
@@ -127,7 +131,7 @@ def _serialise(root: Element) -> str:
         if closing:
             out.append(f"</{tag}>{_text(node.tail)}")
             continue
-        attributes = ' xmlns="http://www.w3.org/1998/Math/MathML"' if node is root else ""
+        attributes = ""  # no xmlns: in HTML, <math> is MathML by itself
         for name, value in node.attrib.items():
             if name in _ATTRIBUTES and _VALUE_RE.match(value):
                 attributes += f' {name}="{html.escape(value, quote=True)}"'
