@@ -110,3 +110,9 @@ def test_math_in_one_block_is_budgeted() -> None:
 def test_math_in_code_stays_code() -> None:
     rendered = render_markdown("`$x$` and\n\n```\n$$y$$\n```")
     assert "<math" not in rendered and "$x$" in rendered and "$$y$$" in rendered
+
+
+def test_math_that_is_not_shown_as_math_says_so() -> None:
+    rendered = render_markdown("$" + "\\sqrt" * 300 + "x$")
+    assert "<math" not in rendered
+    assert 'class="sg-math-source" title="shown as written: not rendered as math"' in rendered
