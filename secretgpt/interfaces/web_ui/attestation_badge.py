@@ -38,11 +38,9 @@ class AttestationBadge(ui.button):
         elif checking:
             word = "Checking the VM…"
         self.text = word
-        self.props(f"color={color} icon={icon} aria-label='Attestation: {word} (details)' title='{_quoted(reason)}'")
-
-
-def _quoted(text: str) -> str:
-    return text.replace("'", "’")[:300]
+        # As a dict, not a props string: the reason may hold any character.
+        self.props.update({"color": color, "icon": icon, "aria-label": f"Attestation: {word} (details)",
+                           "title": reason[:300]})
 
 
 @dataclass(frozen=True)
@@ -75,7 +73,7 @@ class AnswerAttestationBar(ui.row):
         self._actions = actions
         with self:
             if self.attestation is not None:
-                badge = AttestationBadge(self.open_panel, compact=True)
+                badge = AttestationBadge(self.open_panel, compact=True).mark("attestation-badge", "answer-badge")
                 demo = self.attestation.reason == DEMO_TEXT
                 badge.show(self.attestation.status, self.attestation.reason, demo=demo)
             ui.button(icon="download", on_click=lambda: actions.download(message.id)) \

@@ -49,7 +49,7 @@ class AttestationPanel(ui.dialog):
             with ui.row().classes("w-full justify-end"):
                 if check_again is not None:
                     self._again = ui.button("Check again", icon="refresh", on_click=self._recheck) \
-                        .props("outline aria-label='Check again'").mark("check-again")
+                        .props("outline no-caps aria-label='Check again'").mark("check-again")
         self.show(view)
 
     def show(self, view: AttestationView) -> None:
@@ -83,7 +83,7 @@ def check_row(check: dict[str, Any]) -> None:
     icon, color, outcome = OUTCOME.get(str(check.get("outcome")), OUTCOME["skipped"])
     with ui.column().classes("w-full gap-0 border-t pt-1 sg-check").mark(f"check-{name}"):
         with ui.row().classes("items-center gap-2 no-wrap"):
-            ui.icon(icon).classes(f"{color} text-lg").props(f"aria-label={outcome}")
+            ui.icon(icon).classes(f"{color} text-lg").props.update({"aria-label": outcome})
             ui.label(TITLES.get(name, name)).classes("text-sm font-medium")
             ui.label(outcome).classes(f"text-xs {color}")
         if check.get("detail"):
