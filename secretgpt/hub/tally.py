@@ -7,7 +7,10 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from ..proofs.chain import HashChain
 from ..records import ChunkKind, StreamChunk, Usage
+
+CHAIN_KIND = {ChunkKind.THINK: "r", ChunkKind.TEXT: "c"}
 
 
 class Tally:
@@ -18,6 +21,8 @@ class Tally:
         self._think: list[str] = []
         self.chunks = 0
         self.usage: Usage | None = None
+        # Every chunk as it was received (a proof's hash chain); the text is `text` and `think`.
+        self.chain = HashChain()
         self.started_at = datetime.now(timezone.utc)
         self.started = clock()
         self.last_activity = self.started
@@ -42,8 +47,10 @@ class Tally:
         """Begin from an earlier partial answer (Continue): it is part of this answer."""
         if think:
             self._think.append(think)
+            self.chain.add("r", think)
         if text:
             self._text.append(text)
+            self.chain.add("c", text)
 
     def add(self, chunk: StreamChunk) -> bool:
         """Count a chunk; True if it is the answer's first."""
@@ -53,6 +60,7 @@ class Tally:
             self.first_token = now
             self.first_token_at = datetime.now(timezone.utc)
         self.chunks += 1
+        self.chain.add(CHAIN_KIND[chunk.kind], chunk.content)  # type: ignore[arg-type]
         if chunk.kind is ChunkKind.THINK:
             self._think.append(chunk.content)
             if self._think_started is None:

@@ -4,10 +4,12 @@ from .export import InvalidImport
 from .migrations import SchemaTooNew
 from .sql import SqlConversationStore, database_url
 from .stored import (
-    ConversationNotFound, ConversationSummary, ImportCandidate, MessageNotFound, StoredConversation, StoredMessage,
+    AnswerProof, ConversationNotFound, ConversationSummary, ImportCandidate, MessageNotFound, StoredConversation,
+    StoredMessage,
 )
 
 __all__ = [
-    "ConversationNotFound", "ConversationSummary", "ImportCandidate", "InvalidImport", "MessageNotFound", "SchemaTooNew",
+    "AnswerProof", "ConversationNotFound", "ConversationSummary", "ImportCandidate", "InvalidImport", "MessageNotFound",
+    "SchemaTooNew",
     "SqlConversationStore", "StoredConversation", "StoredMessage", "database_url",
 ]

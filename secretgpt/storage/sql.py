@@ -35,11 +35,13 @@ from .message_tree import (
     with_siblings,
 )
 from .migrations import MIGRATIONS, Step, migrate
+from .proof_rows import keep_evidence, proof_of
 from .schema import conversations as C
 from .schema import messages as M
 from .schema import schema_version
 from .stored import (
-    ConversationNotFound, ConversationSummary, ImportCandidate, MessageNotFound, StoredConversation, StoredMessage,
+    AnswerProof, ConversationNotFound, ConversationSummary, ImportCandidate, MessageNotFound, StoredConversation,
+    StoredMessage,
 )
 
 DB_FILENAME = "secretgpt.db"
@@ -167,6 +169,12 @@ class SqlConversationStore:
                                                 .order_by(M.c.seq))).scalars())
         return message_of(row, siblings)
 
+    async def answer_proof(self, conversation_id: str, owner: str, message_id: str) -> AnswerProof:
+        """What the proof of one answer is made of. Raises ConversationNotFound, MessageNotFound."""
+        message = await self.message(conversation_id, owner, message_id)
+        async with self._engine.connect() as conn:
+            return await proof_of(conn, conversation_id, message)
+
     async def list_conversations(self, owner: str, search: str | None = None,
                                  limit: int = 200) -> list[ConversationSummary]:
         """Newest first. `search` matches the title or any message text, ignoring case (ASCII
@@ -225,7 +233,10 @@ class SqlConversationStore:
         """
         meta = {k: v for k, v in record.metadata().items() if k not in _RECORD_COLUMNS}
         values = dict(content=record.text, think=record.think, status=record.status.value, meta=meta)
+        if record.provenance is not None:
+            values["proof"] = record.provenance.model_dump(mode="json")
         async with self._write() as conn:
+            await keep_evidence(conn, record)
             existing = (await conn.execute(
                 select(M.c.id).join(C, C.c.id == M.c.conversation_id)
                 .where(M.c.conversation_id == record.conversation_id, M.c.stream_id == record.stream_id,

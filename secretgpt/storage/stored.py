@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ..records import ConversationSettings, GenerationOptions, Role, StreamRecord, StreamStatus
+from ..records import AnswerProvenance, ConversationSettings, GenerationOptions, Role, StreamRecord, StreamStatus
 
 
 class ConversationNotFound(LookupError):
@@ -98,3 +98,12 @@ class ConversationSummary(BaseModel):
     updated_at: datetime
     # Every message of the tree, alternatives included.
     message_count: int
+
+
+class AnswerProof(BaseModel):
+    """An answer with what its proof needs: the provenance kept when it ended (None: it has none —
+    an older, imported or crash-interrupted answer) and the host's evidence it was judged on."""
+
+    message: StoredMessage
+    provenance: AnswerProvenance | None = None
+    evidence: dict[str, Any] | None = None

@@ -9,6 +9,7 @@ from nicegui import ui
 
 from ...records import ChunkKind, StreamRecord, StreamStatus
 from ...storage import StoredMessage
+from .attestation_badge import AnswerAttestationBar
 from .message_actions import MessageActions, action_row
 from .streaming_markdown import StreamingMarkdown
 from .think_block import ThinkBlock
@@ -69,6 +70,8 @@ class AnswerMessage(ui.chat_message):
         self.message_id = message.id
         self._actions_slot.clear()
         with self._actions_slot:
+            if message.role == "assistant" and self.actions.attestation is not None:
+                AnswerAttestationBar(message, self.actions.attestation)
             action_row(message, self.actions)
 
     def show_stored(self, message: StoredMessage, conversation_id: str, owner: str) -> None:

@@ -18,6 +18,7 @@ from ...records import StreamStatus
 from ...services.secret_ai import SecretAIError
 from ...storage import ConversationNotFound, MessageNotFound, StoredConversation, StoredMessage
 from .answer_view import AnswerMessage, ThinkStyle
+from .attestation_badge import AttestationActions
 from .conversation_settings import ConversationSettingsPanel
 from .edit_dialog import EditDialog
 from .live_answer import LiveAnswer
@@ -53,7 +54,8 @@ class ChatView:
         self._answers: list[AnswerMessage] = []
         self._consumer: asyncio.Task | None = None
         self.actions = MessageActions(regenerate=self.regenerate, continue_=self.continue_, edit=self.edit,
-                                      select=self.select_alternative)
+                                      select=self.select_alternative,
+                                      attestation=AttestationActions(hub, owner, lambda: self.conversation_id))
 
         with ui.scroll_area().classes("w-full grow sg-scroll") as scroll:
             self.messages = ui.column().classes("w-full max-w-4xl mx-auto gap-3 p-2")

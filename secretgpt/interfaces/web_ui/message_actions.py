@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from nicegui import ui
 
@@ -21,6 +22,8 @@ class MessageActions:
     continue_: Action
     edit: Action
     select: Action
+    # Answers' attestation badge and "Download proof" (attestation_badge.AttestationActions).
+    attestation: Any = None
 
 
 def copy_text(text: str) -> None:

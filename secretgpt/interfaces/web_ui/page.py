@@ -6,9 +6,11 @@ from nicegui import app, ui
 
 from ...config import Settings
 from ...hub.chat_hub import ChatHub
+from .attestation_badge import HostBadge
 from .chat_view import ChatDisplay, ChatView
 from .conversation_drawer import ConversationDrawer
 from .preferences import Preferences
+from .proof_dialog import ProofSettings
 from .settings_drawer import SettingsDrawer
 
 
@@ -31,6 +33,7 @@ def register_page(hub: ChatHub, settings: Settings) -> None:
             model_label = ui.label("").classes("text-sm text-grey-4 sg-model")
             demo_badge = ui.badge("Demo model (offline)", color="orange").classes("sg-demo") \
                 .props("aria-label='Demo model (offline)'")
+            host_badge = HostBadge(hub, lambda: prefs.model)
             ui.space()
             settings_button = ui.button(icon="settings").props("flat round color=white aria-label=Settings") \
                 .tooltip("Settings")
@@ -40,6 +43,8 @@ def register_page(hub: ChatHub, settings: Settings) -> None:
         conversations = ConversationDrawer(hub, owner, lambda: chat.conversation_id,
                                            open_conversation=lambda cid: open_conversation(cid))
         drawer = SettingsDrawer(app.storage.user, catalog, chat.set_show_reasoning)
+        with drawer:
+            ProofSettings(hub)
         settings_button.on_click(drawer.toggle)
         menu_button.on_click(conversations.toggle)
 
@@ -56,6 +61,7 @@ def register_page(hub: ChatHub, settings: Settings) -> None:
             banner.text = current.error or ""
             banner.visible = bool(current.error) and not current.models
             drawer.refresh_models(current)
+            host_badge.refresh()
 
         show_catalog()
         # Discovery runs in the background at start-up; show its outcome when it lands.
