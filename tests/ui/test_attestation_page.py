@@ -92,7 +92,7 @@ async def test_answer_badge_download_and_verify_a_proof(user: User) -> None:
     assert proof["proof"]["signer"]["fingerprint"] == fingerprint and len(fingerprint) == 64
 
     user.find(marker="verify-proof-button").click()
-    upload = user.find(ui.upload).elements.pop()
+    [upload] = user.find(kind=ui.upload, marker="proof-upload").elements
     await upload.handle_uploads([ui.upload.SmallFileUpload("proof.json", "application/json", response.content)])
     await user.should_see("Intact, but its evidence did not verify (exit 1)")
     await user.should_see(marker="proof-check-signature")

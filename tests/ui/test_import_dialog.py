@@ -15,7 +15,7 @@ from .test_conversations_page import ask_and_wait, conversation_titles
 
 async def choose_file(user: User, name: str, data: bytes) -> None:
     """What picking a file in the browser ends with: the upload arrives at the server."""
-    [upload] = user.find(ui.upload).elements
+    [upload] = user.find(kind=ui.upload, marker="import-file").elements
     await upload.handle_uploads([SmallFileUpload(name, "application/octet-stream", data)])
 
 
