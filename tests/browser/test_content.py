@@ -15,7 +15,7 @@ from playwright.async_api import Page, expect
 from secretgpt.services.loopback_model import Reply
 from tests.support.app_process import AppProcess
 
-from .conftest import API_KEY, ScriptedModel
+from .conftest import API_KEY, ScriptedModel, openai_host
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 
@@ -41,8 +41,17 @@ async def app_process(root: Path, model_url: str, demo: bool = False, **env: str
 
 
 @pytest_asyncio.fixture(loop_scope="package", scope="module")
-async def content_app(model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AppProcess]:
-    async with app_process(tmp_path_factory.mktemp("content"), model.url) as app:
+async def own_model() -> AsyncIterator[ScriptedModel]:
+    """A model server of this module's own: other modules check the shared one's request log."""
+    scripted = await openai_host().start()
+    yield scripted
+    await scripted.stop()
+
+
+@pytest_asyncio.fixture(loop_scope="package", scope="module")
+async def content_app(own_model: ScriptedModel,
+                      tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AppProcess]:
+    async with app_process(tmp_path_factory.mktemp("content"), own_model.url) as app:
         yield app
 
 
@@ -72,10 +81,10 @@ async def clipboard_becomes(page: Page, expected: str, timeout: float = 5.0) -> 
     raise AssertionError(f"the clipboard holds {text!r}, not {expected!r}")
 
 
-async def test_copy_of_a_code_block_and_of_an_answer_say_copied(clipboard_page: Page, model: ScriptedModel,
+async def test_copy_of_a_code_block_and_of_an_answer_say_copied(clipboard_page: Page, own_model: ScriptedModel,
                                                                 content_app: AppProcess) -> None:
     page = clipboard_page
-    model.replies.append(Reply.of(ANSWER, tokens_per_second=200))
+    own_model.replies.append(Reply.of(ANSWER, tokens_per_second=200))
     await page.get_by_label("Message").fill("Show code and math")
     await page.keyboard.press("Enter")
     message = page.locator(".sg-message").last
@@ -118,9 +127,9 @@ async def test_a_wrong_import_file_is_named_with_what_is_expected(clipboard_page
     await expect(dialog).to_contain_text("This is a Markdown export: it is for reading and cannot be imported back")
 
 
-async def test_the_demo_continue_continues_and_its_code_calls_this_app(browser, model: ScriptedModel,
+async def test_the_demo_continue_continues_and_its_code_calls_this_app(browser, own_model: ScriptedModel,
                                                                        tmp_path_factory: pytest.TempPathFactory) -> None:
-    async with app_process(tmp_path_factory.mktemp("demo"), model.url, demo=True,
+    async with app_process(tmp_path_factory.mktemp("demo"), own_model.url, demo=True,
                            DEMO_TOKENS_PER_SECOND="40") as app:
         context = await browser.new_context(viewport={"width": 1100, "height": 900})
         page = await context.new_page()
