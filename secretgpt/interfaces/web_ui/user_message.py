@@ -1,0 +1,23 @@
+"""`UserMessage`: one of the reader's own messages. It is drawn the moment it is sent, before the
+conversation is created or anything is stored; its buttons come once it is stored (`bind`)."""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+from ...storage import StoredMessage
+from .message_actions import MessageActions, action_row
+
+
+class UserMessage(ui.chat_message):
+    def __init__(self, text: str) -> None:
+        super().__init__(name="You", sent=True)
+        self.classes("sg-user").props("bg-color=blue-1")
+        with self:
+            ui.label(text).classes("whitespace-pre-wrap break-words").mark("user-message")
+            self._actions = ui.row().classes("justify-end w-full gap-0")
+
+    def bind(self, message: StoredMessage, actions: MessageActions) -> None:
+        self._actions.clear()
+        with self._actions:
+            action_row(message, actions).classes("justify-end w-full")
