@@ -28,6 +28,8 @@ STATUS_COLOR = {
     StreamStatus.CONNECTING: "grey-7", StreamStatus.STREAMING: "primary", StreamStatus.PAUSED: "orange-8",
     StreamStatus.COMPLETED: "positive", StreamStatus.STOPPED: "grey-8",
 }
+# Dark mode: the bubble's background is its text colour (Quasar's chat message), set !important.
+DARK_BUBBLE = "dark:[&_.q-message-text]:!text-[#2a2b30] dark:[&_.q-message-text-content]:!text-[#e6e6e6]"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class AnswerMessage(ui.chat_message):
         # never more: wide tables and code scroll inside their own box.
         self.classes("[&_.q-message-container>div]:min-w-0 [&_.q-message-container>div]:grow "
                      "[&_table]:block [&_table]:overflow-x-auto [&_table]:max-w-full [&_table]:[word-break:normal]")
+        self.classes(DARK_BUBBLE + " dark:[&_pre]:!bg-[#17181b]")
         self.actions = actions
         self.message_id: str | None = None
         self._style = style

@@ -47,6 +47,8 @@ def register_page(hub: ChatHub, settings: Settings) -> None:
         conversations = ConversationDrawer(hub, owner, lambda: chat.conversation_id,
                                            open_conversation=lambda cid: open_conversation(cid))
         drawer = SettingsDrawer(app.storage.user, catalog, chat.set_show_reasoning)
+        for side in (conversations, drawer):
+            side.classes("dark:!bg-[#1d1e21]")
         with drawer:
             ui.label("Theme").classes("text-sm mt-2")
             theme.selector()

@@ -12,6 +12,9 @@ from nicegui.events import GenericEventArguments
 
 SCROLL_INTERVAL = 0.4  # seconds between auto-scrolls while following a stream
 AT_BOTTOM = 48  # pixels from the bottom that still count as at the bottom
+# "The end": the browser clamps a scroll position to the content's height as laid out then (a
+# percentage would use the scroll area's last measurement of it, which lags a page just drawn).
+END = 10**9
 LAID_OUT = 0.15  # seconds: a conversation just drawn is laid out by then, so its height is known
 
 
@@ -40,17 +43,17 @@ class ScrollFollow:
         now = time.monotonic()
         if self.following and now - self._last_scroll >= SCROLL_INTERVAL:
             self._last_scroll = now
-            self._area.scroll_to(percent=1.0)
+            self._area.scroll_to(pixels=END)
 
     def to_end(self) -> None:
         """The answer is complete (or laid out again): once more to its end, if following."""
         if self.following:
-            self._area.scroll_to(percent=1.0)
+            self._area.scroll_to(pixels=END)
 
     def to_latest(self) -> None:
         """A conversation was just drawn: show its end, now and once it is laid out."""
         self.restart()
-        self._scroll_now_and_later(percent=1.0)
+        self._scroll_now_and_later(pixels=END)
 
     def keep(self, position: float) -> None:
         """The conversation was drawn again (another version of an answer): back to where the
@@ -59,9 +62,13 @@ class ScrollFollow:
         self._scroll_now_and_later(pixels=position)
 
     def _scroll_now_and_later(self, **where: float) -> None:
-        self._area.scroll_to(**where)
+        client = self._area.client
+        if client.has_socket_connection:
+            self._area.scroll_to(**where)
 
         async def again() -> None:
+            if not client.has_socket_connection:  # a page still loading scrolls once it is shown
+                await client.connected()
             await asyncio.sleep(LAID_OUT)
             if not self._area.is_deleted:
                 self._area.scroll_to(**where)
@@ -70,7 +77,7 @@ class ScrollFollow:
     def jump_to_latest(self) -> None:
         self.following = True
         self.jump.visible = False
-        self._area.scroll_to(percent=1.0)
+        self._area.scroll_to(pixels=END)
 
     def _on_scroll(self, event: GenericEventArguments) -> None:
         # Content growing under a still scroll position is not the reader scrolling up.

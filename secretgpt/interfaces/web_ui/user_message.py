@@ -12,7 +12,8 @@ from .message_actions import MessageActions, action_row
 class UserMessage(ui.chat_message):
     def __init__(self, text: str) -> None:
         super().__init__(name="You", sent=True)
-        self.classes("sg-user").props("bg-color=blue-1")
+        self.classes("sg-user dark:[&_.q-message-text]:!text-[#1f3550] dark:[&_.q-message-text-content]:!text-[#e6e6e6]") \
+            .props("bg-color=blue-1")
         with self:
             ui.label(text).classes("whitespace-pre-wrap break-words").mark("user-message")
             self._actions = ui.row().classes("justify-end w-full gap-0")
