@@ -27,7 +27,7 @@ class ConversationDrawer(ui.left_drawer):
     highlight and a new answer moves one item to the top, instead of rebuilding the list."""
 
     def __init__(self, hub: ChatHub, owner: str, current: Callable[[], str | None], open_conversation: Open) -> None:
-        super().__init__(value=None)  # open on a wide screen, closed on a phone (Quasar's breakpoint)
+        super().__init__(value=True)
         self.classes("bg-grey-1 sg-conversations").props("bordered width=280")
         self.hub = hub
         self.owner = owner

@@ -46,6 +46,10 @@ def register_page(hub: ChatHub, settings: Settings) -> None:
         chat = ChatView(hub, owner, prefs, display, demo=catalog.demo)
         conversations = ConversationDrawer(hub, owner, lambda: chat.conversation_id,
                                            open_conversation=lambda cid: open_conversation(cid))
+        # Open on a wide screen, closed on a phone: Quasar decides from the width as it draws the
+        # page (no question to the browser, no drawer flashing over the chat).
+        conversations.value = False
+        conversations.props("show-if-above")
         drawer = SettingsDrawer(app.storage.user, catalog, chat.set_show_reasoning)
         for side in (conversations, drawer):
             side.classes("dark:!bg-[#1d1e21]")

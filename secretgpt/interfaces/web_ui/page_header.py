@@ -34,5 +34,5 @@ def page_header() -> PageHeader:
         end = ui.row().classes("items-center no-wrap gap-0")
         # A native title, not a Quasar tooltip: a tooltip lingers after the click that opens the drawer.
         settings_button = ui.button(icon="settings").props("flat round color=white aria-label=Settings title=Settings") \
-            .classes(FOCUS_RING)
+            .classes(FOCUS_RING).mark("settings")
     return PageHeader(menu_button, model_label, demo_badge, settings_button, end)
