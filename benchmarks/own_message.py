@@ -42,8 +42,10 @@ async def send_and_time(page: Page, text: str) -> float:
     await page.get_by_label("Message").press("Enter")
     await page.wait_for_function(f"window.__own.length > {count}", timeout=30_000)
     elapsed = (await page.evaluate("window.__own"))[count]
-    answers = page.locator(".sg-message .sg-status")
-    await answers.last.filter(has_text="Completed").wait_for(timeout=30_000)
+    # Its answer has completed (the page refuses, visibly, a message sent while one streams).
+    await page.wait_for_function(
+        "n => [...document.querySelectorAll('.sg-message .sg-status')]"
+        ".filter(s => s.textContent.trim() === 'Completed').length > n", arg=count, timeout=30_000)
     return float(elapsed)
 
 
