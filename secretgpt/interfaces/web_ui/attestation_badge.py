@@ -12,6 +12,7 @@ from nicegui import ui
 from ...hub.chat_hub import ChatHub
 from ...records import AnswerAttestation
 from ...storage import StoredMessage
+from .notices import notify
 
 # status word -> (Quasar colour, icon, what the badge says)
 WORDS = {
@@ -34,13 +35,15 @@ class AttestationBadge(ui.button):
     def show(self, status: str, reason: str, *, demo: bool = False, checking: bool = False) -> None:
         color, icon, word = WORDS.get(status, WORDS["unverified"])
         if demo:
-            word = DEMO_TEXT
+            color, word = "orange", DEMO_TEXT
         elif checking:
             word = "Checking the VM…"
-        self.text = word
         # As a dict, not a props string: the reason may hold any character.
-        self.props.update({"color": color, "icon": icon, "aria-label": f"Attestation: {word} (details)",
-                           "title": reason[:300]})
+        props = {"color": color, "icon": icon, "aria-label": f"Attestation: {word} (details)", "title": reason[:300]}
+        if word == self.text and all(self.props.get(key) == value for key, value in props.items()):
+            return  # the page's timer asks every 2 s: send nothing when nothing changed
+        self.text = word
+        self.props.update(props)
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ class HostBadge(AttestationBadge):
 
         report = self._hub.attestation.host_for(self._model())
         if report is None:
-            ui.notify("No model host yet.")
+            notify("No model host yet.")
             return
 
         async def again() -> Any:

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from nicegui import ui
 
 from .attestation_badge import WORDS
+from .notices import notify
 
 OUTCOME = {"pass": ("check_circle", "text-positive", "pass"), "fail": ("cancel", "text-negative", "fail"),
            "skipped": ("remove_circle_outline", "text-grey-6", "not checked")}
@@ -73,7 +74,7 @@ class AttestationPanel(ui.dialog):
         try:
             self.show(await self._check_again())
         except Exception as exc:  # noqa: BLE001 - say it on the page, whatever it was
-            ui.notify(f"Could not check again: {exc}", type="negative")
+            notify(f"Could not check again: {exc}", "negative")
         finally:
             self._again.props(remove="loading")
 

@@ -12,6 +12,7 @@ from nicegui import ui
 from ...hub.chat_hub import ChatHub, ConversationBusy
 from ...storage import ConversationNotFound, ConversationSummary
 from .import_dialog import ImportDialog
+from .notices import notify
 
 Open = Callable[[str | None], Awaitable[None]]
 
@@ -155,7 +156,7 @@ class ConversationDrawer(ui.left_drawer):
         try:
             await self.hub.rename(conversation_id, title, owner=self.owner)
         except (ValueError, ConversationNotFound) as exc:
-            ui.notify(str(exc) or "That conversation no longer exists.", type="warning")
+            notify(str(exc) or "That conversation no longer exists.", "warning")
         await self.refresh()
 
     async def ask_delete(self, conversation_id: str) -> None:
@@ -172,7 +173,7 @@ class ConversationDrawer(ui.left_drawer):
         try:
             await self.hub.delete(conversation_id, owner=self.owner)
         except ConversationBusy as exc:  # the same rule as the API's 409
-            ui.notify(str(exc), type="warning")
+            notify(str(exc), "warning")
             return
         except ConversationNotFound:
             pass
@@ -191,7 +192,7 @@ class ConversationDrawer(ui.left_drawer):
                 text = await self.hub.export_markdown(conversation_id, owner=self.owner)
                 ui.download.content(text.encode(), export_filename(title, "md"), "text/markdown")
         except ConversationNotFound:
-            ui.notify("That conversation no longer exists.", type="warning")
+            notify("That conversation no longer exists.", "warning")
 
     async def export_all(self) -> None:
         data = json.dumps(await self.hub.export_all(owner=self.owner), ensure_ascii=False, indent=2)

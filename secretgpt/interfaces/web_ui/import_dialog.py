@@ -13,6 +13,7 @@ from nicegui import events, ui
 
 from ...hub.chat_hub import ChatHub
 from ...storage import ImportCandidate, InvalidImport
+from .notices import notify
 
 MAX_IMPORT_BYTES = 50_000_000  # the page's cap; the server's own (MAX_IMPORT_MB) still applies
 SHOWN = 8  # conversations listed by name in the preview
@@ -98,7 +99,7 @@ class ImportDialog(ui.dialog):
         except InvalidImport as exc:  # the file was read before; only a changed server would get here
             self._refuse(f"Nothing was imported: {exc}")
             return
-        ui.notify(f"Imported {len(ids)} conversation{'s' if len(ids) != 1 else ''}.", type="positive")
+        notify(f"Imported {len(ids)} conversation{'s' if len(ids) != 1 else ''}.", "positive")
         self.submit(ids)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from nicegui import ui
 
 from ...storage import StoredMessage
+from .notices import notify
 
 Action = Callable[[str], Awaitable[None]]
 
@@ -29,7 +30,7 @@ class MessageActions:
 def copy_text(text: str) -> None:
     """Into the browser's clipboard (`ui.clipboard.write` only sends the JavaScript: not awaitable)."""
     ui.clipboard.write(text)
-    ui.notify("Copied", type="positive", timeout=1000)
+    notify("Copied", "positive", timeout=1000)
 
 
 def action_row(message: StoredMessage, actions: MessageActions) -> ui.row:

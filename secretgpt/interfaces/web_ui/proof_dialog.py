@@ -8,6 +8,7 @@ from nicegui import events, ui
 from ...hub.attestation_desk import NoProof
 from ...hub.chat_hub import ChatHub
 from ...storage import ConversationNotFound, MessageNotFound
+from .notices import notify
 
 MAX_PROOF_BYTES = 20_000_000  # a proof with GPU evidence and collateral is ~100 KB
 MARKS = {"pass": ("check_circle", "text-positive"), "fail": ("cancel", "text-negative"),
@@ -21,7 +22,7 @@ async def download_proof(hub: ChatHub, conversation_id: str, message_id: str, ow
     try:
         signed = await hub.proof(conversation_id, message_id, owner=owner)
     except (ConversationNotFound, MessageNotFound, NoProof) as exc:
-        ui.notify(str(exc).strip("'\"") or "No proof for this answer.", type="warning")
+        notify(str(exc).strip("'\"") or "No proof for this answer.", "warning")
         return
     ui.download(signed.to_json().encode("utf-8"), f"proof-{message_id}.json", "application/json")
 
