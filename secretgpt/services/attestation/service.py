@@ -17,6 +17,7 @@ Concurrent callers share one in-flight attestation per host.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import contextlib
 import logging
 import time
@@ -136,7 +137,11 @@ class AttestationService:
     def _start(self, origin: str) -> asyncio.Task[HostAttestation]:
         task = self._inflight.get(origin)
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._run(origin), name=f"attest {origin}")
+            # A fresh context: started from inside an answer, the task would otherwise inherit the
+            # answer's certificate log, and the evidence downloads' certificates would land in it
+            # as if they were the connection that streamed the answer.
+            task = asyncio.get_running_loop().create_task(self._run(origin), name=f"attest {origin}",
+                                                          context=contextvars.Context())
             self._inflight[origin] = task
             task.add_done_callback(lambda _t: self._inflight.pop(origin, None))
         return task
