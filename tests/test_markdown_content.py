@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 
 import pytest
 
@@ -85,9 +84,7 @@ def test_math_cannot_inject_html_or_attributes() -> None:
     "\\frac{",  # not LaTeX at all
 ])
 def test_hostile_math_shows_its_source_quickly(latex: str) -> None:
-    started = time.perf_counter()
-    rendered = render_markdown(f"$${latex}$$")
-    assert time.perf_counter() - started < 2.0  # generous: the bound is about not hanging
+    rendered = render_markdown(f"$${latex}$$")  # its cost is in benchmarks/hostile_render.py (mathnest)
     assert "<math" not in rendered
     assert html.escape(latex[:40], quote=False) in rendered  # the source, as written
 

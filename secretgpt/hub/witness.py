@@ -66,6 +66,9 @@ class AnswerWitness:
             status = unverified(self.origin, "the attestation was cancelled (the app is shutting down)")
         except asyncio.TimeoutError:
             status = unverified(self.origin, f"attestation still running after {ANSWER_WAIT:g} s")
+        except Exception as exc:  # the answer is saved and ends whatever the attestation does
+            log.warning("attestation of %s for an answer failed: %s", self.origin, type(exc).__name__)
+            status = unverified(self.origin, f"the attestation could not be completed ({type(exc).__name__})")
         host = self._attestation.host(self.origin)
         evidence = None
         if host is not None and host.evidence is not None and status.attestation_id == host.evidence.attestation_id():

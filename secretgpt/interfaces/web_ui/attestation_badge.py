@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from nicegui import ui
+from pydantic import ValidationError
 
 from ...hub.chat_hub import ChatHub
 from ...records import AnswerAttestation
@@ -72,7 +73,10 @@ class AnswerAttestationBar(ui.row):
         super().__init__()
         self.classes("items-center gap-1 sg-answer-attestation")
         stored = message.metadata.get("attestation")
-        self.attestation = AnswerAttestation.model_validate(stored) if stored else None
+        try:
+            self.attestation = AnswerAttestation.model_validate(stored) if stored else None
+        except ValidationError:  # written by an older or newer app: shown as no badge, not a broken page
+            self.attestation = None
         self._actions = actions
         with self:
             if self.attestation is not None:
