@@ -19,7 +19,7 @@ from ..storage import (
     StoredMessage,
 )
 from ..storage.failures import failure_reason
-from .attestation_desk import AttestationDesk
+from .attestation_desk import AttestationDesk, NoProof
 from .deadlines import StreamLimits
 from .registry import StreamRegistry, TooManyStreams
 from .saving import SaveRetrier
@@ -117,7 +117,11 @@ class ChatHub:
         """The signed proof of one answer. Raises ConversationNotFound, MessageNotFound, NoProof."""
         await self._registry.wait_saved(conversation_id)
         found = await self._store.answer_proof(conversation_id, owner, message_id)
-        return self.attestation.sign(conversation_id, found)
+        try:
+            return self.attestation.sign(conversation_id, found)
+        except ValueError as exc:  # stored data this version cannot read (pydantic's errors included)
+            raise NoProof(f"The proof of answer {message_id} cannot be made from what is stored "
+                          f"({type(exc).__name__}).") from None
 
     async def select_alternative(self, conversation_id: str, message_id: str, *, owner: str) -> StoredConversation:
         return await self._store.select_alternative(conversation_id, owner, message_id)
