@@ -155,13 +155,18 @@ class AnswerAttestation(BaseModel):
 
 class AnswerProvenance(BaseModel):
     """What a proof of an answer needs beyond its text and record: the turns that were sent, the
-    connection it arrived on, and the hash chain over its chunks as they were received."""
+    connection it arrived on, the hash chain over its chunks as they were received, and how much
+    of its text and reasoning was carried over from an earlier answer (Continue)."""
 
     origin: str
     certificate: str | None = None  # base64 DER: the leaf certificate of the connection that streamed it
     chain: list[tuple[Literal["c", "r"], int]] = Field(default_factory=list)  # (text | reasoning, UTF-8 length)
     chain_head: str
     turns: list[ChatTurn] = Field(default_factory=list)
+    # UTF-8 bytes at the start of the text / reasoning that came from an earlier answer, not over
+    # this connection (0 in proofs kept before this was recorded).
+    continued_text_bytes: int = Field(0, ge=0)
+    continued_reasoning_bytes: int = Field(0, ge=0)
 
 
 class StreamRecord(BaseModel):

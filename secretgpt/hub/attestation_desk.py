@@ -134,7 +134,9 @@ class AttestationDesk:
         return build_proof(
             key=self.key, turns=[Turn(role=t.role, content=t.content) for t in provenance.turns],
             answer=Answer(text=message.content, reasoning=message.think, ended=ending,  # type: ignore[arg-type]
-                          error=record.error if ending == "error" else None),
+                          error=record.error if ending == "error" else None,
+                          continued_text_bytes=provenance.continued_text_bytes,
+                          continued_reasoning_bytes=provenance.continued_reasoning_bytes),
             chain=chain, model=record.model, generation=generation,
             connection=Connection(origin=provenance.origin, certificate=provenance.certificate),
             attestation=AttestationRecord(

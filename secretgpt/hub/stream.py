@@ -86,7 +86,8 @@ class ActiveStream:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def seed(self, text: str, think: str = "") -> None:
-        """Before start: begin from an earlier partial answer (Continue); it is part of this answer."""
+        """Before start: begin from an earlier partial answer (Continue); it is part of this answer
+        (its proof says how much of it was carried over)."""
         self.tally.seed(text, think)
 
     def start(self) -> None:
@@ -350,7 +351,7 @@ class ActiveStream:
         self._watchdog.cancel()
         if self.witness is not None:
             attestation, evidence = await self.witness.conclude()
-            self._attested = (attestation, self.witness.provenance(self.tally.chain, self._messages), evidence)
+            self._attested = (attestation, self.witness.provenance(self.tally, self._messages), evidence)
         # Saved before the final event goes out: a client told "done" can read the answer back,
         # and one whose answer was not saved is told so instead.
         await self._saves.final(self._save_and_announce)

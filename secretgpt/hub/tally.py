@@ -23,6 +23,11 @@ class Tally:
         self.usage: Usage | None = None
         # Every chunk as it was received (a proof's hash chain); the text is `text` and `think`.
         self.chain = HashChain()
+        # UTF-8 bytes at the start of the text and reasoning carried over from an earlier answer
+        # (Continue): in the chain, so it covers the whole answer, but not received over this
+        # answer's connection, and its proof says so.
+        self.continued_text_bytes = 0
+        self.continued_reasoning_bytes = 0
         self.started_at = datetime.now(timezone.utc)
         self.started = clock()
         self.last_activity = self.started
@@ -44,13 +49,16 @@ class Tally:
         return "".join(self._think)
 
     def seed(self, text: str, think: str = "") -> None:
-        """Begin from an earlier partial answer (Continue): it is part of this answer."""
+        """Begin from an earlier partial answer (Continue): it is part of this answer's text, but
+        it came from elsewhere (another connection, attestation or an imported file)."""
         if think:
             self._think.append(think)
             self.chain.add("r", think)
+            self.continued_reasoning_bytes += len(think.encode("utf-8"))
         if text:
             self._text.append(text)
             self.chain.add("c", text)
+            self.continued_text_bytes += len(text.encode("utf-8"))
 
     def add(self, chunk: StreamChunk) -> bool:
         """Count a chunk; True if it is the answer's first."""

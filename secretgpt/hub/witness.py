@@ -15,10 +15,10 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-from ..proofs.chain import HashChain
 from ..records import AnswerAttestation, AnswerProvenance, ChatTurn
 from ..services.attestation import AttestationService, CertificateLog, origin_of, record_peer_certificates
 from ..services.attestation.status import DEMO_REASON, unverified
+from .tally import Tally
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +75,12 @@ class AnswerWitness:
             evidence = host.evidence.model_dump(mode="json")
         return _answer(status), evidence
 
-    def provenance(self, chain: HashChain, turns: list[ChatTurn]) -> AnswerProvenance:
-        der = self.certificate
+    def provenance(self, tally: Tally, turns: list[ChatTurn]) -> AnswerProvenance:
+        der, chain = self.certificate, tally.chain
         return AnswerProvenance(origin=self.origin, certificate=base64.b64encode(der).decode() if der else None,
-                                chain=list(chain.chunks), chain_head=chain.head, turns=turns)
+                                chain=list(chain.chunks), chain_head=chain.head, turns=turns,
+                                continued_text_bytes=tally.continued_text_bytes,
+                                continued_reasoning_bytes=tally.continued_reasoning_bytes)
 
 
 def _answer(status: object) -> AnswerAttestation:

@@ -123,8 +123,9 @@ def cli(path: Path) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=120)
 
 
-async def stopped_answer(app: AttestedApp, secretvm: SecretVM) -> dict[str, Any]:
-    secretvm.server.reply_for = lambda _r: Reply.of(" ".join(["word"] * 400), tokens_per_second=40)
+async def stopped_answer(app: AttestedApp, secretvm: SecretVM, word: str = "word",
+                         thinking: str = "") -> dict[str, Any]:
+    secretvm.server.reply_for = lambda _r: Reply.of(" ".join([word] * 400), thinking, tokens_per_second=40)
     async with app.sse() as events:
         start = await events.until("start", timeout=30)
         await events.until("text", timeout=30)
@@ -164,11 +165,57 @@ async def test_proof_round_trip_through_the_api(app_for: Callable[..., Any], sec
     result = cli(path)
     assert result.returncode == EXIT_UNVERIFIED, result.stdout + result.stderr
     assert "PASS  signature" in result.stdout and "PASS  hash_chain" in result.stdout
+    # Nothing of it was carried over from an earlier answer.
+    assert proof["answer"]["continued_text_bytes"] == 0 and proof["answer"]["continued_reasoning_bytes"] == 0
+    assert "continued" not in result.stdout and "earlier answer" not in result.stdout
 
     # One changed character of the answer: tampered, 2.
     data = json.loads(response.content)
     text = data["proof"]["answer"]["text"]
     data["proof"]["answer"]["text"] = text[:-1] + ("x" if text[-1] != "x" else "y")
+    path.write_text(json.dumps(data), encoding="utf-8")
+    tampered = cli(path)
+    assert tampered.returncode == EXIT_TAMPERED, tampered.stdout
+    assert "FAIL  signature" in tampered.stdout
+
+
+async def test_a_continued_answer_proof_says_what_was_carried_over(
+        app_for: Callable[..., Any], secretvm: SecretVM, sgx_pki: TestSgxPki, measurements: Measurements,
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    secretvm.serve_evidence(sgx_pki.quote(spki_sha256(secretvm.identity.der), measurements))
+    async with app_for() as app:
+        # Bytes, not characters, are counted.
+        stopped = await stopped_answer(app, secretvm, word="wörd🔒", thinking="Mull it över.")
+        conversation_id = stopped["conversation_id"]
+        earlier = await app.hub.message(conversation_id, stopped["message_id"], owner=owner())
+        secretvm.server.reply_for = lambda _r: REPLY
+        async with app.sse("", conversation_id=conversation_id, continue_from=earlier.id) as events:
+            final = (await events.rest(timeout=60))[-1].data
+        assert final["type"] == "done" and final["attestation"]["status"] == "verified"
+        response = await app.proof(conversation_id, final["message_id"])
+        assert response.status_code == 200, response.text
+    answer = response.json()["proof"]["answer"]
+    carried = len(earlier.content.encode("utf-8"))
+    assert 0 < len(earlier.content) < carried and answer["text"].startswith(earlier.content)
+    assert answer["text"] != earlier.content  # the continuation arrived over this connection
+    thought = len(earlier.think.encode("utf-8"))
+    assert earlier.think == "Mull it över." and answer["reasoning"].startswith(earlier.think)
+    assert answer["continued_text_bytes"] == carried and answer["continued_reasoning_bytes"] == thought
+    path = tmp_path / "continued.json"
+    path.write_bytes(response.content)
+
+    # Intact and verified (carrying over is information, not a failure), and the verifier says so.
+    verifier = EvidenceVerifier(root_ca_der=sgx_pki.root_der)
+    assert await asyncio.to_thread(main, ["verify", str(path)], verifier=verifier) == EXIT_VERIFIED
+    out = capsys.readouterr().out
+    assert "PASS  hash_chain" in out
+    assert (f"INFO  continued   the first {carried} bytes of the text came from an earlier answer (Continue), "
+            "not over this connection") in out
+    assert f"the first {thought} bytes of the reasoning came from an earlier answer" in out
+
+    # The count is signed like every other field: claiming less was carried over is tampering.
+    data = json.loads(response.content)
+    data["proof"]["answer"]["continued_text_bytes"] = carried - 1
     path.write_text(json.dumps(data), encoding="utf-8")
     tampered = cli(path)
     assert tampered.returncode == EXIT_TAMPERED, tampered.stdout
