@@ -102,8 +102,8 @@ class HostBadge(AttestationBadge):
 
     def __init__(self, hub: ChatHub, model: Callable[[], str | None]) -> None:
         super().__init__(self.open_panel)
-        # On a phone only the shield shows (its name still says it all): the header stays one row.
-        self.classes("max-sm:[&_.block]:hidden")
+        # One line, cut with "…" on a phone (the full words are its name and title): the header stays one row.
+        self.props("no-wrap").classes("min-w-0 max-sm:max-w-[34vw] [&_.block]:truncate")
         self._hub = hub
         self._model = model
         self.refresh()
