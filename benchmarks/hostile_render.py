@@ -1,6 +1,6 @@
 """Hostile Markdown: does one pathological answer hold up the rest of the server?
 
-    .venv/bin/python benchmarks/hostile_render.py                      # every case (~3 min)
+    .venv/bin/python benchmarks/hostile_render.py                      # every case (~4 min)
     .venv/bin/python benchmarks/hostile_render.py --cases brackets20k,nested1000
 
 Each case starts `python main.py` (fresh data dir) against the loopback model server, opens the
@@ -71,6 +71,13 @@ CASES: dict[str, tuple[str, object]] = {
     "nested1000": ("blockquote, list and indented list 1 000 deep", lambda: _chunks(
         ">" * 1000 + " quote\n\n" + "- " * 1000 + "list\n\n" + "".join("  " * i + "- n\n" for i in range(1000)), 500)),
     "answer5mb": ("5 MB of Markdown in one chunk", lambda: [_five_megabytes()]),
+    # Code blocks and math (each code block gets a header, each $…$ becomes MathML).
+    "fences10k": ("10 000 tiny fenced code blocks", lambda: _chunks("```py\nx\n```\n\n" * 10_000, 400)),
+    "math10k": ("10 000 inline $x^2$ in one paragraph (just under the block cap)", lambda: _chunks("$x^2$ " * 10_000, 600)),
+    "mathnest": ("$$…$$ 1 000 nested \\sqrt{ and \\left(, and one $…$ of 60 000 characters", lambda: _chunks(
+        "$$" + "\\sqrt{" * 1000 + "x" + "}" * 1000 + "$$\n\n$$" + "\\left(" * 1000 + "x" + "\\right)" * 1000
+        + "$$\n\n$" + "x+" * 30_000 + "x$", 500)),
+    "dollars60k": ("60 000 $", lambda: _chunks("$" * 60_000, 600)),
 }
 
 

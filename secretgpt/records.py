@@ -136,6 +136,39 @@ class ConversationSettings(BaseModel):
                                     options=self.options if options is None else options)
 
 
+AttestationWord = Literal["verified", "unbound", "unverified", "failed"]
+
+
+class AnswerAttestation(BaseModel):
+    """Under which attestation an answer was served and whether the connection that streamed it
+    was bound to the attested VM: one of four words, the reason, and each check (name, outcome
+    pass/fail/skipped, detail, values), as the attestation service reported them."""
+
+    status: AttestationWord
+    reason: str
+    origin: str | None = None
+    attestation_id: str | None = None
+    bound: bool = False
+    checked_at: datetime | None = None
+    checks: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class AnswerProvenance(BaseModel):
+    """What a proof of an answer needs beyond its text and record: the turns that were sent, the
+    connection it arrived on, the hash chain over its chunks as they were received, and how much
+    of its text and reasoning was carried over from an earlier answer (Continue)."""
+
+    origin: str
+    certificate: str | None = None  # base64 DER: the leaf certificate of the connection that streamed it
+    chain: list[tuple[Literal["c", "r"], int]] = Field(default_factory=list)  # (text | reasoning, UTF-8 length)
+    chain_head: str
+    turns: list[ChatTurn] = Field(default_factory=list)
+    # UTF-8 bytes at the start of the text / reasoning that came from an earlier answer, not over
+    # this connection (0 in proofs kept before this was recorded).
+    continued_text_bytes: int = Field(0, ge=0)
+    continued_reasoning_bytes: int = Field(0, ge=0)
+
+
 class StreamRecord(BaseModel):
     """Everything known about one answer: read by history, export and the API."""
 
@@ -162,7 +195,12 @@ class StreamRecord(BaseModel):
     fallback: bool = False
     # The system prompt and generation options this answer was made with.
     settings: ConversationSettings | None = None
+    # Set when the answer ends: its attestation status; for its proof, the provenance and the
+    # host's raw evidence (stored apart, once per attestation).
+    attestation: AnswerAttestation | None = None
+    provenance: AnswerProvenance | None = None
+    evidence: dict[str, Any] | None = None
 
     def metadata(self) -> dict[str, Any]:
-        """The record without the (possibly long) text: what final SSE events carry."""
-        return self.model_dump(mode="json", exclude={"text", "think", "owner"})
+        """The record without the (possibly long) text and proof material: what final SSE events carry."""
+        return self.model_dump(mode="json", exclude={"text", "think", "owner", "provenance", "evidence"})

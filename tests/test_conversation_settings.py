@@ -11,7 +11,7 @@ import pytest
 from secretgpt.hub.chat_hub import ChatHub
 from secretgpt.records import ConversationSettings, GenerationOptions
 from secretgpt.storage.export import InvalidImport
-from secretgpt.storage.migrations import MIGRATIONS
+from secretgpt.storage.migrations import MIGRATIONS, latest_version
 from secretgpt.storage.sql import SqlConversationStore, database_url
 
 from tests.conftest import OWNER, ApiServer
@@ -176,7 +176,7 @@ async def test_a_v1_database_upgrades_and_its_conversations_get_the_defaults(tmp
                     "('c1', 'me', 'Old', '2025-01-01 00:00:00.000000', '2025-01-01 00:00:00.000000')")
     store = await SqlConversationStore.open(url)
     try:
-        assert await store.schema_version() == 2
+        assert await store.schema_version() == latest_version()
         old = await store.get("c1", "me")
         assert old.title == "Old" and old.settings == ConversationSettings()
         await store.update_settings("c1", "me", PIRATE)

@@ -166,6 +166,21 @@ async def test_import_turns_unfinished_answers_into_interrupted_ones(store: SqlC
     assert (await store.get(conv.id, A)).messages[1].status is StreamStatus.STREAMING
 
 
+async def test_an_imported_answer_brings_no_attestation_claim(store: SqlConversationStore):
+    """Only the app's own proof gives an answer its badge: a file could claim "verified" for anything."""
+    conv = await store.create(A, "Claims")
+    await store.add_user_turn(conv.id, A, "q")
+    await store.save_answer(answer(conv.id, "s1", "an answer", StreamStatus.COMPLETED))
+    doc = await store.export_json(conv.id, A)
+    doc["conversation"]["messages"][1]["metadata"]["attestation"] = {"status": "verified", "reason": "trust me"}
+    doc["conversation"]["messages"][1]["metadata"]["note"] = "kept"
+
+    [copy_id] = await store.import_json(A, doc)
+    imported = (await store.get(copy_id, A)).messages[1]
+    assert imported.metadata["attestation"] is None
+    assert imported.metadata["note"] == "kept"
+
+
 async def test_hand_edited_times_without_offset_are_utc(store: SqlConversationStore):
     conv_id = await rich_conversation(store)
     doc = await store.export_json(conv_id, A)

@@ -147,3 +147,23 @@ def test_schema_and_migrations_compile_for_postgresql():
               .order_by(conversations.c.updated_at.desc()).limit(5))
     assert "ILIKE" in str(search.compile(dialect=postgresql.dialect()))
     assert "messages.metadata" in str(select(messages.c.meta).compile(dialect=postgresql.dialect()))
+
+
+async def test_a_v2_answer_upgrades_without_a_proof(tmp_path: Path) -> None:
+    """v3 adds messages.proof and the evidence table; an answer stored before has no proof."""
+    url = database_url(tmp_path)
+    v2 = await SqlConversationStore.open(url, migrations=MIGRATIONS[:2])
+    await v2.close()
+    with sqlite3.connect(tmp_path / "secretgpt.db") as raw:
+        raw.execute("INSERT INTO conversations (id, owner, title, created_at, updated_at) VALUES "
+                    "('c1', 'me', 'Old', '2025-01-01 00:00:00.000000', '2025-01-01 00:00:00.000000')")
+        raw.execute("INSERT INTO messages (id, conversation_id, seq, role, content, think, created_at, updated_at, "
+                    "stream_id, status, metadata) VALUES ('m1', 'c1', 1, 'assistant', 'Old answer', '', "
+                    "'2025-01-01 00:00:00.000000', '2025-01-01 00:00:00.000000', 's1', 'completed', '{}')")
+    store = await SqlConversationStore.open(url)
+    try:
+        assert await store.schema_version() == latest_version() >= 3
+        found = await store.answer_proof("c1", "me", "m1")
+        assert found.message.content == "Old answer" and found.provenance is None and found.evidence is None
+    finally:
+        await store.close()

@@ -68,7 +68,8 @@ async def test_answer_streams_and_leaves_a_record(hub: ChatHub, script: Scripted
     assert record.time_to_first_token is not None and record.think_seconds is not None
     assert record.completion_tokens == len(reply.steps) and record.prompt_tokens is not None
     assert record.done_reason == "stop" and record.error is None and record.ended_at is not None
-    assert events[-1].data == record.metadata()
+    assert events[-1].data == {**record.metadata(), "message_id": stream.message_id}
+    assert record.attestation is not None and record.attestation.status == "unverified"  # plain http
 
     await stream.wait_saved()
     conversation = await hub.conversation(stream.conversation_id, owner=OWNER)

@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ..services.attestation.config import DEFAULT_PCCS_URL, AttestationSettings, pccs_url, readable_ca_bundle
 from .private_dir import make_private
 
 
@@ -59,6 +60,15 @@ class Settings(BaseSettings):
         "auto", validation_alias=_env("SECRET_AI_PROTOCOL"))
     demo_tokens_per_second: float = Field(40.0, gt=0, le=100_000, validation_alias=_env("DEMO_TOKENS_PER_SECOND"))
 
+    # --- attestation ------------------------------------------------------------------------
+    # A CA file (PEM) trusted for model hosts instead of the default store (self-hosted SecretVMs
+    # with a private CA, and tests): both model paths, discovery and evidence fetching use it.
+    secret_ai_ca_bundle: Path | None = Field(None, validation_alias=_env("SECRET_AI_CA_BUNDLE"))
+    # How long a host's attestation stands before it is attested again (seconds).
+    attestation_ttl: float = Field(3600.0, gt=0, validation_alias=_env("ATTESTATION_TTL"))
+    # Where Intel's collateral (TCB info, QE identity, CRLs) for TDX quotes comes from.
+    secretvm_pccs_url: str = Field(DEFAULT_PCCS_URL, validation_alias=_env("SECRETVM_PCCS_URL"))
+
     # --- streaming --------------------------------------------------------------------------
     streaming_enabled: bool = Field(True, validation_alias=_env("STREAMING_ENABLED"))
     max_concurrent_streams: int = Field(5, ge=1, le=1000, validation_alias=_env("MAX_CONCURRENT_STREAMS"))
@@ -91,7 +101,7 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("secret_ai_url", "secret_ai_model", "database_url", mode="before")
+    @field_validator("secret_ai_url", "secret_ai_model", "database_url", "secret_ai_ca_bundle", mode="before")
     @classmethod
     def _blank_str_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -100,6 +110,16 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_bool_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("secret_ai_ca_bundle", mode="after")
+    @classmethod
+    def _readable_file(cls, value: Path | None) -> Path | None:
+        return readable_ca_bundle(value)
+
+    @field_validator("secretvm_pccs_url", mode="before")
+    @classmethod
+    def _default_pccs(cls, value: object) -> object:
+        return pccs_url(value)
 
     @field_validator("data_dir", mode="after")
     @classmethod
@@ -148,6 +168,18 @@ class Settings(BaseSettings):
         if self.require_login is not None:
             return self.require_login
         return not self.on_loopback or bool(self.allowed_hosts)
+
+    @property
+    def local_url(self) -> str:
+        """The app's address as seen from this machine (a wildcard host is reached on loopback)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self.host, self.host)
+        return f"http://{f'[{host}]' if ':' in host and not host.startswith('[') else host}:{self.port}"
+
+    @property
+    def attestation(self) -> AttestationSettings:
+        """The attestation service's part of these settings."""
+        return AttestationSettings(secret_ai_ca_bundle=self.secret_ai_ca_bundle, attestation_ttl=self.attestation_ttl,
+                                   secretvm_pccs_url=self.secretvm_pccs_url)
 
     @property
     def max_import_bytes(self) -> int:

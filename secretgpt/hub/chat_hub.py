@@ -10,17 +10,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config import Settings
+from ..proofs import SignedProof
 from ..records import ChatTurn, ConversationSettings, GenerationOptions
+from ..services.attestation import AttestationService
 from ..services.secret_ai import Catalog, ErrorKind, SecretAIError, SecretAIService
 from ..storage import (
-    ConversationSummary, MessageNotFound, SqlConversationStore, StoredConversation,
+    ConversationSummary, ImportCandidate, MessageNotFound, SqlConversationStore, StoredConversation,
     StoredMessage,
 )
 from ..storage.failures import failure_reason
+from .attestation_desk import AttestationDesk, NoProof
 from .deadlines import StreamLimits
 from .registry import StreamRegistry, TooManyStreams
 from .saving import SaveRetrier
 from .stream import ActiveStream
+from .witness import AnswerWitness
 
 log = logging.getLogger(__name__)
 
@@ -66,10 +70,14 @@ def with_system(system: str, messages: list[ChatTurn]) -> list[ChatTurn]:
 
 
 class ChatHub:
-    def __init__(self, settings: Settings, service: SecretAIService, store: SqlConversationStore) -> None:
+    def __init__(self, settings: Settings, service: SecretAIService, store: SqlConversationStore,
+                 attestation: AttestationService | None = None) -> None:
         self._settings = settings
         self._service = service
         self._store = store
+        # Attestation of model hosts and answer proofs: the interfaces ask `hub.attestation`.
+        self.attestation = AttestationDesk(attestation or AttestationService(settings.attestation),
+                                           settings.ensure_data_dir, lambda: self._service.catalog)
         self._registry = StreamRegistry(settings.max_concurrent_streams, settings.stream_retention)
         self.limits = StreamLimits(
             stream_timeout=settings.stream_timeout,
@@ -104,6 +112,16 @@ class ChatHub:
     async def list_conversations(self, *, owner: str, search: str | None = None,
                                  limit: int = 200) -> list[ConversationSummary]:
         return await self._store.list_conversations(owner, search=search, limit=limit)
+
+    async def proof(self, conversation_id: str, message_id: str, *, owner: str) -> SignedProof:
+        """The signed proof of one answer. Raises ConversationNotFound, MessageNotFound, NoProof."""
+        await self._registry.wait_saved(conversation_id)
+        found = await self._store.answer_proof(conversation_id, owner, message_id)
+        try:
+            return self.attestation.sign(conversation_id, found)
+        except ValueError as exc:  # stored data this version cannot read (pydantic's errors included)
+            raise NoProof(f"The proof of answer {message_id} cannot be made from what is stored "
+                          f"({type(exc).__name__}).") from None
 
     async def select_alternative(self, conversation_id: str, message_id: str, *, owner: str) -> StoredConversation:
         return await self._store.select_alternative(conversation_id, owner, message_id)
@@ -140,9 +158,15 @@ class ChatHub:
     async def export_all(self, *, owner: str) -> dict[str, Any]:
         return await self._store.export_all(owner)
 
-    async def import_json(self, data: Mapping[str, Any] | str | bytes, *, owner: str) -> list[str]:
-        """Raises InvalidImport, having changed nothing."""
-        return await self._store.import_json(owner, data)
+    async def import_json(self, data: Mapping[str, Any] | str | bytes, *, owner: str,
+                          skip_existing: bool = False) -> list[str]:
+        """Raises InvalidImport, having changed nothing. Every conversation becomes a new one (a
+        copy, if the owner already has it) unless `skip_existing`."""
+        return await self._store.import_json(owner, data, skip_existing=skip_existing)
+
+    async def preview_import(self, data: Mapping[str, Any] | str | bytes, *, owner: str) -> list[ImportCandidate]:
+        """What an import would bring, and which of it the owner already has. Raises InvalidImport."""
+        return await self._store.preview_import(owner, data)
 
     # --- streams ------------------------------------------------------------------------------
 
@@ -196,7 +220,8 @@ class ChatHub:
             stream_id, owner=owner, conversation_id=conversation.id, model=info.name, messages=messages,
             service=self._service, limits=self.limits, streaming=streaming,
             cancel_when_orphaned=cancel_when_orphaned, on_end=self._stream_ended, on_checkpoint=self._checkpoint,
-            settings=settings), start=False)
+            settings=settings, witness=AnswerWitness(self.attestation.attestation_service, info.url, demo=info.demo)),
+            start=False)
         stream.user_message_id = turn.user_message_id
         if turn.prefix is not None:
             stream.seed(turn.prefix.content, turn.prefix.think)
@@ -285,6 +310,8 @@ class ChatHub:
         return stream
 
     async def shutdown(self) -> None:
+        # First: answers being interrupted must not wait for (or start) an attestation.
+        await self.attestation.attestation_service.aclose()
         await self._registry.interrupt_all()
         await self.save_retrier.close()
 

@@ -34,9 +34,10 @@ class Runtime:
         openai_factory = demo_openai_client if settings.demo_mode else secret_openai_client
         # The demo server answers like a Secret AI host today (OpenAI-compatible only); `auto` finds
         # it as it finds a real host.
-        self.detector = ProtocolDetector(settings.secret_ai_protocol)
+        self.detector = ProtocolDetector(settings.secret_ai_protocol, ca_bundle=settings.secret_ai_ca_bundle)
         self.service = SecretAIService(Catalog(error="Looking for models…"), factory, read_timeout,
-                                       openai_factory=openai_factory, detector=self.detector)
+                                       openai_factory=openai_factory, detector=self.detector,
+                                       ca_bundle=settings.secret_ai_ca_bundle)
         self._store: SqlConversationStore | None = None
         self.demo_server: LoopbackModelServer | None = None
         self._discovery: asyncio.Task | None = None
@@ -55,7 +56,8 @@ class Runtime:
             log.info("%d answer(s) were cut off by the last shutdown; marked interrupted", interrupted)
         if self.demo:
             pace = self.settings.demo_tokens_per_second
-            self.demo_server = await LoopbackModelServer(lambda request: demo_reply(request, pace),
+            url = self.settings.local_url
+            self.demo_server = await LoopbackModelServer(lambda request: demo_reply(request, pace, url),
                                                          models=[DEMO_MODEL], protocols=("openai",)).start()
             self.service.catalog = Catalog(
                 models=[ModelInfo(name=DEMO_MODEL, url=self.demo_server.url, demo=True)], demo=True)

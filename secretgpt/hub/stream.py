@@ -8,10 +8,14 @@ happens when its client leaves (`OrphanTimer`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from ..records import ChatTurn, ChunkKind, ConversationSettings, StreamChunk, StreamRecord, StreamStatus
+from ..records import (
+    AnswerAttestation, AnswerProvenance, ChatTurn, ChunkKind, ConversationSettings, StreamChunk, StreamRecord,
+    StreamStatus,
+)
 from ..services.secret_ai import ErrorKind, SecretAIError, SecretAIService
 from .deadlines import EndReason, StreamLimits, Watchdog
 from .event_feed import EventFeed
@@ -20,6 +24,7 @@ from .events import Signal, StreamEvent
 from .orphan import OrphanTimer
 from .saving import SaveOrder
 from .tally import Tally
+from .witness import AnswerWitness
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +50,8 @@ class ActiveStream:
     def __init__(self, stream_id: str, *, owner: str, conversation_id: str, model: str, messages: list[ChatTurn],
                  service: SecretAIService, limits: StreamLimits, streaming: bool = True,
                  cancel_when_orphaned: bool = False, on_end: StreamCallback | None = None,
-                 on_checkpoint: StreamCallback | None = None, settings: ConversationSettings | None = None) -> None:
+                 on_checkpoint: StreamCallback | None = None, settings: ConversationSettings | None = None,
+                 witness: AnswerWitness | None = None) -> None:
         self.id = stream_id
         self.owner = owner
         self.conversation_id = conversation_id
@@ -55,6 +61,8 @@ class ActiveStream:
         self._messages = messages  # the system prompt, if any, is the first
         self._service = service
         self._on_end = on_end
+        self.witness = witness  # which connection streamed it, under which attestation (None: not attested)
+        self._attested: tuple[AnswerAttestation, AnswerProvenance, dict | None] | None = None
         # Where the answer is stored (set by the hub when it first saves it).
         self.message_id: str | None = None
         self.user_message_id: str | None = None
@@ -78,7 +86,8 @@ class ActiveStream:
     # --- lifecycle ----------------------------------------------------------------------------
 
     def seed(self, text: str, think: str = "") -> None:
-        """Before start: begin from an earlier partial answer (Continue); it is part of this answer."""
+        """Before start: begin from an earlier partial answer (Continue); it is part of this answer
+        (its proof says how much of it was carried over)."""
         self.tally.seed(text, think)
 
     def start(self) -> None:
@@ -227,13 +236,21 @@ class ActiveStream:
             error=self._error.message if self._error else None,
             fallback=self._fallback,
             settings=self.settings,
+            **self._attestation_fields(),
         )
+
+    def _attestation_fields(self) -> dict[str, object]:
+        if self._attested is None:
+            return {}
+        attestation, provenance, evidence = self._attested
+        return {"attestation": attestation, "provenance": provenance, "evidence": evidence}
 
     # --- producing ----------------------------------------------------------------------------
 
     async def _produce(self) -> None:
         try:
-            await self._read_model(self.streaming)
+            with self.witness.watching() if self.witness else contextlib.nullcontext():
+                await self._read_model(self.streaming)
         except asyncio.CancelledError:
             reason = self._stop_reason
             if reason is None:  # not ours: the app is shutting down
@@ -293,6 +310,8 @@ class ActiveStream:
                 if self.tally.add(chunk):
                     # The watchdog sleeps toward the first-token deadline; the idle one is sooner.
                     self._watchdog.poke()
+                    if self.witness is not None:
+                        self.witness.first_chunk()
                     if not self.paused:
                         self.status = StreamStatus.STREAMING
                 self.log.deliver(chunk.kind, chunk.content)
@@ -330,6 +349,9 @@ class ActiveStream:
         self.log.flush()
         self._orphan.cancel()
         self._watchdog.cancel()
+        if self.witness is not None:
+            attestation, evidence = await self.witness.conclude()
+            self._attested = (attestation, self.witness.provenance(self.tally, self._messages), evidence)
         # Saved before the final event goes out: a client told "done" can read the answer back,
         # and one whose answer was not saved is told so instead.
         await self._saves.final(self._save_and_announce)
@@ -344,7 +366,7 @@ class ActiveStream:
         self._finished.set()
 
     def _final_event(self) -> StreamEvent:
-        meta = self.record().metadata()
+        meta = {**self.record().metadata(), "message_id": self.message_id}
         if self.status is StreamStatus.COMPLETED:
             return StreamEvent(0, Signal.DONE, data=meta)
         if self.status is StreamStatus.STOPPED:

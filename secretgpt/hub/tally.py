@@ -7,7 +7,10 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 
+from ..proofs.chain import HashChain
 from ..records import ChunkKind, StreamChunk, Usage
+
+CHAIN_KIND = {ChunkKind.THINK: "r", ChunkKind.TEXT: "c"}
 
 
 class Tally:
@@ -18,6 +21,13 @@ class Tally:
         self._think: list[str] = []
         self.chunks = 0
         self.usage: Usage | None = None
+        # Every chunk as it was received (a proof's hash chain); the text is `text` and `think`.
+        self.chain = HashChain()
+        # UTF-8 bytes at the start of the text and reasoning carried over from an earlier answer
+        # (Continue): in the chain, so it covers the whole answer, but not received over this
+        # answer's connection, and its proof says so.
+        self.continued_text_bytes = 0
+        self.continued_reasoning_bytes = 0
         self.started_at = datetime.now(timezone.utc)
         self.started = clock()
         self.last_activity = self.started
@@ -39,11 +49,16 @@ class Tally:
         return "".join(self._think)
 
     def seed(self, text: str, think: str = "") -> None:
-        """Begin from an earlier partial answer (Continue): it is part of this answer."""
+        """Begin from an earlier partial answer (Continue): it is part of this answer's text, but
+        it came from elsewhere (another connection, attestation or an imported file)."""
         if think:
             self._think.append(think)
+            self.chain.add("r", think)
+            self.continued_reasoning_bytes += len(think.encode("utf-8"))
         if text:
             self._text.append(text)
+            self.chain.add("c", text)
+            self.continued_text_bytes += len(text.encode("utf-8"))
 
     def add(self, chunk: StreamChunk) -> bool:
         """Count a chunk; True if it is the answer's first."""
@@ -53,6 +68,7 @@ class Tally:
             self.first_token = now
             self.first_token_at = datetime.now(timezone.utc)
         self.chunks += 1
+        self.chain.add(CHAIN_KIND[chunk.kind], chunk.content)  # type: ignore[arg-type]
         if chunk.kind is ChunkKind.THINK:
             self._think.append(chunk.content)
             if self._think_started is None:

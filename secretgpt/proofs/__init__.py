@@ -4,10 +4,11 @@ What a proof shows: **this app received these words over a TLS connection bound 
 VM.** It holds the conversation turns that were sent, the answer text and reasoning and how the
 answer ended (completed, stopped — a committed prefix —, interrupted, error), a hash chain over
 the chunks as they were received, model, host, timestamps and generation settings, the
-certificate of the connection that streamed the answer, and the attestation: the raw evidence
-(quote, compose, GPU evidence, the Intel collateral we fetched, the time) with its verification
-result. This installation signs it with its own Ed25519 key (made on first use in the data dir,
-mode 0600; its fingerprint is shown in Settings).
+certificate of the connection that streamed the answer (a Continued answer's proof says how many
+bytes of its text and reasoning were carried over from the earlier one, not received over it),
+and the attestation: the raw evidence (quote, compose, GPU evidence, the Intel collateral we
+fetched, the time) with its verification result. This installation signs it with its own Ed25519
+key (made on first use in the data dir, mode 0600; its fingerprint is shown in Settings).
 
 What it does not show: **that the VM signed these words.** Nothing on the VM signs answers today
 (SCRT Labs' message signing is a design document); the signature is this app's, so the proof is

@@ -12,7 +12,7 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ..services.attestation.models import AttestationStatus, Evidence
 from .chain import ChunkKind, HashChain, replay, split
@@ -38,6 +38,19 @@ class Answer(_Strict):
     # interrupted: the connection broke; error: the model reported one (`error` says what).
     ended: Ending
     error: str | None = None
+    # Continue: the first this many UTF-8 bytes of `text` / `reasoning` were carried over from an
+    # earlier answer (another connection, attestation or an imported file), not received over
+    # this answer's connection; the hash chain covers them all the same.
+    continued_text_bytes: int = Field(0, ge=0)
+    continued_reasoning_bytes: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _carried_over_fits(self) -> Answer:
+        if self.continued_text_bytes > len(self.text.encode("utf-8")):
+            raise ValueError("more text carried over from an earlier answer than the answer has")
+        if self.continued_reasoning_bytes > len(self.reasoning.encode("utf-8")):
+            raise ValueError("more reasoning carried over from an earlier answer than the answer has")
+        return self
 
 
 class ChainRecord(_Strict):

@@ -39,6 +39,14 @@ class HashChain:
         self._head = step(self._head, kind, data)
         self.chunks.append((kind, len(data)))
 
+    @classmethod
+    def recorded(cls, chunks: Iterable[tuple[str, int]], head: str) -> HashChain:
+        """A chain as it was kept with an answer (`build_proof` checks it against the text)."""
+        chain = cls()
+        chain.chunks = [(kind, length) for kind, length in chunks]  # type: ignore[misc]
+        chain._head = bytes.fromhex(head)
+        return chain
+
     @property
     def head(self) -> str:
         return self._head.hex()

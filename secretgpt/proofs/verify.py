@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from ..services.attestation.models import Check
 from ..services.attestation.status import status_for_connection
 from ..services.attestation.verifier import EvidenceVerifier
-from .bundle import SignedProof, canonical
+from .bundle import Answer, SignedProof, canonical
 from .chain import replay, split
 from .keys import fingerprint, verify_signature
 
@@ -100,7 +100,16 @@ def _intact(raw: dict[str, Any], proof: SignedProof, report: ProofReport, expect
     ending = {"completed": "completed", "stopped": "stopped: the text is what had arrived when Stop was pressed",
               "interrupted": "interrupted: the connection broke", "error": f"error: {body.answer.error or ''}"}
     report.add("info", "ending", ending[body.answer.ended])
+    _carried_over(body.answer, report)
     return True
+
+
+def _carried_over(answer: Answer, report: ProofReport) -> None:
+    """Information, not a failure: what Continue carried over was not received over this connection."""
+    for count, part in ((answer.continued_text_bytes, "text"), (answer.continued_reasoning_bytes, "reasoning")):
+        if count:
+            report.add("info", "continued", f"the first {count} bytes of the {part} came from an earlier answer "
+                                            "(Continue), not over this connection")
 
 
 async def _evidence(proof: SignedProof, report: ProofReport, verifier: EvidenceVerifier) -> None:

@@ -3,9 +3,13 @@
 from .export import InvalidImport
 from .migrations import SchemaTooNew
 from .sql import SqlConversationStore, database_url
-from .stored import ConversationNotFound, ConversationSummary, MessageNotFound, StoredConversation, StoredMessage
+from .stored import (
+    AnswerProof, ConversationNotFound, ConversationSummary, ImportCandidate, MessageNotFound, StoredConversation,
+    StoredMessage,
+)
 
 __all__ = [
-    "ConversationNotFound", "ConversationSummary", "InvalidImport", "MessageNotFound", "SchemaTooNew",
+    "AnswerProof", "ConversationNotFound", "ConversationSummary", "ImportCandidate", "InvalidImport", "MessageNotFound",
+    "SchemaTooNew",
     "SqlConversationStore", "StoredConversation", "StoredMessage", "database_url",
 ]

@@ -179,7 +179,10 @@ def parse_import(data: Mapping[str, Any] | str | bytes) -> list[ExportedConversa
         except RecursionError:
             raise InvalidImport(_TOO_DEEP) from None
         except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidImport(f"This file is not JSON ({exc}).") from None
+            if _looks_like_markdown_export(data):
+                raise InvalidImport(_MARKDOWN_EXPORT) from None
+            raise InvalidImport(f"This file is not JSON ({exc}). SecretGPT imports the JSON files it exports "
+                                "(Export JSON, or Export all).") from None
     if _too_deep(data, MAX_IMPORT_DEPTH):
         raise InvalidImport(_TOO_DEEP)
     if not isinstance(data, Mapping):
@@ -200,6 +203,16 @@ def parse_import(data: Mapping[str, Any] | str | bytes) -> list[ExportedConversa
     except ValidationError as exc:
         raise InvalidImport(f"This SecretGPT export is damaged: {_explain(exc)}") from None
     return [doc.conversation] if isinstance(doc, ConversationExport) else doc.conversations
+
+
+_MARKDOWN_EXPORT = ("This is a Markdown export: it is for reading and cannot be imported back (it keeps only the "
+                    "active thread, without alternatives or answer details). Import the conversation's JSON "
+                    "export instead (Export JSON, or Export all).")
+
+
+def _looks_like_markdown_export(data: str | bytes | bytearray) -> bool:
+    head = data[:2000] if isinstance(data, str) else bytes(data[:2000]).decode("utf-8", "replace")
+    return head.startswith("# ") and "_Exported from SecretGPT" in head
 
 
 def _too_deep(value: Any, limit: int) -> bool:

@@ -104,6 +104,12 @@ async def append(conn: AsyncConnection, conversation_id: str, parent_id: str | N
     return message_id
 
 
+def imported_meta(metadata: dict) -> dict:
+    """An imported answer's details without its attestation: that is kept only with the proof this
+    app made of it, and a file could claim any."""
+    return {**metadata, "attestation": None} if metadata.get("attestation") is not None else metadata
+
+
 async def insert_imported(conn: AsyncConnection, owner: str, conversation: ExportedConversation) -> str:
     conversation_id = new_id()
     ids = {m.id: new_id() for m in conversation.messages}
@@ -114,7 +120,7 @@ async def insert_imported(conn: AsyncConnection, owner: str, conversation: Expor
     rows = [dict(id=ids[m.id], conversation_id=conversation_id, parent_id=ids[m.parent_id] if m.parent_id else None,
                  seq=seq, role=m.role, content=m.content, think=m.think, created_at=m.created_at,
                  updated_at=m.updated_at, stream_id=m.stream_id,
-                 status=s.value if (s := importable_status(m.status)) else None, meta=m.metadata)
+                 status=s.value if (s := importable_status(m.status)) else None, meta=imported_meta(m.metadata))
             for seq, m in enumerate(conversation.parents_first(), start=1)]
     if rows:
         # One executemany; parents come first, so the parent_id foreign key holds row by row.

@@ -84,9 +84,26 @@ def _v2(conn: Connection) -> None:
     conn.execute(text(f"ALTER TABLE conversations ADD COLUMN settings {json_type}"))
 
 
+def _v3(conn: Connection) -> None:
+    """messages.proof (what an answer's proof needs) and the evidence table (each host
+    attestation's raw evidence, once)."""
+    json_type = JSON().with_variant(JSONB(), "postgresql")
+    conn.execute(text(f"ALTER TABLE messages ADD COLUMN proof {json_type.compile(dialect=conn.dialect)}"))
+    md = MetaData()
+    Table(
+        "evidence", md,
+        Column("id", String(64), primary_key=True),
+        Column("origin", Text, nullable=False),
+        Column("captured_at", DateTime(timezone=True), nullable=False),
+        Column("evidence", json_type, nullable=False),
+    )
+    md.create_all(conn)
+
+
 MIGRATIONS: tuple[tuple[int, Step], ...] = (
     (1, _v1),
     (2, _v2),
+    (3, _v3),
 )
 
 

@@ -100,10 +100,24 @@ messages = Table(
     Column("stream_id", String(64), nullable=True),
     Column("status", String(32), nullable=True),
     Column("metadata", Json, nullable=True, key="meta"),
+    # AnswerProvenance as JSON (turns sent, connection certificate, hash chain): what the answer's
+    # proof needs; set when an answer ends. (v3)
+    Column("proof", Json, nullable=True),
     CheckConstraint("role IN ('system', 'user', 'assistant')", name="ck_messages_role"),
     UniqueConstraint("conversation_id", "seq", name="uq_messages_conversation_seq"),
     # Per conversation rather than global, so an imported copy can keep its original stream ids.
     UniqueConstraint("conversation_id", "stream_id", name="uq_messages_conversation_stream"),
     Index("ix_messages_parent", "parent_id"),
     Index("ix_messages_status", "status"),
+)
+
+# A host's raw attestation evidence (quote, compose, GPU evidence, collateral, certificate), once
+# per attestation: the answers served under it name it in their metadata. (v3)
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("origin", Text, nullable=False),
+    Column("captured_at", UTCDateTime, nullable=False),
+    Column("evidence", Json, nullable=False),
 )

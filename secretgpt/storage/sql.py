@@ -35,10 +35,14 @@ from .message_tree import (
     with_siblings,
 )
 from .migrations import MIGRATIONS, Step, migrate
+from .proof_rows import keep_evidence, proof_of
 from .schema import conversations as C
 from .schema import messages as M
 from .schema import schema_version
-from .stored import ConversationNotFound, ConversationSummary, MessageNotFound, StoredConversation, StoredMessage
+from .stored import (
+    AnswerProof, ConversationNotFound, ConversationSummary, ImportCandidate, MessageNotFound, StoredConversation,
+    StoredMessage,
+)
 
 DB_FILENAME = "secretgpt.db"
 # Set on the engine used for writes: on SQLite those transactions start with BEGIN IMMEDIATE, so
@@ -165,6 +169,12 @@ class SqlConversationStore:
                                                 .order_by(M.c.seq))).scalars())
         return message_of(row, siblings)
 
+    async def answer_proof(self, conversation_id: str, owner: str, message_id: str) -> AnswerProof:
+        """What the proof of one answer is made of. Raises ConversationNotFound, MessageNotFound."""
+        message = await self.message(conversation_id, owner, message_id)
+        async with self._engine.connect() as conn:
+            return await proof_of(conn, conversation_id, message)
+
     async def list_conversations(self, owner: str, search: str | None = None,
                                  limit: int = 200) -> list[ConversationSummary]:
         """Newest first. `search` matches the title or any message text, ignoring case (ASCII
@@ -223,7 +233,10 @@ class SqlConversationStore:
         """
         meta = {k: v for k, v in record.metadata().items() if k not in _RECORD_COLUMNS}
         values = dict(content=record.text, think=record.think, status=record.status.value, meta=meta)
+        if record.provenance is not None:
+            values["proof"] = record.provenance.model_dump(mode="json")
         async with self._write() as conn:
+            await keep_evidence(conn, record)
             existing = (await conn.execute(
                 select(M.c.id).join(C, C.c.id == M.c.conversation_id)
                 .where(M.c.conversation_id == record.conversation_id, M.c.stream_id == record.stream_id,
@@ -291,15 +304,48 @@ class SqlConversationStore:
         """The active thread, readable."""
         return render_markdown(await self.get(conversation_id, owner))
 
-    async def import_json(self, owner: str, data: Mapping[str, Any] | str | bytes) -> list[str]:
-        """Import an export file as new conversations (new ids, nothing existing is touched).
+    async def import_json(self, owner: str, data: Mapping[str, Any] | str | bytes,
+                          skip_existing: bool = False) -> list[str]:
+        """Import an export file as new conversations (new ids, nothing existing is touched);
+        `skip_existing` leaves out those the owner already has (see `preview_import`).
         Raises InvalidImport, having changed nothing."""
         parsed = parse_import(data)
+        if skip_existing:
+            parsed = [c for c, existing in zip(parsed, await self._already_here(owner, parsed)) if existing is None]
         new_ids: list[str] = []
         async with self._write() as conn:
             for conversation in parsed:
                 new_ids.append(await insert_imported(conn, owner, conversation))
         return new_ids
+
+    async def preview_import(self, owner: str, data: Mapping[str, Any] | str | bytes) -> list[ImportCandidate]:
+        """What `import_json` would import, and which of it the owner already has. Raises InvalidImport."""
+        parsed = parse_import(data)
+        existing = await self._already_here(owner, parsed)
+        return [ImportCandidate(title=c.title, message_count=len(c.messages), existing_id=e)
+                for c, e in zip(parsed, existing)]
+
+    async def _already_here(self, owner: str, parsed: Sequence[ExportedConversation]) -> list[str | None]:
+        """For each exported conversation, the owner's conversation that already is it: import gives
+        new ids but keeps the times, so it is the one that started at the same instant (to the
+        microsecond) with the same first message."""
+        starts = {c.created_at for c in parsed}
+        if not starts:
+            return []
+        async with self._engine.connect() as conn:
+            same_start = (await conn.execute(select(C.c.id, C.c.created_at)
+                                             .where(C.c.owner == owner, C.c.created_at.in_(starts)))).all()
+            roots = (await conn.execute(select(M.c.conversation_id, M.c.created_at, M.c.content).where(
+                M.c.conversation_id.in_([row.id for row in same_start]), M.c.parent_id.is_(None)))).all()
+        firsts: dict[str, set[tuple[Any, str]]] = defaultdict(set)
+        for root in roots:
+            firsts[root.conversation_id].add((root.created_at, root.content))
+        found: list[str | None] = []
+        for conversation in parsed:
+            first = next(((m.created_at, m.content) for m in conversation.messages if m.parent_id is None), None)
+            found.append(next((row.id for row in same_start if row.created_at == conversation.created_at
+                               and (first is None or first in firsts[row.id])), None))
+        return found
 
     async def _exported(self, owner: str, conversation_id: str | None = None) -> list[ExportedConversation]:
         scope = [C.c.owner == owner] + ([C.c.id == conversation_id] if conversation_id is not None else [])

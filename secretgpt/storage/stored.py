@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ..records import ConversationSettings, GenerationOptions, Role, StreamRecord, StreamStatus
+from ..records import AnswerProvenance, ConversationSettings, GenerationOptions, Role, StreamRecord, StreamStatus
 
 
 class ConversationNotFound(LookupError):
@@ -79,6 +79,16 @@ class StoredConversation(BaseModel):
         return ConversationSettings(system=self.system, options=self.options)
 
 
+class ImportCandidate(BaseModel):
+    """One conversation of an export file, as it would be imported (shown before importing)."""
+
+    title: str
+    message_count: int
+    # A conversation of the owner's that this one already is (the one it was exported from, or
+    # an earlier import of it), if any.
+    existing_id: str | None = None
+
+
 class ConversationSummary(BaseModel):
     """A line in the conversation list."""
 
@@ -88,3 +98,12 @@ class ConversationSummary(BaseModel):
     updated_at: datetime
     # Every message of the tree, alternatives included.
     message_count: int
+
+
+class AnswerProof(BaseModel):
+    """An answer with what its proof needs: the provenance kept when it ended (None: it has none —
+    an older, imported or crash-interrupted answer) and the host's evidence it was judged on."""
+
+    message: StoredMessage
+    provenance: AnswerProvenance | None = None
+    evidence: dict[str, Any] | None = None

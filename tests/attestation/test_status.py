@@ -14,6 +14,7 @@ from secretgpt.services.attestation import (
     AttestationService,
     AttestationSettings,
     EvidenceVerifier,
+    record_peer_certificates,
     spki_sha256,
 )
 from secretgpt.services.attestation import fetch
@@ -34,6 +35,21 @@ def service(settings: AttestationSettings, sgx_pki: TestSgxPki) -> AttestationSe
 
 def bound_quote(vm: SecretVM, pki: TestSgxPki, measurements: Measurements, gpu_nonce: bytes = bytes(32)) -> bytes:
     return pki.quote(spki_sha256(vm.identity.der) + gpu_nonce, measurements)
+
+
+async def test_an_attestation_started_during_an_answer_leaves_the_answers_certificates_alone(
+        secretvm: SecretVM, sgx_pki: TestSgxPki, measurements: Measurements, settings: AttestationSettings,
+        pccs: LoopbackPccs) -> None:
+    """The answer's log holds the connection that streamed it, never the evidence downloads (else an
+    answer on a new key would be judged against the key the evidence came over)."""
+    secretvm.serve_evidence(bound_quote(secretvm, sgx_pki, measurements))
+    attestation = service(settings, sgx_pki)
+    with record_peer_certificates() as answer_log:
+        attestation.observe(secretvm.origin, secretvm.identity.der)  # what an answer's first chunk does
+        host = await attestation.attest(secretvm.origin)
+    assert host.status.status == "verified", host.status.reason
+    assert "GET /cpu" in secretvm.server.requests  # the evidence did come over HTTPS, inside the block
+    assert answer_log.seen == []
 
 
 async def test_bound_host_is_verified(secretvm: SecretVM, sgx_pki: TestSgxPki, measurements: Measurements,

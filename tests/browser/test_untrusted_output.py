@@ -156,6 +156,10 @@ async def test_an_imported_conversation_loads_nothing_and_deep_nesting_shows_as_
     chooser = page.locator(".q-dialog input[type=file]")
     await chooser.wait_for(state="attached", timeout=10_000)
     await chooser.set_input_files(str(export))
+    # The dialog shows what the file holds; nothing is imported before it is confirmed.
+    dialog = page.locator(".q-dialog")
+    await expect(dialog).to_contain_text(title)
+    await dialog.get_by_role("button", name="Import", exact=True).click()
     item = page.locator(".sg-conversation").filter(has_text=title)
     await expect(item).to_have_count(1, timeout=15_000)
     await item.click()

@@ -180,7 +180,7 @@ def _flip_char(text: str, at: int) -> str:
     return text[:at] + ("X" if text[at] != "X" else "Y") + text[at + 1:]
 
 
-@pytest.mark.parametrize("where", ["text", "chunk", "quote", "turn", "status"])
+@pytest.mark.parametrize("where", ["text", "chunk", "quote", "turn", "status", "continued"])
 async def test_one_changed_character_is_tampering(signed: tuple, where: str) -> None:
     raw, _key, verifier = signed
     proof = raw["proof"]
@@ -193,6 +193,8 @@ async def test_one_changed_character_is_tampering(signed: tuple, where: str) -> 
         proof["attestation"]["evidence"]["cpu_quote"] = quote[:300] + ("0" if quote[300] != "0" else "1") + quote[301:]
     elif where == "turn":
         proof["turns"][1]["content"] = "Tell me more"
+    elif where == "continued":
+        proof["answer"]["continued_text_bytes"] = 3  # claims its start came from an earlier answer
     else:
         proof["attestation"]["status"]["status"] = "failed"
     report = await verify_proof(json.dumps(raw).encode(), verifier=verifier)
@@ -205,6 +207,21 @@ async def test_re_signed_text_is_caught_by_the_hash_chain(signed: tuple) -> None
     raw["proof"]["answer"]["text"] = _flip_char(raw["proof"]["answer"]["text"], 5)
     report = await verify_proof(json.dumps(resign(raw, key)).encode(), verifier=verifier)
     assert report.exit_code == EXIT_TAMPERED and "hash_chain failed" in report.summary
+
+
+async def test_carrying_over_more_than_the_text_is_malformed(signed: tuple) -> None:
+    raw, key, verifier = signed
+    assert raw["proof"]["answer"]["continued_text_bytes"] == 0  # a normal answer: nothing carried over
+    report = await verify_proof(json.dumps(raw).encode(), verifier=verifier)
+    assert report.exit_code == EXIT_VERIFIED and not any(line.name == "continued" for line in report.lines)
+    # A proof made before the count was recorded (no such fields, signed as it was) still verifies.
+    older = json.loads(json.dumps(raw))
+    del older["proof"]["answer"]["continued_text_bytes"], older["proof"]["answer"]["continued_reasoning_bytes"]
+    assert (await verify_proof(json.dumps(resign(older, key)).encode(), verifier=verifier)).exit_code == EXIT_VERIFIED
+    raw["proof"]["answer"]["continued_reasoning_bytes"] = len(raw["proof"]["answer"]["reasoning"].encode()) + 1
+    report = await verify_proof(json.dumps(resign(raw, key)).encode(), verifier=verifier)
+    assert report.exit_code == EXIT_TAMPERED and report.lines[-1].name == "format"
+    assert "more reasoning carried over" in report.summary
 
 
 async def test_re_signed_quote_is_evidence_that_does_not_verify(signed: tuple) -> None:

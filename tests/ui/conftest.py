@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 
 import pytest
+from nicegui.testing import User
 
 from secretgpt.services.loopback_model import Reply
 from tests.support.scripted_model import ScriptedModel
@@ -28,3 +30,19 @@ async def model(tmp_path, monkeypatch) -> AsyncIterator[ScriptedModel]:
     monkeypatch.setenv("STREAMING_UPDATE_HZ", "20")
     yield scripted
     await scripted.stop()
+
+
+
+@pytest.fixture(autouse=True)
+def browser_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the simulated browser answers when the page asks: a desktop window in light mode.
+    (Patched into every `User` rather than asking for `user` here, which would start the app
+    before the tests' own fixtures have set its environment.)"""
+    created = User.__init__
+
+    def with_window(self: User, *args: object, **kwargs: object) -> None:
+        created(self, *args, **kwargs)
+        self.javascript_rules[re.compile(r"window\.innerWidth")] = lambda _: 1280
+        self.javascript_rules[re.compile(r".*prefers-color-scheme")] = lambda _: False
+
+    monkeypatch.setattr(User, "__init__", with_window)

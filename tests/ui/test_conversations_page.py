@@ -54,27 +54,37 @@ async def test_conversations_are_listed_searchable_renamable_and_deletable(user:
     user.find("Search conversations").clear()
     await wait_for(lambda: len(conversation_titles(user)) == 2)
 
-    # The conversation menu acts on the open conversation.
-    user.find(marker="conversation-Beta-question").click()
-    await user.should_see("Beta question")
+    # Each item's menu acts on that item's conversation, whichever is open.
+    user.find(marker="conversation-Alpha-question").click()
+    await wait_for(lambda: "Alpha question" in [m.text for m in user.find(marker="user-message").elements])
+    user.find(marker="actions-Beta-question").click()
     user.find(marker="menu-rename").click()
     await user.should_see("Rename conversation")
     user.find("Title").clear().type("Renamed beta")
     user.find("Save").click()
     await wait_for(lambda: "Renamed beta" in conversation_titles(user))
+    assert [m.text for m in user.find(marker="user-message").elements] == ["Alpha question"]  # still open
 
-    user.find(marker="conversation-Alpha-question").click()
-    await wait_for(lambda: "Alpha question" in [m.text for m in user.find(marker="user-message").elements])
+    user.find(marker="conversation-Renamed-beta").click()
+    await wait_for(lambda: "Beta question" in [m.text for m in user.find(marker="user-message").elements])
+    user.find(marker="actions-Alpha-question").click()
     user.find(marker="menu-delete").click()
-    await user.should_see("Its messages and answers are removed for good.")
+    await user.should_see("Delete “Alpha question”?")
     user.find("Cancel").click()
     await user.should_not_see("Its messages and answers are removed for good.")
     await asyncio.sleep(0.2)
     assert "Alpha question" in conversation_titles(user)
+    user.find(marker="actions-Alpha-question").click()
     user.find(marker="menu-delete").click()
     await user.should_see(marker="confirm-delete")
     user.find(marker="confirm-delete").click()
     await wait_for(lambda: conversation_titles(user) == ["Renamed beta"])
+    # The open conversation was not the one deleted: it stays open.
+    assert [m.text for m in user.find(marker="user-message").elements] == ["Beta question"]
+
+
+def open_item_menu(user: User, title: str) -> None:
+    user.find(marker="actions-" + "-".join(title.split())).click()
 
 
 async def test_a_conversation_is_not_deleted_while_its_answer_streams(user: User, model: ScriptedModel) -> None:
@@ -83,6 +93,7 @@ async def test_a_conversation_is_not_deleted_while_its_answer_streams(user: User
     await user.open("/")
     await send(user, "Count slowly")
     await wait_for(lambda: "three" in page_text(user, "answer"))
+    open_item_menu(user, "Count slowly")
     user.find(marker="menu-delete").click()
     await user.should_see(marker="confirm-delete")
     user.find(marker="confirm-delete").click()
@@ -91,6 +102,7 @@ async def test_a_conversation_is_not_deleted_while_its_answer_streams(user: User
     assert "Count slowly" in [m.text for m in user.find(marker="user-message").elements]
     user.find("Stop").click()
     await user.should_see("Stopped — the answer above is partial.", retries=100)
+    open_item_menu(user, "Count slowly")
     user.find(marker="menu-delete").click()
     await user.should_see(marker="confirm-delete")
     user.find(marker="confirm-delete").click()

@@ -25,7 +25,7 @@ async def model(tmp_path, monkeypatch) -> AsyncIterator[None]:
 
 async def test_demo_model_answers_over_the_openai_compatible_api(user: User) -> None:
     await user.open("/")
-    await user.should_see("Demo model (offline)")
+    await user.should_see("Demo model — not a confidential VM")
     await send(user, "Is this real?")
     await user.should_see("Completed", retries=200)
     assert "offline demo model" in page_text(user, "answer")

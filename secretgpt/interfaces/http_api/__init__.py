@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ...hub.chat_hub import ChatHub
+from .attestation_api import attestation_api
 from .conversations_api import conversations_api
 from .requests import owner_for_token, token_guard
 from .streams_api import streams_api
@@ -13,7 +14,8 @@ __all__ = ["mount_api", "owner_for_token"]
 
 
 def mount_api(app: FastAPI, hub: ChatHub, *, api_token: str, keepalive: float) -> None:
-    """The streams and conversations routes under /api/v1 (each checks the bearer token)."""
+    """The streams, conversations and attestation routes under /api/v1 (each checks the bearer token)."""
     require_token = token_guard(api_token)
     app.include_router(streams_api(hub, require_token, keepalive))
     app.include_router(conversations_api(hub, require_token))
+    app.include_router(attestation_api(hub, require_token))

@@ -9,6 +9,7 @@ from nicegui import ui
 
 from ...records import ChunkKind, StreamRecord, StreamStatus
 from ...storage import StoredMessage
+from .attestation_badge import AnswerAttestationBar
 from .message_actions import MessageActions, action_row
 from .streaming_markdown import StreamingMarkdown
 from .think_block import ThinkBlock
@@ -28,6 +29,8 @@ STATUS_COLOR = {
     StreamStatus.CONNECTING: "grey-7", StreamStatus.STREAMING: "primary", StreamStatus.PAUSED: "orange-8",
     StreamStatus.COMPLETED: "positive", StreamStatus.STOPPED: "grey-8",
 }
+# Dark mode: the bubble's background is its text colour (Quasar's chat message), set !important.
+DARK_BUBBLE = "dark:[&_.q-message-text]:!text-[#2a2b30] dark:[&_.q-message-text-content]:!text-[#e6e6e6]"
 
 
 @dataclass(frozen=True)
@@ -43,15 +46,21 @@ class AnswerMessage(ui.chat_message):
     def __init__(self, style: ThinkStyle, actions: MessageActions) -> None:
         super().__init__(name="SecretGPT", sent=False)
         self.classes("w-full sg-message").props("bg-color=grey-2")
+        # The bubble takes the row's width from the start (no jump when the answer begins) and
+        # never more: wide tables and code scroll inside their own box.
+        self.classes("[&_.q-message-container>div]:min-w-0 [&_.q-message-container>div]:grow "
+                     "[&_table]:block [&_table]:overflow-x-auto [&_table]:max-w-full [&_table]:[word-break:normal]")
+        self.classes(DARK_BUBBLE + " dark:[&_pre]:!bg-[#17181b]")
         self.actions = actions
         self.message_id: str | None = None
         self._style = style
         self.think: ThinkBlock | None = None  # made when reasoning arrives
         self._think_closed = False
+        self._has_text = False
         with self, ui.column().classes("w-full gap-1 sg-answer-wrap") as self._column:
             # Code blocks get a panel; Tailwind arbitrary variants reach the rendered <pre>.
             with ui.element("div").classes("w-full sg-answer [&_pre]:bg-white [&_pre]:p-3 [&_pre]:rounded "
-                                           "[&_pre]:overflow-x-auto").mark("answer"):
+                                           "[&_pre]:overflow-x-auto dark:[&_pre]:bg-gray-900").mark("answer"):
                 self._body = StreamingMarkdown()
             with ui.row().classes("w-full items-center gap-2 text-xs text-grey-7"):
                 self.status = ui.badge(STATUS_TEXT[StreamStatus.CONNECTING], color="grey-7") \
@@ -69,6 +78,8 @@ class AnswerMessage(ui.chat_message):
         self.message_id = message.id
         self._actions_slot.clear()
         with self._actions_slot:
+            if message.role == "assistant" and self.actions.attestation is not None:
+                AnswerAttestationBar(message, self.actions.attestation)
             action_row(message, self.actions)
 
     def show_stored(self, message: StoredMessage, conversation_id: str, owner: str) -> None:
@@ -77,6 +88,7 @@ class AnswerMessage(ui.chat_message):
         self.add(ChunkKind.THINK, message.think)
         self.close_think(record.think_seconds if record else None)
         self._body.show(message.content)
+        self._has_text = bool(message.content)
         status = message.status or StreamStatus.COMPLETED
         error = message.metadata.get("error") if status not in (StreamStatus.COMPLETED, StreamStatus.STOPPED) else None
         if status is StreamStatus.INTERRUPTED and not error:
@@ -95,6 +107,7 @@ class AnswerMessage(ui.chat_message):
             return
         if kind is ChunkKind.TEXT:
             self.close_think(think_seconds)
+            self._has_text = True
             self._body.append(text)
             return
         if self.think is None:
@@ -133,7 +146,8 @@ class AnswerMessage(ui.chat_message):
                                  "non-streaming request.")
         self.set_status(status, detail)
         if status is StreamStatus.STOPPED:
-            self.show_notice("Stopped — the answer above is partial.")
+            self.show_notice("Stopped — the answer above is partial." if self._has_text else
+                             "Stopped before any text arrived.")
         if error:
             with self._column, ui.row().classes("items-center gap-2"):
                 ui.label(error).classes("text-negative text-sm sg-error")

@@ -17,13 +17,18 @@ from ...hub.stream import ActiveStream
 from ...records import StreamStatus
 from ...services.secret_ai import SecretAIError
 from ...storage import ConversationNotFound, MessageNotFound, StoredConversation, StoredMessage
+from .announcer import Announcer
 from .answer_view import AnswerMessage, ThinkStyle
+from .attestation_badge import AttestationActions
 from .conversation_settings import ConversationSettingsPanel
 from .edit_dialog import EditDialog
 from .live_answer import LiveAnswer
-from .message_actions import MessageActions, action_row
+from .message_actions import MessageActions
+from .notices import notify
 from .preferences import Preferences
 from .scroll_follow import ScrollFollow
+from .user_message import UserMessage
+from .welcome import Welcome
 
 log = logging.getLogger(__name__)
 
@@ -42,22 +47,30 @@ class ChatDisplay:
 
 class ChatView:
     def __init__(self, hub: ChatHub, owner: str, prefs: Preferences, display: ChatDisplay,
-                 on_change: Callable[[str], Awaitable[None]] | None = None) -> None:
+                 on_change: Callable[[str], Awaitable[None]] | None = None, *, demo: bool = False) -> None:
         self.hub = hub
         self.owner = owner
         self.prefs = prefs
         self.display = display
         self.on_change = on_change  # a conversation got a new message (the list moves it up)
         self.conversation_id: str | None = prefs.conversation_id
+        self.demo = demo  # the offline demo model answers: the welcome's examples say so
+        self._sending = False  # a message is on its way to the hub (not yet a stream)
+        self._welcome_panel: Welcome | None = None
         self.live: LiveAnswer | None = None
         self._answers: list[AnswerMessage] = []
         self._consumer: asyncio.Task | None = None
         self.actions = MessageActions(regenerate=self.regenerate, continue_=self.continue_, edit=self.edit,
-                                      select=self.select_alternative)
+                                      select=self.select_alternative,
+                                      attestation=AttestationActions(hub, owner, lambda: self.conversation_id))
 
-        with ui.scroll_area().classes("w-full grow sg-scroll") as scroll:
-            self.messages = ui.column().classes("w-full max-w-4xl mx-auto gap-3 p-2")
-        with ui.column().classes("w-full max-w-4xl mx-auto gap-1"):
+        with ui.element("div").classes("relative w-full grow min-h-0"):
+            # The content as wide as the area, so long lines wrap (or scroll in their own box).
+            with ui.scroll_area().classes("w-full h-full sg-scroll [&_.q-scrollarea\\_\\_content]:!w-full") \
+                    as scroll:
+                self.messages = ui.column().classes("w-full max-w-4xl mx-auto gap-3 p-2")
+            self.scroll = ScrollFollow(scroll)
+        with ui.column().classes("w-full max-w-4xl mx-auto gap-1 shrink-0"):
             with ui.row().classes("w-full items-end no-wrap gap-2"):
                 self.input = ui.textarea(label="Message", placeholder="Ask anything — Enter sends, Shift+Enter "
                                          "adds a line").props("autogrow outlined dense input-class=max-h-48 "
@@ -66,34 +79,40 @@ class ChatView:
                 self.settings_panel = ConversationSettingsPanel(hub, owner, lambda: self.conversation_id,
                                                                 display.default_system_prompt)
                 ui.button(icon="tune", on_click=self.settings_panel.open).mark("conversation-settings") \
-                    .props("flat round aria-label='Conversation settings'").tooltip("Conversation settings")
-                self.send_button = ui.button("Send", icon="send", on_click=self.send).props("aria-label=Send")
-            with ui.row().classes("items-center gap-2"):
+                    .props("flat round aria-label='Conversation settings' title='Conversation settings'")
+                # On a phone only its icon: the message box gets the width.
+                self.send_button = ui.button("Send", icon="send", on_click=self.send).props("aria-label=Send") \
+                    .classes("max-sm:[&_.block]:!hidden")
+            # Always there, at a fixed height: the controls appearing must not move the message box.
+            with ui.row().classes("w-full items-center no-wrap gap-2 h-8 sg-stream-controls"):
                 self.stop_button = ui.button("Stop", icon="stop", on_click=self.stop) \
                     .props("outline dense color=negative aria-label=Stop")
                 self.pause_button = ui.button("Pause", icon="pause", on_click=self.toggle_pause) \
                     .props("outline dense aria-label=Pause")
-                self.status = ui.label("").classes("text-xs text-grey-7 sg-stream-status")
-        self.scroll = ScrollFollow(scroll)
+                self.status = ui.label("").classes("text-xs text-grey-7 sg-stream-status truncate")
+        self.announcer = Announcer()
         self._set_running(False)
         # The page going away must not stop the answer (it runs server-side); only our reading of it.
         ui.context.client.on_delete(self._detach)
 
     # --- conversation -------------------------------------------------------------------------
 
-    async def open(self, conversation_id: str | None) -> None:
-        """Show a stored conversation (its active thread) and re-attach to an answer still streaming."""
+    async def open(self, conversation_id: str | None, *, place: float | None = None) -> None:
+        """Show a stored conversation (its active thread) and re-attach to an answer still streaming.
+        It opens at its latest message, or at `place` (pixels from the top)."""
         self._detach()
         self.conversation_id = conversation_id
         self.prefs.conversation_id = conversation_id
         self._clear()
         self.settings_panel.reset()
         if conversation_id is None:
+            self._welcome()
             return
         try:
             opened = await self.hub.open(conversation_id, owner=self.owner)
         except ConversationNotFound:
             self.conversation_id = self.prefs.conversation_id = None
+            self._welcome()
             return
         running = opened.stream
         try:
@@ -104,9 +123,21 @@ class ChatView:
                 ui.label("Part of this conversation could not be shown.").classes("text-negative sg-error")
         if running is not None:
             self._attach(running, replay=True)
+        if place is None:
+            self.scroll.to_latest()
+        else:
+            self.scroll.keep(place)
+
+    def _welcome(self) -> None:
+        with self.messages:
+            self._welcome_panel = Welcome(self.demo, self.send_text)
+
+    def focus_message(self) -> None:
+        self.input.run_method("focus")
 
     def _clear(self) -> None:
         self.messages.clear()
+        self._welcome_panel = None
         self._answers.clear()
 
     def _render_thread(self, conversation: StoredConversation, live: ActiveStream | None,
@@ -136,9 +167,8 @@ class ChatView:
             self._answers.append(answer)
 
     def _user_bubble(self, message: StoredMessage) -> None:
-        with self.messages, ui.chat_message(name="You", sent=True).classes("sg-user").props("bg-color=blue-1"):
-            ui.label(message.content).classes("whitespace-pre-wrap break-words").mark("user-message")
-            action_row(message, self.actions).classes("justify-end w-full")
+        with self.messages:
+            UserMessage(message.content).bind(message, self.actions)
 
     def _new_answer(self) -> AnswerMessage:
         style = ThinkStyle(self.display.think_emoji, self.display.think_color, self.prefs.show_reasoning)
@@ -154,16 +184,38 @@ class ChatView:
     # --- actions ------------------------------------------------------------------------------
 
     async def send(self) -> None:
-        if self.live is not None:
+        await self.send_text(self.input.value or "")
+
+    async def send_text(self, message: str) -> None:
+        """Send `message`: drawn at once, before the conversation is created and stored; if it
+        cannot be sent, it goes back into the message box and a notice says why (never lost)."""
+        if self.live is not None or self._sending:
+            notify("Wait for this answer to finish, or stop it (Esc), then send your message.", "warning")
             return
-        message = self.input.value or ""
         try:
             self.hub.validate(message)
         except BadMessage as exc:
-            ui.notify(str(exc), type="warning")
+            notify(str(exc), "warning")
             return
-        if await self._start(message):
-            self.input.value = ""
+        self._sending = True
+        self.input.value = ""
+        if self._welcome_panel is not None:
+            self._welcome_panel.delete()
+            self._welcome_panel = None
+        with self.messages:
+            drawn = UserMessage(message)
+        self.scroll.restart()
+        self.scroll.to_end()
+        try:
+            sent = await self._start(message, drawn=drawn)
+        finally:
+            self._sending = False
+        if not sent:
+            drawn.delete()
+            if not self.input.value:
+                self.input.value = message
+            if not self.messages.default_slot.children:
+                self._welcome()
 
     async def regenerate(self, message_id: str) -> None:
         await self._start("", regenerate=message_id)
@@ -186,13 +238,15 @@ class ChatView:
 
     async def select_alternative(self, message_id: str) -> None:
         if self.live is not None or self.conversation_id is None:
-            ui.notify("Wait for the answer to finish, or stop it, before switching versions.")
+            notify("Wait for the answer to finish, or stop it, before switching versions.")
             return
         await self.hub.select_alternative(self.conversation_id, message_id, owner=self.owner)
-        await self.open(self.conversation_id)
+        # The reader stays where they were, not at the end or the top.
+        await self.open(self.conversation_id, place=self.scroll.position)
 
-    async def _start(self, message: str, **variant: str) -> bool:
-        """Ask the model. `variant`: regenerate=, edit= or continue_from= a message id."""
+    async def _start(self, message: str, drawn: UserMessage | None = None, **variant: str) -> bool:
+        """Ask the model. `variant`: regenerate=, edit= or continue_from= a message id. `drawn`:
+        the new message, already on the page."""
         if self.live is not None:
             return False
         chosen: dict[str, Any] = self.settings_panel.for_new_conversation() if self.conversation_id is None else {}
@@ -202,7 +256,7 @@ class ChatView:
                 streaming=self.prefs.streaming, **variant, **chosen)
         except (BadMessage, TooManyStreams, ConversationNotFound, MessageNotFound, SecretAIError) as exc:
             # Nothing was sent: the text stays where it was.
-            ui.notify(getattr(exc, "message", None) or str(exc), type="negative", multi_line=True)
+            notify(getattr(exc, "message", None) or str(exc), "negative")
             return False
         self.conversation_id = self.prefs.conversation_id = stream.conversation_id
         if variant:
@@ -213,9 +267,12 @@ class ChatView:
             self._render_thread(conversation, stream)
         else:
             now = datetime.now(timezone.utc)
-            self._user_bubble(StoredMessage(id=stream.user_message_id or "", role="user", content=message,
-                                            created_at=now, updated_at=now,
-                                            sibling_ids=[stream.user_message_id or ""]))
+            stored = StoredMessage(id=stream.user_message_id or "", role="user", content=message,
+                                   created_at=now, updated_at=now, sibling_ids=[stream.user_message_id or ""])
+            if drawn is None or drawn.is_deleted:
+                self._user_bubble(stored)
+            else:
+                drawn.bind(stored, self.actions)
         self._attach(stream, replay=False)
         if self.on_change is not None:
             await self.on_change(stream.conversation_id)
@@ -245,6 +302,8 @@ class ChatView:
         self.scroll.restart()
         self._set_running(True)
         self._show_pause_state(stream.paused)
+        if not replay:
+            self.announcer.started()
         self._consumer = background_tasks.create(self._consume(self.live, replay), name=f"ui-{stream.id}")
 
     def _detach(self) -> None:
@@ -267,6 +326,7 @@ class ChatView:
                                    "The page failed to show this answer; it is kept on the server.")
             except Exception:  # never loop on the error path: the controls must come back
                 log.exception("showing the failure of stream %s failed too", live.stream.id)
+            self.announcer.ended(None)
             self._stream_ended()
 
     async def _finish(self, live: LiveAnswer, data: dict[str, Any]) -> None:
@@ -274,6 +334,7 @@ class ChatView:
         record = stream.record()
         error = data.get("message") if record.status not in (StreamStatus.COMPLETED, StreamStatus.STOPPED) else None
         answer.finish(record, record.status, error)
+        self.announcer.ended(record.status)
         self.scroll.to_end()
         self._stream_ended()
         await stream.wait_saved()
@@ -306,4 +367,6 @@ class ChatView:
         self.pause_button.text = label
         self.pause_button.props(f"aria-label={label} icon={'play_arrow' if paused else 'pause'}")
         if self.live is not None:
-            self.live.answer.set_status(StreamStatus.PAUSED if paused else self.live.stream.status)
+            status = StreamStatus.PAUSED if paused else self.live.stream.status
+            self.live.answer.set_status(status)
+            self.status.text = self.live.answer.status.text  # one status: paused means paused

@@ -1,4 +1,5 @@
-"""The left drawer: conversations (newest first), search, rename, delete, export and import."""
+"""The left drawer: conversations (newest first), search, and per conversation rename, delete and
+export; export all and import."""
 
 from __future__ import annotations
 
@@ -6,10 +7,12 @@ import json
 import re
 from collections.abc import Awaitable, Callable
 
-from nicegui import events, ui
+from nicegui import ui
 
 from ...hub.chat_hub import ChatHub, ConversationBusy
-from ...storage import ConversationNotFound, ConversationSummary, InvalidImport
+from ...storage import ConversationNotFound, ConversationSummary
+from .import_dialog import ImportDialog
+from .notices import notify
 
 Open = Callable[[str | None], Awaitable[None]]
 
@@ -20,11 +23,14 @@ def export_filename(title: str, suffix: str) -> str:
 
 
 PAGE = 40  # items shown at first; "Show more" adds as many again
+_OWN_CLICK_JS = "(e) => { e.stopPropagation(); emit(); }"
+_ACTIVE_CLASSES = "sg-active font-medium bg-blue-100 text-blue-900 dark:bg-blue-900 dark:text-blue-100"
 
 
 class ConversationDrawer(ui.left_drawer):
-    """Items are light (three elements, no per-item menu) and updated in place: switching moves a
-    highlight and a new answer moves one item to the top, instead of rebuilding the list."""
+    """Items are light (a title and a ⋮ button; the menu is made when the ⋮ is clicked) and
+    updated in place: switching moves a highlight and a new answer moves one item to the top,
+    instead of rebuilding the list. Each item's menu acts on that item's conversation."""
 
     def __init__(self, hub: ChatHub, owner: str, current: Callable[[], str | None], open_conversation: Open) -> None:
         super().__init__(value=True)
@@ -37,17 +43,10 @@ class ConversationDrawer(ui.left_drawer):
         self._titles: dict[str, str] = {}
         self._active: str | None = None
         self._shown = PAGE
+        self._menu: ui.menu | None = None  # the one open item menu (made on demand)
         with self:
-            with ui.row().classes("w-full no-wrap gap-1"):
-                ui.button("New chat", icon="add", on_click=lambda: self._open(None)) \
-                    .props("outline no-caps aria-label='New chat'").classes("grow")
-                with ui.button(icon="more_vert").props("flat dense round aria-label='Conversation actions'") \
-                        .mark("conversation-actions") as self.menu_button:
-                    with ui.menu():
-                        ui.menu_item("Rename", on_click=self.ask_rename).mark("menu-rename")
-                        ui.menu_item("Export JSON", on_click=lambda: self.export("json")).mark("menu-export-json")
-                        ui.menu_item("Export Markdown", on_click=lambda: self.export("md")).mark("menu-export-md")
-                        ui.menu_item("Delete", on_click=self.ask_delete).mark("menu-delete")
+            ui.button("New chat", icon="add", on_click=lambda: self._open(None)) \
+                .props("outline no-caps aria-label='New chat'").classes("w-full")
             self.search = ui.input(placeholder="Search conversations", on_change=self.refresh) \
                 .props("dense outlined clearable debounce=300 aria-label='Search conversations'") \
                 .classes("w-full")
@@ -62,7 +61,6 @@ class ConversationDrawer(ui.left_drawer):
                 ui.button("Import", icon="upload", on_click=self.ask_import) \
                     .props("flat dense no-caps size=sm aria-label=Import")
         self.more.visible = False
-        self.menu_button.set_enabled(False)
 
     async def refresh(self) -> None:
         """Rebuild the list (first load, search, rename, delete, import)."""
@@ -92,7 +90,6 @@ class ConversationDrawer(ui.left_drawer):
         self._active = conversation_id
         if conversation_id in self._items:
             self._items[conversation_id].props("active")
-        self.menu_button.set_enabled(conversation_id is not None)
 
     async def touched(self, conversation_id: str) -> None:
         """A conversation got a new message: it goes to the top."""
@@ -114,18 +111,37 @@ class ConversationDrawer(ui.left_drawer):
 
     def _item(self, summary: ConversationSummary) -> ui.item:
         conversation_id = summary.id
-        with ui.item(on_click=lambda: self._open(conversation_id)).props("clickable") \
-                .classes("sg-conversation rounded").mark("conversation-" + "-".join(summary.title.split())) as item:
-            with ui.item_section().props(f"title='{summary.updated_at.astimezone():%d %b %Y %H:%M}'"):
-                ui.item_label(summary.title).props("lines=1").mark("conversation-title")
+        slug = "-".join(summary.title.split())
+        with ui.item(on_click=lambda: self._open(conversation_id)) \
+                .props(f"clickable active-class='{_ACTIVE_CLASSES}'").classes("sg-conversation rounded pr-0") \
+                .mark("conversation-" + slug) as item:
+            with ui.item_section().classes("min-w-0") as section:
+                ui.item_label(summary.title).classes("ellipsis").mark("conversation-title")
+            # The whole title on hover (the list shows one line of it).
+            section.props["title"] = f"{summary.title}\n{summary.updated_at.astimezone():%d %b %Y %H:%M}"
+            with ui.item_section().props("side").classes("pl-0"):
+                # The click opens this item's menu, not the conversation: it must not reach the item.
+                actions = ui.button(icon="more_vert").props("flat dense round size=sm").classes("text-grey-7") \
+                    .mark("conversation-actions", "actions-" + slug) \
+                    .on("click", lambda e: self._show_menu(e.sender, conversation_id), js_handler=_OWN_CLICK_JS)
+                actions.props["aria-label"] = actions.props["title"] = f"Actions for “{summary.title}”"
         self._items[conversation_id] = item
         self._titles[conversation_id] = summary.title
         return item
 
-    async def ask_rename(self) -> None:
-        conversation_id = self._current()
-        if conversation_id is None:
-            return
+    def _show_menu(self, anchor: ui.element, conversation_id: str) -> None:
+        """The actions of one conversation; made when asked for (items stay light), one at a time."""
+        if self._menu is not None and not self._menu.is_deleted:
+            self._menu.delete()
+        with anchor, ui.menu().props("no-parent-event") as self._menu:
+            ui.menu_item("Rename", on_click=lambda: self.ask_rename(conversation_id)).mark("menu-rename")
+            ui.menu_item("Export JSON", on_click=lambda: self.export(conversation_id, "json")).mark("menu-export-json")
+            ui.menu_item("Export Markdown", on_click=lambda: self.export(conversation_id, "md")) \
+                .mark("menu-export-md")
+            ui.menu_item("Delete", on_click=lambda: self.ask_delete(conversation_id)).mark("menu-delete")
+        self._menu.open()
+
+    async def ask_rename(self, conversation_id: str) -> None:
         with ui.dialog() as dialog, ui.card().classes("w-96"):
             ui.label("Rename conversation").classes("text-lg")
             name = ui.input("Title", value=self._titles.get(conversation_id, "")).props("autofocus outlined").classes("w-full")
@@ -140,13 +156,10 @@ class ConversationDrawer(ui.left_drawer):
         try:
             await self.hub.rename(conversation_id, title, owner=self.owner)
         except (ValueError, ConversationNotFound) as exc:
-            ui.notify(str(exc) or "That conversation no longer exists.", type="warning")
+            notify(str(exc) or "That conversation no longer exists.", "warning")
         await self.refresh()
 
-    async def ask_delete(self) -> None:
-        conversation_id = self._current()
-        if conversation_id is None:
-            return
+    async def ask_delete(self, conversation_id: str) -> None:
         with ui.dialog() as dialog, ui.card():
             ui.label(f"Delete “{self._titles.get(conversation_id, 'this conversation')}”?").classes("text-lg")
             ui.label("Its messages and answers are removed for good.").classes("text-grey-8")
@@ -160,50 +173,35 @@ class ConversationDrawer(ui.left_drawer):
         try:
             await self.hub.delete(conversation_id, owner=self.owner)
         except ConversationBusy as exc:  # the same rule as the API's 409
-            ui.notify(str(exc), type="warning")
+            notify(str(exc), "warning")
             return
         except ConversationNotFound:
             pass
-        await self._open(None)
+        if conversation_id == self._current():
+            await self._open(None)
         await self.refresh()
 
-    async def export(self, kind: str) -> None:
-        conversation_id = self._current()
-        if conversation_id is None:
-            return
+    async def export(self, conversation_id: str, kind: str) -> None:
         title = self._titles.get(conversation_id, "conversation")
         try:
             if kind == "json":
                 exported = await self.hub.export_json(conversation_id, owner=self.owner)
                 data = json.dumps(exported, ensure_ascii=False, indent=2)
-                ui.download.content(data, export_filename(title, "json"), "application/json")
+                ui.download.content(data.encode(), export_filename(title, "json"), "application/json")
             else:
                 text = await self.hub.export_markdown(conversation_id, owner=self.owner)
-                ui.download.content(text, export_filename(title, "md"), "text/markdown")
+                ui.download.content(text.encode(), export_filename(title, "md"), "text/markdown")
         except ConversationNotFound:
-            ui.notify("That conversation no longer exists.", type="warning")
+            notify("That conversation no longer exists.", "warning")
 
     async def export_all(self) -> None:
         data = json.dumps(await self.hub.export_all(owner=self.owner), ensure_ascii=False, indent=2)
         ui.download.content(data, "secretgpt-conversations.json", "application/json")
 
     async def ask_import(self) -> None:
-        with ui.dialog() as dialog, ui.card().classes("w-96"):
-            ui.label("Import conversations").classes("text-lg")
-            ui.label("A JSON file exported from SecretGPT (one conversation or all).").classes("text-grey-8")
-            ui.upload(on_upload=lambda e: self._import(e, dialog), auto_upload=True, max_file_size=50_000_000) \
-                .props("accept=.json,application/json").classes("w-full")
-            ui.button("Close", on_click=dialog.close).props("flat")
-        dialog.open()
-
-    async def _import(self, event: events.UploadEventArguments, dialog: ui.dialog) -> None:
-        try:
-            ids = await self.hub.import_json(await event.file.read(), owner=self.owner)
-        except InvalidImport as exc:
-            ui.notify(f"Nothing was imported: {exc}", type="negative", multi_line=True)
-            return
-        dialog.close()
-        ui.notify(f"Imported {len(ids)} conversation{'s' if len(ids) != 1 else ''}.", type="positive")
-        await self.refresh()
-        if ids:
-            await self._open(ids[0])
+        dialog = ImportDialog(self.hub, self.owner)
+        imported = await dialog
+        dialog.delete()
+        if imported:
+            await self.refresh()
+            await self._open(imported[0])

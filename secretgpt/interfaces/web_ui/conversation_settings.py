@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from ...hub.chat_hub import ChatHub
 from ...records import ConversationSettings, GenerationOptions
 from ...storage import ConversationNotFound
+from .notices import notify
 
 # field -> (label, hint)
 FIELDS = {
@@ -66,7 +67,7 @@ class ConversationSettingsPanel:
         else:
             await self.hub.update_conversation(conversation_id, owner=self.owner, system=chosen.system,
                                                options=chosen.options)
-        ui.notify("Conversation settings saved.", type="positive")
+        notify("Conversation settings saved.", "positive")
 
 
 class SettingsDialog(ui.dialog):
@@ -109,7 +110,7 @@ class SettingsDialog(ui.dialog):
                 name = str(error["loc"][-1]) if error["loc"] else ""
                 if name in self.numbers:
                     self.numbers[name].error = error["msg"]
-            ui.notify("; ".join(str(e["msg"]) for e in exc.errors()), type="warning", multi_line=True)
+            notify("; ".join(str(e["msg"]) for e in exc.errors()), "warning")
             return
         self.submit(settings)
 

@@ -80,6 +80,8 @@ class LiveAnswer:
     def _show_status(self) -> None:
         stream = self.stream
         rate = stream.tokens_per_second
-        detail = f"{rate:.0f} tok/s" if rate is not None and stream.status is StreamStatus.STREAMING else ""
-        self.answer.set_status(stream.status, detail)
+        # One status: while paused it says so, never a streaming rate.
+        status = StreamStatus.PAUSED if stream.paused else stream.status
+        detail = f"{rate:.0f} tok/s" if rate is not None and status is StreamStatus.STREAMING else ""
+        self.answer.set_status(status, detail)
         self._on_status(f"{self.answer.status.text} {detail}".strip())

@@ -8,7 +8,11 @@ off, shows any HTML in the text as text. On top of it:
   "Load image" button carrying the address, see `streaming_markdown`); only small `data:` images
   are shown inline;
 - links keep markdown-it's scheme check (`javascript:` and friends are dropped) and get
-  `rel="noopener noreferrer nofollow"`.
+  `rel="noopener noreferrer nofollow"`;
+- a fenced code block gets a header with its language and a "Copy" button (one listener on the
+  container sends the code to the server, see `streaming_markdown`), up to `MAX_CODE_HEADERS`
+  per block;
+- `$…$` and `$$…$$` become MathML (`markdown_math`, bounded the same way).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from pygments.formatters import HtmlFormatter
 from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
+from . import markdown_math
 from .markdown_blocks import close_open_fence
 
 log = logging.getLogger(__name__)
@@ -36,6 +41,7 @@ MAX_BLOCK_CHARS = 64_000  # one block's worst case stays near 2 s of CPU (unmatc
 MAX_NESTING = 40  # markdown-it nesting levels (a nested list costs 2); deeper blocks show as text
 MAX_INLINE_IMAGE_CHARS = 48_000  # a `data:` image longer than this is not shown (< MAX_BLOCK_CHARS)
 MAX_HIGHLIGHT_CHARS = 20_000  # longer code is shown unhighlighted (Pygments is regex-driven)
+MAX_CODE_HEADERS = 64  # code blocks per block that get a header (10 000 tiny fences must not get 10 000)
 
 # Rough CPU cost of rendering, in units of the cost of a plain character (measured: unmatched
 # brackets cost ~60×, emphasis and table pipes ~10–16×). Used to decide what runs off the loop.
@@ -46,8 +52,15 @@ _PLACEHOLDER_RE_TEMPLATE = r'<span class="sg-image[^"]*" data-sg-image="{url}" d
 _PLACEHOLDER_CLASSES = ("sg-image inline-flex flex-wrap items-center gap-2 px-2 py-1 my-1 rounded "
                         "border border-dashed border-gray-400 bg-grey-1 text-sm text-grey-9")
 _BUTTON_CLASSES = "sg-load-image px-2 rounded border border-gray-400 bg-white text-primary cursor-pointer"
+# A Material icon, not 🖼 (which shows as a box without an emoji font).
+_IMAGE_ICON = '<i class="q-icon material-icons text-base" aria-hidden="true">image</i>'
 _DATA_IMAGE_RE = re.compile(r"^data:image/(gif|png|jpeg|webp);", re.IGNORECASE)
 _LANG_RE = re.compile(r"^[\w+#.-]{1,40}$")
+_COPY_MARK = "data-sg-copy"
+_CODE_CLASSES = "sg-code my-2 rounded border border-gray-300 dark:border-gray-700 overflow-hidden"
+_CODE_HEAD_CLASSES = ("sg-code-head flex items-center justify-between gap-2 px-3 py-1 text-xs "
+                      "bg-gray-200 text-gray-700 dark:bg-gray-800 dark:text-gray-300")
+_COPY_CLASSES = "sg-copy-code px-2 rounded cursor-pointer hover:bg-gray-300 dark:hover:bg-gray-700"
 
 
 def render_markdown(text: str) -> str:
@@ -74,7 +87,13 @@ def render_cost(text: str) -> int:
     """An estimate of `render_markdown(text)`'s CPU, in plain-character units (cheap to compute)."""
     if len(text) > MAX_BLOCK_CHARS:
         return len(text) // 50  # only escaped
-    return len(text) + sum(weight * text.count(char) for char, weight in _COSTLY_CHARS.items())
+    return (len(text) + sum(weight * text.count(char) for char, weight in _COSTLY_CHARS.items())
+            + markdown_math.math_cost(text))
+
+
+def has_code_block(rendered: str) -> bool:
+    """Whether the HTML holds a code block with a Copy button."""
+    return _COPY_MARK in rendered
 
 
 def has_image_placeholder(rendered: str) -> bool:
@@ -88,7 +107,7 @@ def image_placeholder(url: str, alt: str, note: str = "", failed: bool = False) 
     note_class = "text-negative" if failed else "text-grey-8"
     note_html = f'<small class="sg-image-note {note_class}">{html.escape(note)}</small>' if note else ""
     return (f'<span class="{_PLACEHOLDER_CLASSES}" data-sg-image="{attr}" data-alt="{alt_html}">'
-            f'<span aria-hidden="true">🖼</span><em>{alt_html or "image"}</em>'
+            f'{_IMAGE_ICON}<em>{alt_html or "image"}</em>'
             f'<small class="text-grey-7">{html.escape(image_host(url))}</small>{note_html}'
             f'<button type="button" class="{_BUTTON_CLASSES}" data-sg-image="{attr}" '
             f'title="SecretGPT fetches this image for you">Load image</button></span>')
@@ -96,7 +115,7 @@ def image_placeholder(url: str, alt: str, note: str = "", failed: bool = False) 
 
 def unavailable_image(alt: str, why: str) -> str:
     """An image that is not shown and cannot be loaded (no address to fetch it from)."""
-    return (f'<span class="{_PLACEHOLDER_CLASSES}"><span aria-hidden="true">🖼</span>'
+    return (f'<span class="{_PLACEHOLDER_CLASSES}">{_IMAGE_ICON}'
             f'<em>{html.escape(alt) or "image"}</em><small class="text-grey-7">{html.escape(why)}</small></span>')
 
 
@@ -151,6 +170,20 @@ class _SafeRenderer(RendererHTML):
         # Relative addresses resolve against this app: none of its pages is an image worth a GET.
         return unavailable_image(alt, "not loaded: a relative address")
 
+    def fence(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        """The code, under a header with its language and a Copy button."""
+        code = super().fence(tokens, idx, options, env)
+        shown = env.get("sg_code_headers", 0)
+        if shown >= MAX_CODE_HEADERS:
+            return code
+        env["sg_code_headers"] = shown + 1
+        lang = tokens[idx].info.strip().split(maxsplit=1)[0] if tokens[idx].info.strip() else ""
+        label = html.escape(lang) if _LANG_RE.match(lang) else "code"
+        return (f'<div class="{_CODE_CLASSES}"><div class="{_CODE_HEAD_CLASSES}">'
+                f'<span class="sg-code-lang font-mono">{label}</span>'
+                f'<button type="button" class="{_COPY_CLASSES}" {_COPY_MARK}="" title="Copy this code" '
+                f'aria-label="Copy code">Copy</button></div>{code}</div>\n')
+
     def link_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
         tokens[idx].attrSet("rel", "noopener noreferrer nofollow")
         return self.renderToken(tokens, idx, options, env)
@@ -172,3 +205,4 @@ _FORMATTER = HtmlFormatter(nowrap=True)
 _MD = MarkdownIt("commonmark", {"html": False, "breaks": True, "maxNesting": MAX_NESTING,
                                 "highlight": _highlight}, renderer_cls=_SafeRenderer)
 _MD.enable(["table", "strikethrough"])
+markdown_math.install(_MD)

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from nicegui import ui
 
 from ...storage import StoredMessage
+from .notices import notify
 
 Action = Callable[[str], Awaitable[None]]
 
@@ -21,11 +23,14 @@ class MessageActions:
     continue_: Action
     edit: Action
     select: Action
+    # Answers' attestation badge and "Download proof" (attestation_badge.AttestationActions).
+    attestation: Any = None
 
 
-async def copy_text(text: str) -> None:
-    await ui.clipboard.write(text)  # type: ignore[func-returns-value]
-    ui.notify("Copied", type="positive", timeout=1000)
+def copy_text(text: str) -> None:
+    """Into the browser's clipboard (`ui.clipboard.write` only sends the JavaScript: not awaitable)."""
+    ui.clipboard.write(text)
+    notify("Copied", "positive", timeout=1000)
 
 
 def action_row(message: StoredMessage, actions: MessageActions) -> ui.row:

@@ -6,10 +6,34 @@ from nicegui import app, ui
 
 from ...config import Settings
 from ...hub.chat_hub import ChatHub
+from .attestation_badge import HostBadge
 from .chat_view import ChatDisplay, ChatView
 from .conversation_drawer import ConversationDrawer
+from .page_header import FOCUS_RING, page_header
 from .preferences import Preferences
+from .proof_dialog import ProofSettings
 from .settings_drawer import SettingsDrawer
+from .shortcuts import ShortcutActions, Shortcuts
+from .theme import Theme
+
+NARROW = 1024  # px: below this the drawers overlay the chat (Quasar's drawer breakpoint)
+
+
+async def is_narrow() -> bool:
+    """Whether the browser's window is narrow (a phone); a browser that does not answer is not."""
+    try:
+        return float(await ui.run_javascript("window.innerWidth")) < NARROW
+    except (TimeoutError, TypeError, ValueError):
+        return False
+
+
+def _fill_settings(drawer: SettingsDrawer, hub: ChatHub, theme: Theme) -> None:
+    """What the settings drawer holds beyond the model's settings: proofs and the theme."""
+    drawer.classes("dark:!bg-[#1d1e21]")
+    with drawer:
+        ProofSettings(hub)
+        ui.label("Theme").classes("text-sm mt-2")
+        theme.selector()
 
 
 def register_page(hub: ChatHub, settings: Settings) -> None:
@@ -22,39 +46,55 @@ def register_page(hub: ChatHub, settings: Settings) -> None:
         catalog = hub.catalog
         prefs = Preferences(app.storage.user, settings)
         owner = "web:" + str(app.storage.browser["id"])
-        ui.query(".nicegui-content").classes("h-[calc(100vh-64px)] p-2 no-wrap")
-
-        with ui.header().classes("items-center bg-grey-9 q-py-sm"):
-            menu_button = ui.button(icon="menu").props("flat round color=white aria-label=Conversations")
-            ui.label("🔒 SecretGPT").classes("text-lg font-medium")
-            model_label = ui.label("").classes("text-sm text-grey-4 sg-model")
-            demo_badge = ui.badge("Demo model (offline)", color="orange").classes("sg-demo") \
-                .props("aria-label='Demo model (offline)'")
-            ui.space()
-            settings_button = ui.button(icon="settings").props("flat round color=white aria-label=Settings") \
-                .tooltip("Settings")
+        theme = Theme(app.storage.user)
+        # The chat fills the page Quasar lays out below the header (its real height, whatever the
+        # header's): the message list scrolls inside, the message box stays at the bottom.
+        ui.context.client.page_container.default_slot.children[0].classes("relative")
+        ui.context.client.content.classes("absolute-full no-wrap p-2 gap-2")
+        header = page_header()
+        with header.status:
+            host_badge = HostBadge(hub, lambda: prefs.model)
         banner = ui.label("").classes("w-full text-center text-negative text-sm sg-banner")
 
-        chat = ChatView(hub, owner, prefs, display)
+        chat = ChatView(hub, owner, prefs, display, demo=catalog.demo)
         conversations = ConversationDrawer(hub, owner, lambda: chat.conversation_id,
                                            open_conversation=lambda cid: open_conversation(cid))
+        # Open on a wide screen, closed on a phone: Quasar decides from the width as it draws the
+        # page (no question to the browser, no drawer flashing over the chat).
+        conversations.value = False
+        conversations.props("show-if-above")
         drawer = SettingsDrawer(app.storage.user, catalog, chat.set_show_reasoning)
-        settings_button.on_click(drawer.toggle)
-        menu_button.on_click(conversations.toggle)
+        _fill_settings(drawer, hub, theme)
+        conversations.classes("dark:!bg-[#1d1e21]")
+        shortcuts = Shortcuts(ShortcutActions(stop=chat.stop, focus_message=chat.focus_message,
+                                              new_chat=lambda: open_conversation(None)))
+        with header.end:
+            theme.button().classes(FOCUS_RING)
+            shortcuts.button().classes(FOCUS_RING)
+        header.settings_button.on_click(drawer.toggle)
+        header.menu_button.on_click(conversations.toggle)
 
         async def open_conversation(conversation_id: str | None) -> None:
             await chat.open(conversation_id)
             conversations.highlight(chat.conversation_id)
+            # On a phone the list covers the chat: a pick closes it (on a desktop it stays).
+            if await is_narrow():
+                conversations.hide()
+            chat.focus_message()
 
         chat.on_change = conversations.touched
 
         def show_catalog() -> None:
             current = hub.catalog
-            model_label.text = ", ".join(current.names[:1]) or "no model"
-            demo_badge.visible = current.demo
+            header.model_label.text = ", ".join(current.names[:1]) or "no model"
             banner.text = current.error or ""
             banner.visible = bool(current.error) and not current.models
             drawer.refresh_models(current)
+            host_badge.refresh()
+            # The host badge says "Demo model — not a confidential VM" itself; the plain demo
+            # badge stands in only while there is no host to show.
+            header.demo_badge.visible = current.demo and not host_badge.visible
+            chat.demo = current.demo
 
         show_catalog()
         # Discovery runs in the background at start-up; show its outcome when it lands.

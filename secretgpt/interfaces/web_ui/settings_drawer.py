@@ -16,7 +16,10 @@ class SettingsDrawer(ui.right_drawer):
         super().__init__(value=False)
         self.classes("bg-grey-1 sg-settings").props("bordered width=300")
         with self:
-            ui.label("Settings").classes("text-lg font-medium")
+            with ui.row().classes("w-full items-center no-wrap"):
+                ui.label("Settings").classes("text-lg font-medium grow")
+                ui.button(icon="close", on_click=self.hide).props("flat round dense aria-label='Close settings'") \
+                    .mark("close-settings")
             ui.switch("Streaming").bind_value(storage, "streaming").props("aria-label=Streaming")
             ui.label("Off: the whole answer appears at once.").classes("text-xs text-grey-7 -mt-2")
             ui.label("Typing speed").classes("text-sm mt-2")

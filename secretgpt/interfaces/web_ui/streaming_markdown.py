@@ -9,7 +9,8 @@ costing O(n²)).
 Rendering is bounded (`markdown_render`), and a block whose estimated cost is high renders on a
 worker thread, so one hostile answer cannot stall the server's other pages and requests.
 Remote images arrive as placeholders; a click on "Load image" fetches that one image through the
-app (`remote_image`) and shows it in place.
+app (`remote_image`) and shows it in place. A click on a code block's "Copy" sends that block's
+text to the server, which writes it to the clipboard as the answer's own Copy does.
 """
 
 from __future__ import annotations
@@ -22,12 +23,14 @@ from nicegui.events import GenericEventArguments
 from .markdown_blocks import MarkdownBlockSplitter, displayable_tail
 from .markdown_render import (
     MAX_BLOCK_CHARS,
+    has_code_block,
     has_image_placeholder,
     render_cost,
     render_markdown,
     replace_image_placeholder,
     shows_image_placeholder,
 )
+from .message_actions import copy_text
 from .remote_image import ImageFetchError, fetch_image
 
 BLOCKS_PER_GROUP = 16  # bounds the children list a container update carries
@@ -42,6 +45,9 @@ SEGMENT_CHARS = 16_000  # blocks settling together (a burst, history) share an e
 # serialisation drops DOM nodes, so `event.target` itself cannot be sent).
 _LOAD_IMAGE_JS = ("(e) => { const b = e.target.closest('button[data-sg-image]');"
                   " if (b) { e.preventDefault(); emit(b.dataset.sgImage); } }")
+# The same for a code block's Copy button: the code's text, as the browser shows it.
+_COPY_CODE_JS = ("(e) => { const b = e.target.closest('button[data-sg-copy]');"
+                 " if (b) { e.preventDefault(); emit(b.closest('.sg-code').querySelector('pre').textContent); } }")
 
 
 class _TurnBudget:
@@ -107,6 +113,7 @@ class StreamingMarkdown:
         self._tail_version = 0  # a tail rendered on a thread is shown only if nothing newer was
         self._tail_rendering = False
         self._image_elements: list[RenderedMarkdown] = []  # elements showing image placeholders
+        self._copy_listening = False
         self._loaded: dict[str, str] = {}  # image address → its data: URL, once the reader loaded it
         self._loading: set[str] = set()
         self._pending: list[tuple[RenderedMarkdown, str]] = []  # waiting for the worker thread
@@ -235,7 +242,19 @@ class StreamingMarkdown:
             if not self._image_elements:
                 self.root.on("click", self._load_image, js_handler=_LOAD_IMAGE_JS)
             self._image_elements.append(element)
+        if not self._copy_listening and has_code_block(rendered):
+            self._copy_listening = True
+            self.root.on("click", self._copy_code, js_handler=_COPY_CODE_JS)
         return rendered
+
+    # --- a code block's "Copy" ----------------------------------------------------------------
+
+    @staticmethod
+    def _copy_code(event: GenericEventArguments) -> None:
+        # Unlike "Load image", nothing is checked against the text: the browser only asks to put
+        # text into its own clipboard, which it could do without the server.
+        if isinstance(event.args, str) and event.args:
+            copy_text(event.args)
 
     # --- "Load image" -------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ wiring step:
 - API and page: `hosts()`, `is_checking()`, `attest(origin, force=True)`; `AttestationStatus`
   and `HostAttestation` are the pydantic shapes to return;
 - settings: `config.AttestationSettings` (`SECRET_AI_CA_BUNDLE`, `ATTESTATION_TTL`,
-  `SECRETVM_PCCS_URL`), to be folded into `secretgpt.config.Settings`.
+  `SECRETVM_PCCS_URL`), read by `secretgpt.config.Settings` and handed here as `Settings.attestation`.
 """
 
 from .capture import (

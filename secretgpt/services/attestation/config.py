@@ -1,54 +1,49 @@
-"""Settings of attestation and of trust in model hosts' TLS certificates.
+"""What attestation needs of the settings, and how those values are checked.
 
-Seam: these fields belong in `secretgpt.config.Settings`; they live here until the wiring step
-moves them (the env keys stay the same), so this package does not depend on code being moved.
+The values are read once, by `secretgpt.config.Settings` (env keys SECRET_AI_CA_BUNDLE,
+ATTESTATION_TTL, SECRETVM_PCCS_URL), which hands them here as `Settings.attestation`; this
+package reads no environment of its own.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, field_validator
 
 DEFAULT_PCCS_URL = "https://pccs.scrtlabs.com"  # secretvm-verify's default PCCS
 
 
-def _env(name: str) -> AliasChoices:
-    return AliasChoices(name, name.lower())
+def readable_ca_bundle(value: Path | None) -> Path | None:
+    if value is None:
+        return None
+    value = value.expanduser()
+    if not value.is_file():
+        raise ValueError(f"{value} is not a file (SECRET_AI_CA_BUNDLE names a PEM file of CA certificates)")
+    return value
 
 
-class AttestationSettings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True, case_sensitive=False
-    )
+def pccs_url(value: object) -> object:
+    if isinstance(value, str):
+        return value.strip().rstrip("/") or DEFAULT_PCCS_URL
+    return value
 
+
+class AttestationSettings(BaseModel):
     # A CA file (PEM) trusted for model hosts instead of the default store: self-hosted SecretVMs
     # with a private CA, and tests. Used by both model paths and by evidence fetching.
-    secret_ai_ca_bundle: Path | None = Field(None, validation_alias=_env("SECRET_AI_CA_BUNDLE"))
+    secret_ai_ca_bundle: Path | None = None
     # How long an attestation stands before the host is attested again (seconds).
-    attestation_ttl: float = Field(3600.0, gt=0, validation_alias=_env("ATTESTATION_TTL"))
+    attestation_ttl: float = Field(3600.0, gt=0)
     # Where Intel's collateral (TCB info, QE identity, CRLs) for TDX quotes comes from.
-    secretvm_pccs_url: str = Field(DEFAULT_PCCS_URL, validation_alias=_env("SECRETVM_PCCS_URL"))
-
-    @field_validator("secret_ai_ca_bundle", mode="before")
-    @classmethod
-    def _blank_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+    secretvm_pccs_url: str = DEFAULT_PCCS_URL
 
     @field_validator("secret_ai_ca_bundle", mode="after")
     @classmethod
     def _readable_file(cls, value: Path | None) -> Path | None:
-        if value is None:
-            return None
-        value = value.expanduser()
-        if not value.is_file():
-            raise ValueError(f"{value} is not a file (SECRET_AI_CA_BUNDLE names a PEM file of CA certificates)")
-        return value
+        return readable_ca_bundle(value)
 
     @field_validator("secretvm_pccs_url", mode="before")
     @classmethod
     def _default_pccs(cls, value: object) -> object:
-        if isinstance(value, str):
-            return value.strip().rstrip("/") or DEFAULT_PCCS_URL
-        return value
+        return pccs_url(value)

@@ -17,6 +17,7 @@ Concurrent callers share one in-flight attestation per host.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import contextlib
 import logging
 import time
@@ -55,11 +56,12 @@ class AttestationService:
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
         self._inflight: dict[str, asyncio.Task[HostAttestation]] = {}
+        self._closed = False  # shutting down: nothing new is started
 
     def observe(self, origin: str, certificate_der: bytes | None = None) -> None:
         """Start attesting `origin` in the background if it needs it; returns at once."""
         origin = origin_of(origin)
-        if origin.startswith("https://") and self._stale(origin, certificate_der):
+        if origin.startswith("https://") and not self._closed and self._stale(origin, certificate_der):
             self._start(origin)
 
     async def attest(self, origin: str, *, force: bool = False) -> HostAttestation:
@@ -79,6 +81,8 @@ class AttestationService:
         origin = origin_of(origin)
         if origin.startswith("http://"):
             return unverified(origin, PLAIN_HTTP_REASON)
+        if self._closed:
+            return unverified(origin, "the app shut down before the host was attested")
         self.observe(origin, certificate_der)
         task = self._inflight.get(origin)
         if task is not None:
@@ -106,6 +110,7 @@ class AttestationService:
         return origin_of(origin) in self._inflight
 
     async def aclose(self) -> None:
+        self._closed = True
         for task in list(self._inflight.values()):
             task.cancel()
         for task in list(self._inflight.values()):
@@ -132,7 +137,11 @@ class AttestationService:
     def _start(self, origin: str) -> asyncio.Task[HostAttestation]:
         task = self._inflight.get(origin)
         if task is None:
-            task = asyncio.get_running_loop().create_task(self._run(origin), name=f"attest {origin}")
+            # A fresh context: started from inside an answer, the task would otherwise inherit the
+            # answer's certificate log, and the evidence downloads' certificates would land in it
+            # as if they were the connection that streamed the answer.
+            task = asyncio.get_running_loop().create_task(self._run(origin), name=f"attest {origin}",
+                                                          context=contextvars.Context())
             self._inflight[origin] = task
             task.add_done_callback(lambda _t: self._inflight.pop(origin, None))
         return task

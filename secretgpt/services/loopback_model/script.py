@@ -69,14 +69,39 @@ def _last_user_message(request: dict) -> str:
     return ""
 
 
-def demo_reply(request: dict, tokens_per_second: float = 40.0) -> Reply:
-    """The offline demo model: a plausible answer with reasoning, a table and a code block."""
+DEMO_URL = "http://127.0.0.1:8080"
+
+
+def demo_reply(request: dict, tokens_per_second: float = 40.0, app_url: str = DEMO_URL) -> Reply:
+    """The offline demo model: a plausible answer with reasoning, a table and a code block that
+    calls the app at `app_url`.
+
+    Continue: the model only sees the request. When the conversation ends with an answer of its
+    own (what Continue sends) and that answer is the start of what it would say to this question,
+    it says only the rest, without reasoning again; an answer it did not write gets a short
+    sentence saying so, never the script glued on.
+    """
     question = " ".join(_last_user_message(request).split())[:120] or "your message"
     turns = sum(1 for m in request.get("messages") or [] if m.get("role") == "user")
+    thinking, text = _demo_script(question, turns, app_url)
+    messages = request.get("messages") or []
+    if messages and messages[-1].get("role") == "assistant":
+        partial = str(messages[-1].get("content") or "")
+        rest = text[len(partial):] if text.startswith(partial) else \
+            "\n\n*(The offline demo model can only continue its own answers, and this one is not.)*"
+        thinking = ""
+    else:
+        rest = text
+    reply = Reply.of(rest, thinking, tokens_per_second=tokens_per_second, model="demo")
+    reply.first_token_delay = min(0.4, 10 / tokens_per_second)
+    return reply
+
+
+def _demo_script(question: str, turns: int, app_url: str) -> tuple[str, str]:
     thinking = (
         f"The user asked: \"{question}\". This is the offline demo model, so I can't really answer, "
         "but I can show how a streamed answer looks. I'll give a short explanation, a table "
-        "comparing the streaming controls, and a small code example of the HTTP API."
+        "comparing the streaming controls, a formula, and a small code example of the HTTP API."
     )
     text = (
         f"**This is the offline demo model** — no `SECRET_AI_API_KEY` is set, so nothing left this machine. "
@@ -88,10 +113,12 @@ def demo_reply(request: dict, tokens_per_second: float = 40.0) -> Reply:
         "| Stop | Closes the connection to the model at once; the partial answer is kept |\n"
         "| Pause | Holds the display; the model keeps writing into a buffer |\n"
         "| Resume | Catches up with everything written while paused |\n\n"
+        "Math renders too: the pace of $n$ tokens in $t$ seconds is $r = \\frac{n}{t}$, and\n\n"
+        "$$\\sum_{i=1}^{n} i = \\frac{n(n+1)}{2}$$\n\n"
         "Programs get the same stream as Server-Sent Events:\n\n"
         "```python\n"
         "import httpx\n\n"
-        "with httpx.stream(\"POST\", \"http://127.0.0.1:8080/api/v1/chat/stream\",\n"
+        f"with httpx.stream(\"POST\", \"{app_url}/api/v1/chat/stream\",\n"
         "                  headers={\"Authorization\": f\"Bearer {token}\"},\n"
         "                  json={\"message\": \"hi\"}) as response:\n"
         "    for line in response.iter_lines():\n"
@@ -101,9 +128,7 @@ def demo_reply(request: dict, tokens_per_second: float = 40.0) -> Reply:
         "2. The answer is rendered as Markdown while it streams.\n"
         "3. Everything is kept in your conversation history.\n"
     )
-    reply = Reply.of(text, thinking, tokens_per_second=tokens_per_second, model="demo")
-    reply.first_token_delay = min(0.4, 10 / tokens_per_second)
-    return reply
+    return thinking, text
 
 
 _WORDS = (

@@ -8,6 +8,7 @@ import os
 
 import httpx
 
+from ..attestation.tls import tls_context
 from .catalog import Catalog, ModelInfo
 from .errors import SecretAIError
 from .protocol import ProtocolDetector, bearer
@@ -59,7 +60,8 @@ async def _from_server(url: str, api_key: str | None, detector: ProtocolDetector
         return Catalog(error=f"{exc.message} Set SECRET_AI_MODEL to skip the model lookup.")
     path, key = ("/v1/models", "data") if protocol == "openai" else ("/api/tags", "models")
     try:
-        async with httpx.AsyncClient(timeout=10, headers=bearer(api_key)) as client:
+        async with httpx.AsyncClient(timeout=10, headers=bearer(api_key),
+                                     verify=tls_context(detector.ca_bundle)) as client:
             response = await client.get(url.rstrip("/") + path)
             response.raise_for_status()
             listed = response.json().get(key, [])

@@ -7,25 +7,29 @@ from __future__ import annotations
 
 import types
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 
 from ...records import ChatTurn, GenerationOptions, Usage
+from ..attestation.capture import client_options
 from .catalog import ModelInfo
 from .errors import map_error
 from .think_tags import Delta
 
-ChatModelFactory = Callable[[ModelInfo, float], BaseChatModel]
+ChatModelFactory = Callable[[ModelInfo, float, Path | None], BaseChatModel]
 
 
-def secret_chat_model(model: ModelInfo, read_timeout: float) -> BaseChatModel:
+def secret_chat_model(model: ModelInfo, read_timeout: float, ca_bundle: Path | None = None) -> BaseChatModel:
     """`ChatSecret` reads SECRET_AI_API_KEY itself; the key never passes through our code."""
     from secret_ai_sdk import ChatSecret
 
     # Our own idle/first-token timeouts govern; the SDK's 30 s default would cut slow first tokens.
-    llm = ChatSecret(model=model.name, base_url=model.url, reasoning=True, client_kwargs={"timeout": read_timeout})
+    # client_options: verified TLS (SECRET_AI_CA_BUNDLE) and the certificate hook, as on the OpenAI path.
+    llm = ChatSecret(model=model.name, base_url=model.url, reasoning=True,
+                     client_kwargs={"timeout": read_timeout, **client_options(ca_bundle)})
     _without_sdk_retries(llm)
     return llm
 
@@ -44,11 +48,12 @@ def _without_sdk_retries(llm: BaseChatModel) -> None:
             client.chat = types.MethodType(unwrapped, client)  # type: ignore[union-attr]
 
 
-def demo_chat_model(model: ModelInfo, read_timeout: float) -> BaseChatModel:
+def demo_chat_model(model: ModelInfo, read_timeout: float, ca_bundle: Path | None = None) -> BaseChatModel:
     """The offline demo speaks the same protocol but needs no key, so the plain parent class."""
     from langchain_ollama import ChatOllama
 
-    return ChatOllama(model=model.name, base_url=model.url, reasoning=True, client_kwargs={"timeout": read_timeout})
+    return ChatOllama(model=model.name, base_url=model.url, reasoning=True,
+                      client_kwargs={"timeout": read_timeout, **client_options(ca_bundle)})
 
 
 def to_langchain(messages: list[ChatTurn]) -> list[BaseMessage]:

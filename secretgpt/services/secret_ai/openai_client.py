@@ -10,6 +10,7 @@ both paths.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,6 +18,7 @@ import openai
 from openai import AsyncOpenAI
 
 from ...records import ChatTurn, GenerationOptions, Usage
+from ..attestation.capture import client_options
 from .catalog import ModelInfo
 from .errors import NO_API_KEY, ErrorKind, SecretAIError
 from .protocol import api_key_from_env
@@ -26,21 +28,23 @@ from .think_tags import Delta
 _NO_OPENAI_ACCOUNT_HEADERS = {"OpenAI-Organization": openai.omit, "OpenAI-Project": openai.omit}
 
 
-def secret_openai_client(info: ModelInfo, read_timeout: float) -> AsyncOpenAI:
+def secret_openai_client(info: ModelInfo, read_timeout: float, ca_bundle: Path | None = None) -> AsyncOpenAI:
     """The key comes only from SECRET_AI_API_KEY (never OPENAI_API_KEY) and goes as a Bearer token."""
     key = api_key_from_env()
     if key is None:
         raise SecretAIError(ErrorKind.AUTH, NO_API_KEY)
-    return _client(info, read_timeout, key)
+    return _client(info, read_timeout, key, ca_bundle)
 
 
-def demo_openai_client(info: ModelInfo, read_timeout: float) -> AsyncOpenAI:
+def demo_openai_client(info: ModelInfo, read_timeout: float, ca_bundle: Path | None = None) -> AsyncOpenAI:
     """The offline demo model needs no key; the SDK insists on one, so a label stands in."""
-    return _client(info, read_timeout, "secretgpt-demo")
+    return _client(info, read_timeout, "secretgpt-demo", ca_bundle)
 
 
-def _client(info: ModelInfo, read_timeout: float, key: str) -> AsyncOpenAI:
-    """Both factories end here: the one place the HTTP connection to an OpenAI-compatible host is made."""
+def _client(info: ModelInfo, read_timeout: float, key: str, ca_bundle: Path | None) -> AsyncOpenAI:
+    """Both factories end here: the one place the HTTP connection to an OpenAI-compatible host is made.
+    `client_options`: verified TLS (SECRET_AI_CA_BUNDLE) and the hook that records which
+    certificate the connection streaming each answer presented (attestation binds to it)."""
     timeout = httpx.Timeout(read_timeout)
     return AsyncOpenAI(
         api_key=key,
@@ -48,7 +52,7 @@ def _client(info: ModelInfo, read_timeout: float, key: str) -> AsyncOpenAI:
         # The stream lifecycle decides about retries (one non-streaming fallback) and time limits.
         max_retries=0,
         timeout=timeout,
-        http_client=httpx.AsyncClient(timeout=timeout),
+        http_client=httpx.AsyncClient(timeout=timeout, **client_options(ca_bundle)),
         default_headers=_NO_OPENAI_ACCOUNT_HEADERS,
     )
 

@@ -12,10 +12,12 @@ import asyncio
 import logging
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import httpx
 
+from ..attestation.tls import tls_context
 from .catalog import Protocol
 from .errors import ErrorKind, SecretAIError
 
@@ -51,9 +53,10 @@ class _Try:
 class ProtocolDetector:
     """Answers "which API does this server speak?"; `auto` probes once per base URL."""
 
-    def __init__(self, choice: ProtocolChoice = "auto", timeout: float = 10.0) -> None:
+    def __init__(self, choice: ProtocolChoice = "auto", timeout: float = 10.0, ca_bundle: Path | None = None) -> None:
         self.choice = choice
         self.timeout = timeout
+        self.ca_bundle = ca_bundle  # SECRET_AI_CA_BUNDLE: the hosts are asked over the same trust as answers
         self._known: dict[str, Protocol] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -72,7 +75,8 @@ class ProtocolDetector:
         return self._known[key]
 
     async def _probe(self, base: str) -> Protocol:
-        async with httpx.AsyncClient(timeout=self.timeout, headers=bearer(api_key_from_env())) as client:
+        async with httpx.AsyncClient(timeout=self.timeout, headers=bearer(api_key_from_env()),
+                                     verify=tls_context(self.ca_bundle)) as client:
             openai = await _get(client, base, "/v1/models", "data", list)
             if openai.matched:
                 native = await _get(client, base, "/api/version", "version", str)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 
 from langchain_core.language_models.chat_models import BaseChatModel
 from openai import AsyncOpenAI
@@ -18,7 +19,7 @@ from .think_tags import Delta, ThinkTagParser
 
 log = logging.getLogger(__name__)
 
-OpenAIFactory = Callable[[ModelInfo, float], AsyncOpenAI]
+OpenAIFactory = Callable[[ModelInfo, float, Path | None], AsyncOpenAI]
 
 
 class SecretAIService:
@@ -28,8 +29,9 @@ class SecretAIService:
 
     def __init__(self, catalog: Catalog, factory: ChatModelFactory = secret_chat_model, read_timeout: float = 150.0,
                  *, openai_factory: OpenAIFactory = secret_openai_client,
-                 detector: ProtocolDetector | None = None) -> None:
+                 detector: ProtocolDetector | None = None, ca_bundle: Path | None = None) -> None:
         self.catalog = catalog
+        self._ca_bundle = ca_bundle  # SECRET_AI_CA_BUNDLE, for both model paths
         self._factory = factory
         self._openai_factory = openai_factory
         self._read_timeout = read_timeout
@@ -54,12 +56,12 @@ class SecretAIService:
     def _client(self, info: ModelInfo) -> BaseChatModel:
         key = (info.name, info.url)
         if key not in self._clients:
-            self._clients[key] = self._factory(info, self._read_timeout)
+            self._clients[key] = self._factory(info, self._read_timeout, self._ca_bundle)
         return self._clients[key]
 
     def _openai_client(self, info: ModelInfo) -> AsyncOpenAI:
         if info.url not in self._openai_clients:
-            self._openai_clients[info.url] = self._openai_factory(info, self._read_timeout)
+            self._openai_clients[info.url] = self._openai_factory(info, self._read_timeout, self._ca_bundle)
         return self._openai_clients[info.url]
 
     async def aclose(self) -> None:

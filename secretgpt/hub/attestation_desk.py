@@ -1,0 +1,151 @@
+"""`AttestationDesk`: what the interfaces may ask about attestation and proofs — the state of each
+model host, "Check again", this installation's key, signing an answer's proof, checking a proof.
+
+It sits beside `ChatHub` (which reaches it as `hub.attestation`) and owns the attestation service
+and the installation key; the interfaces never touch either directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ..proofs import Answer, AttestationRecord, Connection, HashChain, InstallationKey, SignedProof, Turn, build_proof
+from ..proofs.verify import ProofReport, verify_proof
+from ..records import StreamStatus
+from ..services.attestation import AttestationService, AttestationStatus, Evidence, origin_of
+from ..services.attestation.status import DEMO_REASON, PLAIN_HTTP_REASON, unverified
+from ..services.secret_ai import Catalog
+from ..storage import AnswerProof
+
+NOT_YET = "not checked yet"
+ENDINGS = {StreamStatus.COMPLETED: "completed", StreamStatus.STOPPED: "stopped",
+           StreamStatus.INTERRUPTED: "interrupted"}
+
+
+class NoProof(LookupError):
+    """The answer has no proof material (made before proofs existed, imported, or cut off by a crash)."""
+
+
+class HostReport(BaseModel):
+    """One model host's state, as `GET /api/v1/attestation` and the header badge show it."""
+
+    origin: str
+    models: list[str] = Field(default_factory=list)
+    status: str
+    reason: str
+    checking: bool = False
+    demo: bool = False
+    checked_at: datetime | None = None
+    attestation_id: str | None = None
+    checks: list[dict[str, Any]] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, origin: str, models: list[str], status: AttestationStatus, *, checking: bool = False,
+           demo: bool = False) -> HostReport:
+        return cls(origin=origin, models=models, status=status.status, reason=status.reason, checking=checking,
+                   demo=demo, checked_at=status.checked_at, attestation_id=status.attestation_id,
+                   checks=[c.model_dump(mode="json") for c in status.checks])
+
+
+class AttestationDesk:
+    def __init__(self, service: AttestationService, data_dir: Callable[[], Path],
+                 catalog: Callable[[], Catalog]) -> None:
+        self._service = service
+        self._data_dir = data_dir
+        self._catalog = catalog
+        self._key: InstallationKey | None = None
+
+    @property
+    def attestation_service(self) -> AttestationService:
+        """For the hub's streams (their witnesses); the interfaces use the verbs below."""
+        return self._service
+
+    def hosts(self) -> list[HostReport]:
+        """Every model host of the catalog, in its order; a host not attested yet starts being
+        attested (in the background)."""
+        by_origin: dict[str, list[str]] = {}
+        demo: set[str] = set()
+        for info in self._catalog().models:
+            origin = origin_of(info.url)
+            by_origin.setdefault(origin, []).append(info.name)
+            if info.demo:
+                demo.add(origin)
+        return [self._report(origin, models, origin in demo) for origin, models in by_origin.items()]
+
+    def host_for(self, model: str | None) -> HostReport | None:
+        """The host serving `model` (None: the default model), or None when there is no model."""
+        info = self._catalog().find(model)
+        if info is None:
+            return None
+        # Only this host: reporting on the whole catalog would start attesting hosts nobody uses
+        # (the page asks every 2 s).
+        origin = origin_of(info.url)
+        models = [m.name for m in self._catalog().models if origin_of(m.url) == origin]
+        return self._report(origin, models, info.demo)
+
+    async def check_again(self, origin: str) -> HostReport:
+        """Attest the host now, whatever the cache holds ("Check again")."""
+        origin = origin_of(origin)
+        report = next((h for h in self.hosts() if h.origin == origin), None)
+        if report is None:
+            raise LookupError(f"{origin} serves none of the models")
+        if not report.demo:
+            await self._service.attest(origin, force=True)
+        return self._report(origin, report.models, report.demo)
+
+    def _report(self, origin: str, models: list[str], demo: bool) -> HostReport:
+        if demo:
+            return HostReport.of(origin, models, unverified(origin, DEMO_REASON), demo=True)
+        if origin.startswith("http://"):
+            return HostReport.of(origin, models, unverified(origin, PLAIN_HTTP_REASON))
+        self._service.observe(origin)
+        host = self._service.host(origin)
+        status = host.status if host is not None else unverified(origin, NOT_YET)
+        return HostReport.of(origin, models, status, checking=self._service.is_checking(origin))
+
+    # --- proofs -------------------------------------------------------------------------------
+
+    @property
+    def key(self) -> InstallationKey:
+        """This installation's signing key (made on first use in the data dir, mode 0600)."""
+        if self._key is None:
+            self._key = InstallationKey.load_or_create(self._data_dir())
+        return self._key
+
+    @property
+    def fingerprint(self) -> str:
+        return self.key.fingerprint
+
+    def sign(self, conversation_id: str, found: AnswerProof) -> SignedProof:
+        """The signed proof of a stored answer. Raises NoProof."""
+        message, provenance = found.message, found.provenance
+        record = message.stream_record(conversation_id, "")
+        if provenance is None or record is None or record.attestation is None:
+            raise NoProof(f"Answer {message.id} has no proof (it was made before proofs were kept, imported, "
+                          "or cut off by a crash).")
+        chain = HashChain.recorded(provenance.chain, provenance.chain_head)
+        ending = ENDINGS.get(record.status, "error")
+        generation = {"system": record.settings.system, **record.settings.options.sent()} if record.settings else {}
+        return build_proof(
+            key=self.key, turns=[Turn(role=t.role, content=t.content) for t in provenance.turns],
+            answer=Answer(text=message.content, reasoning=message.think, ended=ending,  # type: ignore[arg-type]
+                          error=record.error if ending == "error" else None,
+                          continued_text_bytes=provenance.continued_text_bytes,
+                          continued_reasoning_bytes=provenance.continued_reasoning_bytes),
+            chain=chain, model=record.model, generation=generation,
+            connection=Connection(origin=provenance.origin, certificate=provenance.certificate),
+            attestation=AttestationRecord(
+                status=AttestationStatus.model_validate(record.attestation.model_dump(mode="json")),
+                evidence=Evidence.model_validate(found.evidence) if found.evidence else None),
+            started_at=record.started_at, finished_at=record.ended_at or message.updated_at,
+            conversation_id=conversation_id, message_id=message.id,
+        )
+
+    async def verify(self, data: bytes) -> ProofReport:
+        """Check a proof as `python -m secretgpt.proofs verify` does (with this app's verifier)."""
+        return await verify_proof(data, verifier=self._service.verifier)

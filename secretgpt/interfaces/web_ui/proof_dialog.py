@@ -1,0 +1,83 @@
+"""Proofs on the page: "Download proof" of an answer, "Verify a proof" (upload a file, see each
+check and the verdict), and this installation's key in Settings."""
+
+from __future__ import annotations
+
+from nicegui import events, ui
+
+from ...hub.attestation_desk import NoProof
+from ...hub.chat_hub import ChatHub
+from ...storage import ConversationNotFound, MessageNotFound
+from .notices import notify
+
+MAX_PROOF_BYTES = 20_000_000  # a proof with GPU evidence and collateral is ~100 KB
+MARKS = {"pass": ("check_circle", "text-positive"), "fail": ("cancel", "text-negative"),
+         "skipped": ("remove_circle_outline", "text-grey-6"), "info": ("info", "text-grey-7")}
+VERDICTS = {0: ("Intact, and its evidence verified", "text-positive"),
+            1: ("Intact, but its evidence did not verify", "text-warning"),
+            2: ("Tampered with or malformed", "text-negative")}
+
+
+async def download_proof(hub: ChatHub, conversation_id: str, message_id: str, owner: str) -> None:
+    try:
+        signed = await hub.proof(conversation_id, message_id, owner=owner)
+    except (ConversationNotFound, MessageNotFound, NoProof) as exc:
+        notify(str(exc).strip("'\"") or "No proof for this answer.", "warning")
+        return
+    ui.download(signed.to_json().encode("utf-8"), f"proof-{message_id}.json", "application/json")
+
+
+class VerifyProofDialog(ui.dialog):
+    """Upload a proof file; the checks of `python -m secretgpt.proofs verify`, and the verdict."""
+
+    def __init__(self, hub: ChatHub) -> None:
+        super().__init__()
+        self._hub = hub
+        with self, ui.card().classes("w-[40rem] max-w-full").mark("verify-proof"):
+            with ui.row().classes("w-full items-center"):
+                ui.label("Verify a proof").classes("text-lg font-medium")
+                ui.space()
+                ui.button(icon="close", on_click=self.close).props("flat round dense aria-label=Close")
+            ui.label("Checked here as `python -m secretgpt.proofs verify FILE` does: the signature, the hash chain "
+                     "against the text, and the evidence again (offline where possible).").classes("text-xs")
+            ui.upload(label="Proof file (.json)", auto_upload=True, max_file_size=MAX_PROOF_BYTES,
+                      on_upload=self._uploaded).props("accept=.json,application/json aria-label='Proof file'") \
+                .classes("w-full").mark("proof-upload")
+            self._result = ui.column().classes("w-full gap-1")
+
+    async def _uploaded(self, event: events.UploadEventArguments) -> None:
+        data = await _read(event)
+        self._result.clear()
+        with self._result:
+            ui.label("Checking…").classes("text-xs text-grey-7")
+        report = await self._hub.attestation.verify(data)
+        self._result.clear()
+        with self._result:
+            for line in report.lines:
+                icon, color = MARKS[line.outcome]
+                with ui.row().classes("items-start gap-2 no-wrap").mark(f"proof-check-{line.name}"):
+                    ui.icon(icon).classes(f"{color} text-base").props(f"aria-label={line.outcome}")
+                    ui.label(line.name).classes("text-sm font-medium w-24 shrink-0")
+                    ui.label(line.detail).classes("text-xs break-all")
+            verdict, color = VERDICTS.get(report.exit_code, VERDICTS[2])
+            ui.label(f"{verdict} (exit {report.exit_code})").classes(f"{color} font-medium").mark("proof-verdict")
+            ui.label(report.summary).classes("text-xs")
+
+
+async def _read(event: events.UploadEventArguments) -> bytes:
+    return await event.file.read()
+
+
+class ProofSettings(ui.column):
+    """In the Settings drawer: the key this installation signs proofs with, and "Verify a proof"."""
+
+    def __init__(self, hub: ChatHub) -> None:
+        super().__init__()
+        self.classes("w-full gap-1 mt-4 sg-proof-settings")
+        with self:
+            ui.label("Answer proofs").classes("text-sm font-medium")
+            ui.label("Signed with this installation's Ed25519 key, fingerprint (SHA-256):").classes("text-xs")
+            ui.label(hub.attestation.fingerprint).classes("font-mono text-xs break-all").mark("key-fingerprint")
+            dialog = VerifyProofDialog(hub)
+            ui.button("Verify a proof", icon="fact_check", on_click=dialog.open) \
+                .props("outline dense no-caps aria-label='Verify a proof'").mark("verify-proof-button")

@@ -1,0 +1,74 @@
+"""Before importing: what a file holds, which of it the owner already has; Markdown exports are
+named as such."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from secretgpt.storage.export import InvalidImport
+from secretgpt.storage.sql import SqlConversationStore, database_url
+
+from .test_storage_export import A, B, rich_conversation
+
+
+@pytest.fixture
+async def store(tmp_path: Path):
+    s = await SqlConversationStore.open(database_url(tmp_path / "db"))
+    yield s
+    await s.close()
+
+
+async def test_preview_names_each_conversation_and_what_is_already_here(store: SqlConversationStore) -> None:
+    conv_id = await rich_conversation(store)
+    other = await store.create(A, "Something else")
+    await store.add_user_turn(other.id, A, "Hello")
+    exported = await store.export_json(conv_id, A)
+
+    # The conversation it was exported from is already here.
+    [candidate] = await store.preview_import(A, exported)
+    assert (candidate.title, candidate.message_count, candidate.existing_id) == ("Tides & the moon", 7, conv_id)
+    # Another owner does not have it.
+    [theirs] = await store.preview_import(B, exported)
+    assert theirs.existing_id is None
+
+    # Imported by B once: the second time B is told, and can still make a copy.
+    [first] = await store.import_json(B, exported)
+    [again] = await store.preview_import(B, exported)
+    assert again.existing_id == first
+    assert await store.import_json(B, exported, skip_existing=True) == []
+    [copy_id] = await store.import_json(B, exported)
+    assert copy_id != first
+    assert len(await store.list_conversations(B)) == 2
+
+
+async def test_export_all_reimported_skips_only_what_is_here(store: SqlConversationStore) -> None:
+    conv_id = await rich_conversation(store)
+    everything = await store.export_all(A)
+    await store.delete(conv_id, A)
+    fresh = await store.create(A, "Made after the export")
+    await store.add_user_turn(fresh.id, A, "New")
+    everything["conversations"].append((await store.export_json(fresh.id, A))["conversation"])
+    candidates = await store.preview_import(A, everything)
+    assert [(c.title, c.existing_id) for c in candidates] == [("Tides & the moon", None),
+                                                              ("Made after the export", fresh.id)]
+    [restored] = await store.import_json(A, everything, skip_existing=True)
+    assert (await store.get(restored, A)).title == "Tides & the moon"
+
+
+async def test_same_start_but_different_first_message_is_not_the_same(store: SqlConversationStore) -> None:
+    conv_id = await rich_conversation(store)
+    exported = await store.export_json(conv_id, A)
+    exported["conversation"]["messages"][0]["content"] = "A different first question"
+    [candidate] = await store.preview_import(A, exported)
+    assert candidate.existing_id is None
+
+
+async def test_a_markdown_export_is_named_and_refused(store: SqlConversationStore) -> None:
+    conv_id = await rich_conversation(store)
+    markdown = await store.export_markdown(conv_id, A)
+    with pytest.raises(InvalidImport, match="Markdown export.*cannot be imported back.*JSON export"):
+        await store.preview_import(A, markdown.encode())
+    with pytest.raises(InvalidImport, match="not JSON.*SecretGPT imports the JSON files it exports"):
+        await store.preview_import(A, b"# Just some notes\n\nhello")

@@ -1,0 +1,103 @@
+"""Attestation and proofs on the page (NiceGUI's simulated user): the header badge and the
+details panel for a verified loopback HTTPS SecretVM (Check again included), an answer's badge,
+Download proof, and Verify a proof with an intact and a tampered file."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import pytest
+from nicegui import ui
+from nicegui.testing import User
+
+from secretgpt.services.attestation import EvidenceVerifier, spki_sha256
+from secretgpt.services.attestation import service as attestation_service
+
+from ..attestation.conftest import (  # noqa: F401 - fixtures
+    ca_bundle,
+    measurements,
+    pccs,
+    remote_services_unreachable,
+    secretvm,
+    server_identity,
+    sgx_pki,
+    test_ca,
+)
+from ..attestation.conftest import SecretVM
+from ..attestation.pccs import LoopbackPccs
+from ..attestation.sgx_pki import Measurements, TestSgxPki
+from .test_chat_page import send, wait_for
+
+
+def badge_texts(user: User) -> list[str]:
+    try:
+        return [b.text for b in user.find(marker="attestation-badge").elements]
+    except AssertionError:
+        return []
+
+
+@pytest.fixture
+def attested_host(secretvm: SecretVM, sgx_pki: TestSgxPki, measurements: Measurements, pccs: LoopbackPccs,
+                  ca_bundle, monkeypatch: pytest.MonkeyPatch) -> SecretVM:
+    """The app's model is the loopback SecretVM (its CA trusted through SECRET_AI_CA_BUNDLE, Intel's
+    collateral from the loopback PCCS); the app's verifier is given the test SGX root, as the CA
+    bundle gives the test TLS CA (nothing in the app can set it)."""
+    secretvm.serve_evidence(sgx_pki.quote(spki_sha256(secretvm.identity.der), measurements))
+    monkeypatch.setenv("SECRET_AI_URL", secretvm.origin)
+    monkeypatch.setenv("SECRET_AI_PROTOCOL", "openai")
+    monkeypatch.setenv("SECRET_AI_CA_BUNDLE", str(ca_bundle))
+    monkeypatch.setenv("SECRETVM_PCCS_URL", pccs.url)
+    monkeypatch.setattr(attestation_service, "EvidenceVerifier",
+                        functools.partial(EvidenceVerifier, root_ca_der=sgx_pki.root_der))
+    return secretvm
+
+
+async def test_header_badge_and_panel_for_a_verified_host(attested_host: SecretVM, user: User) -> None:
+    await user.open("/")
+    await wait_for(lambda: "Verified confidential VM" in badge_texts(user), timeout=30, describe=lambda: badge_texts(user))
+    user.find(marker="attestation-badge").click()
+    await user.should_see(marker="attestation-panel")
+    for text in ("Model host attestation", "TLS key fingerprint", "This connection: matches this connection",
+                 "TCB status: UpToDate", "SecretVM template: small", "TEE type: Intel TDX", "Compose hash (SHA-256)"):
+        await user.should_see(text)
+    fetched = attested_host.server.requests.count("GET /cpu")
+    user.find("Check again").click()
+    await wait_for(lambda: attested_host.server.requests.count("GET /cpu") > fetched, timeout=30)
+    await user.should_see("Verified confidential VM", retries=100)
+
+    await send(user, "Is this confidential?")
+    await user.should_see("Completed", retries=200)
+    await wait_for(lambda: badge_texts(user).count("Verified confidential VM") == 2, timeout=30,
+                   describe=lambda: badge_texts(user))
+
+
+async def test_answer_badge_download_and_verify_a_proof(user: User) -> None:
+    await user.open("/")
+    await send(user, "Hello")
+    await user.should_see("Completed", retries=200)
+    await user.should_see(marker="answer-badge", retries=100)
+    assert [b.text for b in user.find(marker="answer-badge").elements] == ["Unverified"]  # the test model is plain http
+    user.find(marker="answer-badge").click()
+    await user.should_see("This answer's attestation")
+    await user.should_see("plain http")
+
+    user.find(marker="download-proof").click()
+    response = await user.download.next(timeout=10)
+    proof = json.loads(response.content)
+    assert proof["proof"]["answer"]["ended"] == "completed"
+    assert proof["proof"]["attestation"]["status"]["status"] == "unverified"
+
+    fingerprint = user.find(marker="key-fingerprint").elements.pop().text
+    assert proof["proof"]["signer"]["fingerprint"] == fingerprint and len(fingerprint) == 64
+
+    user.find(marker="verify-proof-button").click()
+    [upload] = user.find(kind=ui.upload, marker="proof-upload").elements
+    await upload.handle_uploads([ui.upload.SmallFileUpload("proof.json", "application/json", response.content)])
+    await user.should_see("Intact, but its evidence did not verify (exit 1)")
+    await user.should_see(marker="proof-check-signature")
+
+    proof["proof"]["answer"]["text"] = proof["proof"]["answer"]["text"].replace("plain", "plane", 1)
+    await upload.handle_uploads([ui.upload.SmallFileUpload("proof.json", "application/json",
+                                                           json.dumps(proof).encode())])
+    await user.should_see("Tampered with or malformed (exit 2)")
