@@ -113,3 +113,10 @@ def test_math_that_is_not_shown_as_math_says_so() -> None:
     rendered = render_markdown("$" + "\\sqrt" * 300 + "x$")
     assert "<math" not in rendered
     assert 'class="sg-math-source" title="shown as written: not rendered as math"' in rendered
+
+
+def test_math_sizes_stay_within_what_a_formula_needs() -> None:
+    """Model text must not push the page sideways through a formula's spacing."""
+    assert 'width="1em"' in render_markdown(r"$$a\hspace{1em}b$$")
+    huge = render_markdown(r"$$a\hspace{99999em}b$$")
+    assert "<math" in huge and "99999" not in huge  # the formula stays; the size goes

@@ -42,6 +42,11 @@ _ATTRIBUTES = frozenset(
     "symmetric minsize maxsize width height depth notation form mathcolor mathbackground columnspan rowspan "
     "frame framespacing align".split())
 _VALUE_RE = re.compile(r"^[#\w .%+-]{0,80}$")  # no quotes, colons or parentheses: no url(), no scheme
+# Sizes model text may set, within what a formula needs (`\hspace{99999em}` must not push the page
+# sideways): a number and a unit, at most _MAX_EMS em wide (px and pt counted at 16 a em).
+_SIZE_ATTRIBUTES = frozenset({"width", "height", "depth", "lspace", "rspace", "minsize", "maxsize"})
+_SIZE_RE = re.compile(r"^-?(\d{1,6}(?:\.\d*)?|\.\d+)(em|ex|px|pt|mu)?$")
+_MAX_EMS = 20.0
 _CHAR_REF_RE = re.compile(r"&#(x[0-9a-fA-F]{1,6}|[0-9]{1,7});")
 _OPENERS_RE = re.compile(r"\{|\\left\b|\\begin\b")
 _CLOSERS_RE = re.compile(r"\}|\\right\b|\\end\b")
@@ -133,12 +138,22 @@ def _serialise(root: Element) -> str:
             continue
         attributes = ""  # no xmlns: in HTML, <math> is MathML by itself
         for name, value in node.attrib.items():
-            if name in _ATTRIBUTES and _VALUE_RE.match(value):
+            if name in _ATTRIBUTES and _VALUE_RE.match(value) and _reasonable_size(name, value):
                 attributes += f' {name}="{html.escape(value, quote=True)}"'
         out.append(f"<{tag}{attributes}>{_text(node.text)}")
         stack.append((node, True))
         stack.extend((child, False) for child in reversed(list(node)))
     return "".join(out)
+
+
+def _reasonable_size(name: str, value: str) -> bool:
+    if name not in _SIZE_ATTRIBUTES:
+        return True
+    size = _SIZE_RE.match(value.strip())
+    if size is None:
+        return value.strip() in ("", "auto", "infinity")
+    per_em = {"px": 16.0, "pt": 12.0, "mu": 18.0}.get(size.group(2) or "em", 1.0)
+    return abs(float(size.group(1))) / per_em <= _MAX_EMS
 
 
 def _text(text: str | None) -> str:
