@@ -61,7 +61,9 @@ MEASURE_JS = """() => {
     messages: all.length,
     message_html: last ? enc(last.innerHTML) : 0,
     answer_html: answer ? enc(answer.innerHTML) : 0,
-    answer_text: answer ? answer.textContent : '',
+    // The words the model wrote: without the code blocks' headers (language label and Copy), which the page adds.
+    answer_text: answer ? (() => { const copy = answer.cloneNode(true);
+      copy.querySelectorAll('.sg-code-head').forEach((head) => head.remove()); return copy.textContent; })() : '',
     status: last && last.querySelector('.sg-status') ? last.querySelector('.sg-status').textContent.trim() : null,
     dom_nodes: last ? last.querySelectorAll('*').length : 0,
   };
