@@ -99,7 +99,7 @@ class ChatHub:
         """A conversation as stored, with the answer still streaming in it (if any). Raises
         ConversationNotFound."""
         # An answer that has just ended may not be stored in its final form yet.
-        await self._registry.wait_saved(conversation_id)
+        await self._registry.wait_saved(conversation_id, owner)
         conversation = await self._store.get(conversation_id, owner)
         return OpenConversation(conversation, self._registry.for_conversation(conversation.id))
 
@@ -115,7 +115,7 @@ class ChatHub:
 
     async def proof(self, conversation_id: str, message_id: str, *, owner: str) -> SignedProof:
         """The signed proof of one answer. Raises ConversationNotFound, MessageNotFound, NoProof."""
-        await self._registry.wait_saved(conversation_id)
+        await self._registry.wait_saved(conversation_id, owner)
         found = await self._store.answer_proof(conversation_id, owner, message_id)
         try:
             return self.attestation.sign(conversation_id, found)
@@ -244,7 +244,7 @@ class ChatHub:
             return await self._store.create(owner, title_from(message), settings=defaults.changed(system, options))
         # An answer's final save lands just after its `done` event, and a client may already be
         # sending the next message: without this wait the model would miss that answer.
-        await self._registry.wait_saved(conversation_id)
+        await self._registry.wait_saved(conversation_id, owner)
         if self._registry.for_conversation(conversation_id) is not None:
             raise BadMessage("An answer is still streaming in this conversation. Stop it or wait for it to end.")
         return await self._store.get(conversation_id, owner)

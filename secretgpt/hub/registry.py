@@ -60,10 +60,11 @@ class StreamRegistry:
                 return stream
         return None
 
-    async def wait_saved(self, conversation_id: str) -> None:
-        """Until every ended stream of the conversation has been handed to storage."""
+    async def wait_saved(self, conversation_id: str, owner: str) -> None:
+        """Until every ended stream of the owner's conversation has been handed to storage (another
+        owner's streams are never waited for: how long that takes would tell them apart)."""
         for stream in list(self._streams.values()):
-            if stream.conversation_id == conversation_id and stream.ended:
+            if stream.conversation_id == conversation_id and stream.owner == owner and stream.ended:
                 await stream.wait_saved()
 
     def mark_ended(self, stream: ActiveStream) -> None:
