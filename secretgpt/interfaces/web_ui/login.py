@@ -116,7 +116,9 @@ def register_login(api_token: str, throttle: LoginThrottle | None = None) -> Non
             message.text = WRONG_TOKEN
 
         with ui.card().classes("absolute-center w-[28rem] max-w-[92vw] gap-3 p-6"):
-            ui.label("🔒 SecretGPT").classes("text-xl font-medium")
+            with ui.row().classes("items-center gap-2 no-wrap"):
+                ui.icon("lock").classes("text-xl")  # not 🔒: a box without an emoji font
+                ui.label("SecretGPT").classes("text-xl font-medium")
             ui.label("This SecretGPT can be reached from other machines, so it asks for its access token: "
                      "the API token printed when it started.").classes("text-sm text-grey-8")
             token = ui.input("Access token", password=True, password_toggle_button=True) \

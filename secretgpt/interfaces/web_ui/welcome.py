@@ -28,9 +28,11 @@ class Welcome(ui.column):
         super().__init__()
         self.classes("w-full items-center gap-3 py-8 sg-welcome").mark("welcome")
         with self:
-            ui.label("🔒 Welcome to SecretGPT").classes("text-2xl font-medium text-center")
-            ui.label("Your questions go to a confidential VM: not even the host can read them. "
-                     "Ask anything, or start with one of these:" if not demo else
+            with ui.row().classes("items-center gap-2 no-wrap"):
+                ui.icon("lock").classes("text-2xl")  # not 🔒: a box without an emoji font
+                ui.label("Welcome to SecretGPT").classes("text-2xl font-medium text-center")
+            ui.label("Answers come from Secret AI's confidential VMs, and each one shows whether its VM "
+                     "was verified. Ask anything, or start with one of these:" if not demo else
                      "This is the offline demo model: its answers are canned, but they stream like a real "
                      "one, with reasoning, a table and code. Try one of these:") \
                 .classes("text-center text-grey-7 max-w-xl")
