@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ..services.attestation.config import DEFAULT_PCCS_URL, AttestationSettings, pccs_url, readable_ca_bundle
+from ..services.attestation.config import DEFAULT_PCCS_URL, AttestationSettings, CaBundle, PccsUrl
 from .private_dir import make_private
 
 
@@ -63,11 +63,11 @@ class Settings(BaseSettings):
     # --- attestation ------------------------------------------------------------------------
     # A CA file (PEM) trusted for model hosts instead of the default store (self-hosted SecretVMs
     # with a private CA, and tests): both model paths, discovery and evidence fetching use it.
-    secret_ai_ca_bundle: Path | None = Field(None, validation_alias=_env("SECRET_AI_CA_BUNDLE"))
+    secret_ai_ca_bundle: CaBundle = Field(None, validation_alias=_env("SECRET_AI_CA_BUNDLE"))
     # How long a host's attestation stands before it is attested again (seconds).
     attestation_ttl: float = Field(3600.0, gt=0, validation_alias=_env("ATTESTATION_TTL"))
     # Where Intel's collateral (TCB info, QE identity, CRLs) for TDX quotes comes from.
-    secretvm_pccs_url: str = Field(DEFAULT_PCCS_URL, validation_alias=_env("SECRETVM_PCCS_URL"))
+    secretvm_pccs_url: PccsUrl = Field(DEFAULT_PCCS_URL, validation_alias=_env("SECRETVM_PCCS_URL"))
 
     # --- streaming --------------------------------------------------------------------------
     streaming_enabled: bool = Field(True, validation_alias=_env("STREAMING_ENABLED"))
@@ -96,30 +96,11 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(100_000, ge=1, validation_alias=_env("MAX_MESSAGE_CHARS"))
     max_import_mb: float = Field(50.0, gt=0, le=10_000, validation_alias=_env("MAX_IMPORT_MB"))
 
-    @field_validator("secret_ai_api_key", "api_token", "storage_secret", mode="before")
+    @field_validator("secret_ai_api_key", "api_token", "storage_secret", "secret_ai_url", "secret_ai_model",
+                     "database_url", "secret_ai_ca_bundle", "require_login", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("secret_ai_url", "secret_ai_model", "database_url", "secret_ai_ca_bundle", mode="before")
-    @classmethod
-    def _blank_str_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("require_login", mode="before")
-    @classmethod
-    def _blank_bool_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
-
-    @field_validator("secret_ai_ca_bundle", mode="after")
-    @classmethod
-    def _readable_file(cls, value: Path | None) -> Path | None:
-        return readable_ca_bundle(value)
-
-    @field_validator("secretvm_pccs_url", mode="before")
-    @classmethod
-    def _default_pccs(cls, value: object) -> object:
-        return pccs_url(value)
 
     @field_validator("data_dir", mode="after")
     @classmethod

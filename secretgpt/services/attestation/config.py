@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, Field, field_validator
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
 DEFAULT_PCCS_URL = "https://pccs.scrtlabs.com"  # secretvm-verify's default PCCS
 
@@ -29,21 +31,16 @@ def pccs_url(value: object) -> object:
     return value
 
 
+# The checked types, shared by `Settings` (which reads the environment) and `AttestationSettings`.
+CaBundle = Annotated[Path | None, AfterValidator(readable_ca_bundle)]
+PccsUrl = Annotated[str, BeforeValidator(pccs_url)]
+
+
 class AttestationSettings(BaseModel):
     # A CA file (PEM) trusted for model hosts instead of the default store: self-hosted SecretVMs
     # with a private CA, and tests. Used by both model paths and by evidence fetching.
-    secret_ai_ca_bundle: Path | None = None
+    secret_ai_ca_bundle: CaBundle = None
     # How long an attestation stands before the host is attested again (seconds).
     attestation_ttl: float = Field(3600.0, gt=0)
     # Where Intel's collateral (TCB info, QE identity, CRLs) for TDX quotes comes from.
-    secretvm_pccs_url: str = DEFAULT_PCCS_URL
-
-    @field_validator("secret_ai_ca_bundle", mode="after")
-    @classmethod
-    def _readable_file(cls, value: Path | None) -> Path | None:
-        return readable_ca_bundle(value)
-
-    @field_validator("secretvm_pccs_url", mode="before")
-    @classmethod
-    def _default_pccs(cls, value: object) -> object:
-        return pccs_url(value)
+    secretvm_pccs_url: PccsUrl = DEFAULT_PCCS_URL
