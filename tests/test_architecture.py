@@ -5,7 +5,9 @@
 - `records.py`, at the bottom, imports nothing of the app;
 - the interfaces reach the hub only through its verbs (never its store, registry, service or settings);
 - the HTTP API and the page do not import each other;
-- no module over 400 lines, no function over 60 lines except route tables.
+- no module over 400 lines, no function over 60 lines except route tables;
+- no `asyncio.wait_for` in the app (Python 3.11's swallows a cancellation that lands as the awaited
+  thing completes; `asyncio.timeout` does not).
 
 Each check is also run on a small bad example, so a check that can no longer fail is noticed.
 """
@@ -82,6 +84,14 @@ def is_route_table(function: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
                for n in nested for d in n.decorator_list)
 
 
+def wait_for_calls(source: str) -> list[int]:
+    """Lines calling `asyncio.wait_for` (or a bare `wait_for` imported from asyncio)."""
+    return [node.lineno for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Call) and (
+        (isinstance(node.func, ast.Attribute) and node.func.attr == "wait_for"
+         and isinstance(node.func.value, ast.Name) and node.func.value.id == "asyncio")
+        or (isinstance(node.func, ast.Name) and node.func.id == "wait_for"))]
+
+
 def long_functions(source: str) -> list[str]:
     found = []
     for node in ast.walk(ast.parse(source)):
@@ -133,6 +143,14 @@ def test_interfaces_use_the_hubs_verbs_only() -> None:
     assert public & HUB_INTERNALS == set()
 
 
+def test_the_app_never_uses_asyncio_wait_for() -> None:
+    """Python 3.11's `wait_for` returns the result instead of raising when a cancel arrives just as
+    the awaited thing completes; a stream's watchdog then waited for good and shutdowns hung."""
+    found = {str(p.relative_to(ROOT)): lines for p in python_files(APP)
+             if (lines := wait_for_calls(p.read_text(encoding="utf-8")))}
+    assert found == {}
+
+
 CODE = python_files(APP, ROOT / "tests", ROOT / "benchmarks", ROOT / "main.py", ROOT / "docs")
 
 
@@ -154,6 +172,8 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
     assert hub_internals_reached("async def f(self):\n    await self.hub.store.get(1)\n    hub._registry.x") == [
         "hub.store (line 2)", "hub._registry (line 3)"]
     assert hub_internals_reached("hub.send()\nhub.catalog\nself.store") == []
+    assert wait_for_calls("import asyncio\nasync def f(e):\n    await asyncio.wait_for(e.wait(), 1)") == [3]
+    assert wait_for_calls("async def f(e):\n    async with asyncio.timeout(1):\n        await e.wait()") == []
     long = "def f():\n" + "    x = 1\n" * 61
     assert long_functions(long) == ["f (62 lines, line 1)"]
     table = "def routes(api):\n    @api.get('/')\n    def one():\n        pass\n" + "    x = 1\n" * 60

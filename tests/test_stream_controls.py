@@ -184,3 +184,30 @@ async def test_shutdown_ends_every_stream(hub: ChatHub, script: ScriptedModel, m
     assert all(s.ended for s in streams)
     for conn in model_server.connections:
         await asyncio.wait_for(conn.closed.wait(), 5)
+
+
+async def test_shutdown_while_an_answer_is_being_saved_keeps_the_save(
+        hub: ChatHub, script: ScriptedModel, store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A shutdown that lands during an answer's final save lets the save finish: cancelling it
+    would lose the answer's end and leave the shutdown waiting for a save that never comes."""
+    script.reply = Reply.of("Every word is saved.")
+    gate, reached = asyncio.Event(), asyncio.Event()
+    save = store.save_answer
+
+    async def slow_final_save(record, **kwargs):
+        if record.status.ended:
+            reached.set()
+            await gate.wait()
+        return await save(record, **kwargs)
+
+    monkeypatch.setattr(store, "save_answer", slow_final_save)
+    stream = await hub.send("hi", owner=OWNER)
+    await asyncio.wait_for(reached.wait(), 10)
+    shutdown = asyncio.create_task(hub.shutdown())
+    await asyncio.sleep(0.05)
+    gate.set()
+    await asyncio.wait_for(shutdown, 10)
+    assert stream.ended and stream.record().status is StreamStatus.COMPLETED
+    stored = await hub.conversation(stream.conversation_id, owner=OWNER)
+    assert stored.messages[-1].content == "Every word is saved."
+    assert stored.messages[-1].status is StreamStatus.COMPLETED

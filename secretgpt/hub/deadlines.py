@@ -94,8 +94,12 @@ class Watchdog:
                     log.info("stream %s: %s", self._stream_id, reason.status.value)
                     await self._on_due(reason)
                     return
+                # asyncio.timeout, not wait_for: Python 3.11's wait_for swallows a cancel that
+                # arrives as the event is set (poke, then cancel, at an answer's end), and this
+                # loop would then wait on the event for good.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), when - now)
+                    async with asyncio.timeout(when - now):
+                        await self._changed.wait()
                 self._changed.clear()
         except asyncio.CancelledError:
             pass

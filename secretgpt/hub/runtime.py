@@ -20,6 +20,10 @@ from .chat_hub import ChatHub
 log = logging.getLogger(__name__)
 
 DEMO_MODEL = "secretgpt-demo"
+# How long a shutdown waits for the answers it interrupts to be saved. Each normally takes
+# milliseconds; a bound keeps one that cannot end (a bug, a database that stopped answering) from
+# holding the process, and a test's app, for good.
+SHUTDOWN_WAIT = 20.0
 
 
 class Runtime:
@@ -82,7 +86,13 @@ class Runtime:
         if self._discovery is not None:
             self._discovery.cancel()
         if self._hub is not None:
-            await self._hub.shutdown()
+            try:
+                async with asyncio.timeout(SHUTDOWN_WAIT):
+                    await self._hub.shutdown()
+            except TimeoutError:
+                unsaved = [s.id for s in self._hub.active_streams()]
+                log.error("shutdown: answers still not saved after %g s (streams %s); stopping without them",
+                          SHUTDOWN_WAIT, ", ".join(unsaved) or "none active")
         await self.service.aclose()
         if self.demo_server is not None:
             await self.demo_server.stop()

@@ -50,9 +50,12 @@ class SaveOrder:
         self._closing = True
         if self._task is not None and not self._lock.locked():
             self._task.cancel()  # only while it sleeps
-        async with self._lock:
-            await end()
-        self._saved.set()
+        try:
+            async with self._lock:
+                await end()
+        finally:
+            # Even if `end` was cancelled or failed: whoever waits for the save must not wait for good.
+            self._saved.set()
 
     async def _checkpoints(self) -> None:
         assert self._checkpoint is not None

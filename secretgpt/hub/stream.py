@@ -140,6 +140,10 @@ class ActiveStream:
             self._stop(SHUTDOWN)
 
     def _stop(self, reason: EndReason) -> None:
+        if self._finishing:
+            # The answer is already ending: its final save may be under way in the producing
+            # task, and cancelling that would lose the save and leave `wait_saved` hanging.
+            return
         if self._stop_reason is None:
             self._stop_reason = reason
         if self._task is not None and not self._task.done():

@@ -57,14 +57,14 @@ class AnswerWitness:
         if self.origin.startswith("https://") and self.certificate is None:
             return _answer(unverified(self.origin, NOT_CAPTURED, check_name="tls_key")), None
         try:
-            status = await asyncio.wait_for(
-                self._attestation.answer_status(self.origin, self.certificate, wait=ANSWER_WAIT), ANSWER_WAIT + 5)
+            async with asyncio.timeout(ANSWER_WAIT + 5):
+                status = await self._attestation.answer_status(self.origin, self.certificate, wait=ANSWER_WAIT)
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise  # our own task is being cancelled, not just the attestation
             status = unverified(self.origin, "the attestation was cancelled (the app is shutting down)")
-        except asyncio.TimeoutError:
+        except TimeoutError:
             status = unverified(self.origin, f"attestation still running after {ANSWER_WAIT:g} s")
         except Exception as exc:  # the answer is saved and ends whatever the attestation does
             log.warning("attestation of %s for an answer failed: %s", self.origin, type(exc).__name__)

@@ -118,7 +118,8 @@ def streams_api(hub: ChatHub, require_token: Any, keepalive: float) -> APIRouter
     async def cancel(stream_id: str, owner: str = Depends(require_token)) -> StreamInfo:
         stream = control(hub.stop, stream_id, owner)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stream.wait(), 5)
+            async with asyncio.timeout(5):
+                await stream.wait()
         return StreamInfo.of(stream)
 
     @api.get("/chat/streams", summary="Streams that have not ended")

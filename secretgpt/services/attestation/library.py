@@ -77,4 +77,5 @@ async def check_sev(report_b64: str) -> Any:
 async def check_nvidia(gpu_json: str, timeout: float) -> Any:
     """NVIDIA GPU evidence, checked by NVIDIA's remote attestation service (NRAS). The library
     runs it in a thread with its own timeouts; we stop waiting after `timeout`."""
-    return await asyncio.wait_for(secretvm_verify().check_nvidia_gpu_attestation_async(gpu_json), timeout)
+    async with asyncio.timeout(timeout):
+        return await secretvm_verify().check_nvidia_gpu_attestation_async(gpu_json)

@@ -76,8 +76,9 @@ async def fetch_collateral(pccs_url: str, raw_quote: bytes, timeout: float) -> s
     import dcap_qvl
 
     try:
-        collateral = await asyncio.wait_for(dcap_qvl.get_collateral(pccs_url, raw_quote), timeout)
-    except asyncio.TimeoutError:
+        async with asyncio.timeout(timeout):
+            collateral = await dcap_qvl.get_collateral(pccs_url, raw_quote)
+    except TimeoutError:
         raise CollateralUnavailable(f"PCCS {pccs_url} did not answer within {timeout:g} s") from None
     except (ValueError, RuntimeError, OSError) as exc:
         raise CollateralUnavailable(f"PCCS {pccs_url}: {exc}") from None

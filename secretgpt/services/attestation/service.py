@@ -87,8 +87,9 @@ class AttestationService:
         task = self._inflight.get(origin)
         if task is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(task), wait)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(wait):
+                    await asyncio.shield(task)
+            except TimeoutError:
                 return unverified(origin, f"attestation of {origin} still running after {wait:g} s")
         entry = self._entries.get(origin)
         if entry is None:  # the attestation was cancelled (shutting down)
