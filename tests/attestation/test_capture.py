@@ -26,7 +26,7 @@ from .tls_pki import TestCA
 
 
 async def test_hook_records_the_certificate_of_the_connection(secretvm: SecretVM, ca_bundle: Path) -> None:
-    async with httpx.AsyncClient(**client_options(ca_bundle)) as client:
+    async with httpx.AsyncClient(**client_options(secretvm.origin, ca_bundle)) as client:
         with record_peer_certificates() as seen:
             response = await client.get(f"{secretvm.origin}/v1/models")
     assert response.status_code == 200
@@ -38,7 +38,7 @@ async def test_hook_records_the_certificate_of_the_connection(secretvm: SecretVM
 async def test_a_streamed_answer_has_its_certificate_before_the_body_is_read(secretvm: SecretVM,
                                                                              ca_bundle: Path) -> None:
     secretvm.server.reply_for = lambda _request: Reply.of(" ".join(["token"] * 50), tokens_per_second=200)
-    http = httpx.AsyncClient(**client_options(ca_bundle))
+    http = httpx.AsyncClient(**client_options(secretvm.origin, ca_bundle))
     client = AsyncOpenAI(api_key="k", base_url=f"{secretvm.origin}/v1", http_client=http, max_retries=0)
     with record_peer_certificates() as seen:
         stream = await client.chat.completions.create(model="loopback", messages=[{"role": "user", "content": "hi"}],
@@ -58,7 +58,7 @@ async def test_the_ollama_path_takes_the_same_options(secretvm: SecretVM, ca_bun
     import ollama
 
     secretvm.server.protocols = frozenset({"ollama", "openai"})
-    client = ollama.AsyncClient(host=secretvm.origin, **client_options(ca_bundle))
+    client = ollama.AsyncClient(host=secretvm.origin, **client_options(secretvm.origin, ca_bundle))
     with record_peer_certificates() as seen:
         parts = [part async for part in await client.chat(model="loopback", stream=True,
                                                            messages=[{"role": "user", "content": "hi"}])]
@@ -75,7 +75,7 @@ def test_importing_the_app_side_does_not_load_secretvm_verify_or_web3() -> None:
 
 async def test_plain_http_records_no_certificate() -> None:
     async with LoopbackModelServer(lambda _r: Reply.of("x"), protocols={"openai"}) as server:
-        async with httpx.AsyncClient(**client_options(None)) as client:
+        async with httpx.AsyncClient(**client_options(server.url, None)) as client:
             with record_peer_certificates() as seen:
                 response = await client.get(f"{server.url}/v1/models")
     assert response.status_code == 200
@@ -84,12 +84,12 @@ async def test_plain_http_records_no_certificate() -> None:
 
 async def test_the_ca_bundle_is_what_makes_the_host_trusted(secretvm: SecretVM, ca_bundle: Path) -> None:
     # Without SECRET_AI_CA_BUNDLE the default store does not know the test CA: TLS is refused.
-    async with httpx.AsyncClient(**client_options(None)) as client:
+    async with httpx.AsyncClient(**client_options(secretvm.origin, None)) as client:
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             await client.get(f"{secretvm.origin}/v1/models")
     # Another CA in the bundle does not help either.
     other = TestCA().write_bundle(ca_bundle.parent / "other.pem")
-    async with httpx.AsyncClient(**client_options(other)) as client:
+    async with httpx.AsyncClient(**client_options(secretvm.origin, other)) as client:
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             await client.get(f"{secretvm.origin}/v1/models")
 

@@ -28,13 +28,17 @@ class ServerIdentity:
     def der(self) -> bytes:
         return self.certificate.public_bytes(serialization.Encoding.DER)
 
-    def server_context(self, directory: Path) -> ssl.SSLContext:
+    def write_pem(self, directory: Path) -> tuple[Path, Path]:
+        """The certificate and key files (for `SSLContext.load_cert_chain`)."""
         cert, key = directory / f"server-{id(self)}.pem", directory / f"server-{id(self)}.key"
         cert.write_bytes(self.certificate.public_bytes(serialization.Encoding.PEM))
         key.write_bytes(self.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                                serialization.NoEncryption()))
+        return cert, key
+
+    def server_context(self, directory: Path) -> ssl.SSLContext:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
+        context.load_cert_chain(*self.write_pem(directory))
         return context
 
 

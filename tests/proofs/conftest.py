@@ -44,7 +44,7 @@ async def stream_answer(vm: SecretVM, ca_bundle: Path, *, stop_after: int | None
     import httpx
 
     answer = StreamedAnswer()
-    async with httpx.AsyncClient(**client_options(ca_bundle)) as http:
+    async with httpx.AsyncClient(**client_options(vm.origin, ca_bundle)) as http:
         client = AsyncOpenAI(api_key="unused", base_url=f"{vm.origin}/v1", http_client=http, max_retries=0)
         with record_peer_certificates() as seen:
             stream = await client.chat.completions.create(

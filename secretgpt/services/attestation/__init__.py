@@ -12,8 +12,9 @@ connection an answer arrived on. The status is one of four words (`verified`, `u
 
 This package depends on nothing above the service layer (no hub, page or API). Seams for the
 wiring step:
-- model paths: `capture.client_options(ca_bundle)` for their httpx clients (verified TLS with
-  `SECRET_AI_CA_BUNDLE`, and the certificate hook) and `capture.record_peer_certificates()`
+- model paths: `capture.client_options(origin, ca_bundle, gate)` for their httpx clients (verified
+  TLS with `SECRET_AI_CA_BUNDLE`, each connection's key checked at its handshake by a
+  `pinning.KeyGate`, no redirects, and the certificate hook) and `capture.record_peer_certificates()`
   around the call that streams an answer;
 - hub: `service.AttestationService.observe(...)` on an answer's first chunk (non-blocking) and
   `answer_status(...)` when it ends; `host(origin).evidence` for its proof;

@@ -6,8 +6,8 @@ is open, not from a second connection opened to ask.
 
 Seam for the model paths (both use httpx underneath):
 
-    client = httpx.AsyncClient(timeout=..., **client_options(ca_bundle))        # OpenAI path
-    ChatOllama(..., client_kwargs=client_options(ca_bundle))                     # Ollama path
+    client = httpx.AsyncClient(timeout=..., **client_options(origin, ca_bundle, gate))   # OpenAI path
+    ChatOllama(..., client_kwargs=client_options(origin, ca_bundle, gate))               # Ollama path
     with record_peer_certificates() as seen:
         ... stream the answer ...
     seen.last  # ConnectionCertificate of the response that streamed it
@@ -28,6 +28,7 @@ from typing import Any
 
 import httpx
 
+from .pinning import KeyGate, PinnedTransport
 from .tls import spki_sha256, tls_context
 
 PEER_CERTIFICATE = "secretgpt.peer_certificate"
@@ -97,7 +98,9 @@ def captured_certificate(response: httpx.Response) -> bytes | None:
     return response.extensions.get(PEER_CERTIFICATE)
 
 
-def client_options(ca_bundle: Path | None = None) -> dict[str, Any]:
-    """httpx client arguments for anything that talks to a model host: verified TLS with the one
-    trust setting, and the certificate hook."""
-    return {"verify": tls_context(ca_bundle), "event_hooks": {"response": [capture_peer_certificate]}}
+def client_options(origin: str, ca_bundle: Path | None = None, gate: KeyGate | None = None) -> dict[str, Any]:
+    """httpx client arguments for anything that talks to the model host at `origin`: verified TLS
+    with the one trust setting, each connection's key checked by `gate` at its handshake (a
+    `PinnedTransport`, which also follows no redirect), and the certificate hook."""
+    return {"transport": PinnedTransport(origin, gate, tls_context(ca_bundle)),
+            "event_hooks": {"response": [capture_peer_certificate]}}

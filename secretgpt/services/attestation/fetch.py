@@ -11,12 +11,12 @@ import base64
 import json
 import ssl
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
 
 import httpx
 
 from .capture import capture_peer_certificate, captured_certificate
 from .models import Evidence
+from .origin import origin_of
 
 LEGACY_EVIDENCE_PORT = 29343
 MAX_EVIDENCE_BYTES = 2_000_000  # a quote is ~10 KB, GPU evidence ~20 KB: a cap against hostile hosts
@@ -32,16 +32,6 @@ class NoEvidence(Exception):
 
 class _NotServed(Exception):
     pass
-
-
-def origin_of(url: str) -> str:
-    """scheme://host:port of a model host URL (the key of everything per host)."""
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"not an http(s) URL: {url!r}")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-    return f"{parts.scheme}://{host}:{port}"
 
 
 async def fetch_evidence(origin: str, *, verify: ssl.SSLContext, timeout: float) -> Evidence:

@@ -66,6 +66,12 @@ class LoopbackModelServer:
         self.connections: list[ConnectionLog] = []
         # Every request line, chat or not ("GET /v1/models"): shows what protocol detection asked.
         self.requests: list[str] = []
+        # Connections accepted (TLS handshake done, for HTTPS), and every byte read on any of them:
+        # tests assert that a refused request never reached the server.
+        self.accepted = 0
+        self.bytes_received = 0
+        # (status, location): answer every request with this redirect (a host that sends prompts on).
+        self.redirect: tuple[int, str] | None = None
         self._server: asyncio.base_events.Server | None = None
         self._tasks: set[asyncio.Task] = set()
         self.port: int = 0
@@ -78,6 +84,7 @@ class LoopbackModelServer:
     async def start(self, ssl_context: ssl.SSLContext | None = None) -> LoopbackModelServer:
         """`ssl_context`: serve HTTPS with it (a server context holding the certificate)."""
         self.scheme = "https" if ssl_context is not None else "http"
+        self.ssl_context = ssl_context  # a test may load another certificate into it (a swapped key)
         self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=ssl_context)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -107,6 +114,7 @@ class LoopbackModelServer:
         task = asyncio.current_task()
         assert task is not None
         self._tasks.add(task)
+        self.accepted += 1
         try:
             while await self._serve_one(reader, writer):
                 pass
@@ -123,7 +131,8 @@ class LoopbackModelServer:
     async def _serve_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError:
+        except asyncio.IncompleteReadError as exc:
+            self.bytes_received += len(exc.partial)
             return False
         lines = head.decode("latin-1").split("\r\n")
         method, path, _ = lines[0].split(" ", 2)
@@ -133,8 +142,14 @@ class LoopbackModelServer:
                 key, value = line.split(":", 1)
                 headers[key.strip().lower()] = value.strip()
         body = await reader.readexactly(int(headers.get("content-length", "0") or 0))
+        self.bytes_received += len(head) + len(body)
 
         self.requests.append(f"{method} {path}")
+        if self.redirect is not None:
+            status, location = self.redirect
+            writer.write(f"HTTP/1.1 {status} X\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode())
+            await writer.drain()
+            return True
         if method == "GET" and path in self.routes:
             await self._respond_route(writer, self.routes[path])
             return True

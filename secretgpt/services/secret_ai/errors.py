@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from ..attestation.pinning import NotAttested, RedirectRefused
 from .catalog import ModelInfo
 
 
@@ -25,6 +26,8 @@ class ErrorKind(str, Enum):
     OVERLOADED = "overloaded"
     UNAVAILABLE = "unavailable"
     STORAGE = "storage"  # the answer arrived but could not be saved
+    NOT_ATTESTED = "not_attested"  # refused: the host (or this connection's key) is not verified
+    REDIRECT = "redirect"  # the model host redirected; model connections follow none
 
 
 class SecretAIError(Exception):
@@ -73,6 +76,10 @@ def map_error(exc: BaseException, info: ModelInfo) -> SecretAIError:
     for inner in _causes(exc):
         if isinstance(inner, SecretAIError):
             return inner
+        if isinstance(inner, NotAttested):
+            return SecretAIError(ErrorKind.NOT_ATTESTED, inner.message)
+        if isinstance(inner, RedirectRefused):
+            return SecretAIError(ErrorKind.REDIRECT, inner.message)
         if isinstance(inner, sdk.SecretAIAPIKeyMissingError):
             return SecretAIError(ErrorKind.AUTH, NO_API_KEY)
         if isinstance(inner, ollama.ResponseError):

@@ -15,21 +15,29 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from ...records import ChatTurn, GenerationOptions, Usage
 from ..attestation.capture import client_options
+from ..attestation.pinning import KeyGate
 from .catalog import ModelInfo
 from .errors import map_error
 from .think_tags import Delta
 
-ChatModelFactory = Callable[[ModelInfo, float, Path | None], BaseChatModel]
+ChatModelFactory = Callable[[ModelInfo, float, Path | None, KeyGate | None], BaseChatModel]
 
 
-def secret_chat_model(model: ModelInfo, read_timeout: float, ca_bundle: Path | None = None) -> BaseChatModel:
+def _client_kwargs(model: ModelInfo, read_timeout: float, ca_bundle: Path | None,
+                   gate: KeyGate | None) -> dict[str, Any]:
+    # Our own idle/first-token timeouts govern; the SDK's 30 s default would cut slow first tokens.
+    # client_options: verified TLS (SECRET_AI_CA_BUNDLE), the key checked at each handshake, the
+    # certificate hook, as on the OpenAI path. ollama's client follows redirects unless told not to.
+    return {"timeout": read_timeout, "follow_redirects": False, **client_options(model.url, ca_bundle, gate)}
+
+
+def secret_chat_model(model: ModelInfo, read_timeout: float, ca_bundle: Path | None = None,
+                      gate: KeyGate | None = None) -> BaseChatModel:
     """`ChatSecret` reads SECRET_AI_API_KEY itself; the key never passes through our code."""
     from secret_ai_sdk import ChatSecret
 
-    # Our own idle/first-token timeouts govern; the SDK's 30 s default would cut slow first tokens.
-    # client_options: verified TLS (SECRET_AI_CA_BUNDLE) and the certificate hook, as on the OpenAI path.
     llm = ChatSecret(model=model.name, base_url=model.url, reasoning=True,
-                     client_kwargs={"timeout": read_timeout, **client_options(ca_bundle)})
+                     client_kwargs=_client_kwargs(model, read_timeout, ca_bundle, gate))
     _without_sdk_retries(llm)
     return llm
 
@@ -48,12 +56,13 @@ def _without_sdk_retries(llm: BaseChatModel) -> None:
             client.chat = types.MethodType(unwrapped, client)  # type: ignore[union-attr]
 
 
-def demo_chat_model(model: ModelInfo, read_timeout: float, ca_bundle: Path | None = None) -> BaseChatModel:
+def demo_chat_model(model: ModelInfo, read_timeout: float, ca_bundle: Path | None = None,
+                    gate: KeyGate | None = None) -> BaseChatModel:
     """The offline demo speaks the same protocol but needs no key, so the plain parent class."""
     from langchain_ollama import ChatOllama
 
     return ChatOllama(model=model.name, base_url=model.url, reasoning=True,
-                      client_kwargs={"timeout": read_timeout, **client_options(ca_bundle)})
+                      client_kwargs=_client_kwargs(model, read_timeout, ca_bundle, gate))
 
 
 def to_langchain(messages: list[ChatTurn]) -> list[BaseMessage]:

@@ -19,6 +19,7 @@ from openai import AsyncOpenAI
 
 from ...records import ChatTurn, GenerationOptions, Usage
 from ..attestation.capture import client_options
+from ..attestation.pinning import KeyGate
 from .catalog import ModelInfo
 from .errors import NO_API_KEY, ErrorKind, SecretAIError
 from .protocol import api_key_from_env
@@ -28,23 +29,27 @@ from .think_tags import Delta
 _NO_OPENAI_ACCOUNT_HEADERS = {"OpenAI-Organization": openai.omit, "OpenAI-Project": openai.omit}
 
 
-def secret_openai_client(info: ModelInfo, read_timeout: float, ca_bundle: Path | None = None) -> AsyncOpenAI:
+def secret_openai_client(info: ModelInfo, read_timeout: float, ca_bundle: Path | None = None,
+                         gate: KeyGate | None = None) -> AsyncOpenAI:
     """The key comes only from SECRET_AI_API_KEY (never OPENAI_API_KEY) and goes as a Bearer token."""
     key = api_key_from_env()
     if key is None:
         raise SecretAIError(ErrorKind.AUTH, NO_API_KEY)
-    return _client(info, read_timeout, key, ca_bundle)
+    return _client(info, read_timeout, key, ca_bundle, gate)
 
 
-def demo_openai_client(info: ModelInfo, read_timeout: float, ca_bundle: Path | None = None) -> AsyncOpenAI:
+def demo_openai_client(info: ModelInfo, read_timeout: float, ca_bundle: Path | None = None,
+                       gate: KeyGate | None = None) -> AsyncOpenAI:
     """The offline demo model needs no key; the SDK insists on one, so a label stands in."""
-    return _client(info, read_timeout, "secretgpt-demo", ca_bundle)
+    return _client(info, read_timeout, "secretgpt-demo", ca_bundle, gate)
 
 
-def _client(info: ModelInfo, read_timeout: float, key: str, ca_bundle: Path | None) -> AsyncOpenAI:
+def _client(info: ModelInfo, read_timeout: float, key: str, ca_bundle: Path | None,
+            gate: KeyGate | None) -> AsyncOpenAI:
     """Both factories end here: the one place the HTTP connection to an OpenAI-compatible host is made.
-    `client_options`: verified TLS (SECRET_AI_CA_BUNDLE) and the hook that records which
-    certificate the connection streaming each answer presented (attestation binds to it)."""
+    `client_options`: verified TLS (SECRET_AI_CA_BUNDLE), each connection's key checked at its
+    handshake (`gate`), no redirects, and the hook that records which certificate the connection
+    streaming each answer presented (attestation binds to it)."""
     timeout = httpx.Timeout(read_timeout)
     return AsyncOpenAI(
         api_key=key,
@@ -52,7 +57,7 @@ def _client(info: ModelInfo, read_timeout: float, key: str, ca_bundle: Path | No
         # The stream lifecycle decides about retries (one non-streaming fallback) and time limits.
         max_retries=0,
         timeout=timeout,
-        http_client=httpx.AsyncClient(timeout=timeout, **client_options(ca_bundle)),
+        http_client=httpx.AsyncClient(timeout=timeout, **client_options(info.url, ca_bundle, gate)),
         default_headers=_NO_OPENAI_ACCOUNT_HEADERS,
     )
 

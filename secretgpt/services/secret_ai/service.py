@@ -9,6 +9,7 @@ from pathlib import Path
 from langchain_core.language_models.chat_models import BaseChatModel
 from openai import AsyncOpenAI
 
+from ..attestation.pinning import KeyGate
 from ...records import ChatTurn, GenerationOptions, StreamChunk, Usage
 from .catalog import Catalog, ModelInfo, Protocol
 from .errors import ErrorKind, SecretAIError, map_error
@@ -19,7 +20,7 @@ from .think_tags import Delta, ThinkTagParser
 
 log = logging.getLogger(__name__)
 
-OpenAIFactory = Callable[[ModelInfo, float, Path | None], AsyncOpenAI]
+OpenAIFactory = Callable[[ModelInfo, float, Path | None, KeyGate | None], AsyncOpenAI]
 
 
 class SecretAIService:
@@ -29,8 +30,11 @@ class SecretAIService:
 
     def __init__(self, catalog: Catalog, factory: ChatModelFactory = secret_chat_model, read_timeout: float = 150.0,
                  *, openai_factory: OpenAIFactory = secret_openai_client,
-                 detector: ProtocolDetector | None = None, ca_bundle: Path | None = None) -> None:
+                 detector: ProtocolDetector | None = None, ca_bundle: Path | None = None,
+                 gate: KeyGate | None = None) -> None:
         self.catalog = catalog
+        # Checks every model connection's key at its handshake (None: unchecked, for tests of the paths).
+        self.gate = gate
         self._ca_bundle = ca_bundle  # SECRET_AI_CA_BUNDLE, for both model paths
         self._factory = factory
         self._openai_factory = openai_factory
@@ -56,12 +60,13 @@ class SecretAIService:
     def _client(self, info: ModelInfo) -> BaseChatModel:
         key = (info.name, info.url)
         if key not in self._clients:
-            self._clients[key] = self._factory(info, self._read_timeout, self._ca_bundle)
+            self._clients[key] = self._factory(info, self._read_timeout, self._ca_bundle, self.gate)
         return self._clients[key]
 
     def _openai_client(self, info: ModelInfo) -> AsyncOpenAI:
         if info.url not in self._openai_clients:
-            self._openai_clients[info.url] = self._openai_factory(info, self._read_timeout, self._ca_bundle)
+            self._openai_clients[info.url] = self._openai_factory(info, self._read_timeout, self._ca_bundle,
+                                                                   self.gate)
         return self._openai_clients[info.url]
 
     async def aclose(self) -> None:
