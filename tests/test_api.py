@@ -294,6 +294,14 @@ async def test_non_streaming_chat(api: ApiServer, script: ScriptedModel, model_s
         reply.text, reply.thinking, "completed", "loopback")
     assert body["stream_id"] and body["conversation_id"] and body["metadata"]["streaming"] is False
     assert model_server.connections[-1].request["stream"] is False
+    # The stored answer's id, so a program can read it back and fetch its proof.
+    stored = (await api.client.get(f"/api/v1/conversations/{body['conversation_id']}")).json()["messages"]
+    assert body["message_id"] == stored[-1]["id"] and stored[-1]["role"] == "assistant"
+    proof = await api.client.get(f"/api/v1/conversations/{body['conversation_id']}/messages/"
+                                 f"{body['message_id']}/proof")
+    assert proof.status_code == 200
+    assert proof.json()["proof"]["message_id"] == body["message_id"]
+    assert proof.json()["proof"]["answer"]["text"] == reply.text
 
 
 async def test_non_streaming_failure_is_a_clear_error_not_a_500(api: ApiServer,
