@@ -163,7 +163,7 @@ class SqlConversationStore:
             row = (await conn.execute(select(M).where(M.c.conversation_id == conversation_id,
                                                       M.c.id == message_id))).first()
             if row is None:
-                raise MessageNotFound(message_id)
+                raise MessageNotFound.absent(message_id)
             parent = M.c.parent_id.is_(None) if row.parent_id is None else M.c.parent_id == row.parent_id
             siblings = list((await conn.execute(select(M.c.id).where(M.c.conversation_id == conversation_id, parent)
                                                 .order_by(M.c.seq))).scalars())
@@ -262,7 +262,7 @@ class SqlConversationStore:
             row = await conversation_row(conn, conversation_id, owner)
             tree = await load_tree(conn, conversation_id)
             if message_id not in tree.parent:
-                raise MessageNotFound(message_id)
+                raise MessageNotFound.absent(message_id)
             leaf = message_id
             while tree.children.get(leaf):
                 leaf = tree.children[leaf][-1]
