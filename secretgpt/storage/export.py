@@ -230,6 +230,20 @@ def _too_deep(value: Any, limit: int) -> bool:
     return False
 
 
+_COPY_SUFFIX = re.compile(r" \(imported copy(?: \d+)?\)$")
+
+
+def copy_title(title: str, taken: set[str]) -> str:
+    """The title of an imported copy of a conversation the owner already has: "<title> (imported
+    copy)", then "(imported copy 2)" and on, whichever is not `taken` (a copy of a copy too)."""
+    base = _COPY_SUFFIX.sub("", title)
+    candidate, n = f"{base} (imported copy)", 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base} (imported copy {n})"
+    return candidate
+
+
 def importable_status(status: StreamStatus | None) -> StreamStatus | None:
     # An answer exported mid-stream has no stream behind it here.
     return StreamStatus.INTERRUPTED if status in LIVE_STATUSES else status

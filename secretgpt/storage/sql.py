@@ -20,7 +20,9 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..records import LIVE_STATUSES, ConversationSettings, StreamRecord, StreamStatus
-from .export import ExportedConversation, exported_conversation, export_many, export_one, parse_import, render_markdown
+from .export import (
+    ExportedConversation, copy_title, export_many, export_one, exported_conversation, parse_import, render_markdown,
+)
 from .message_tree import (
     append,
     conversation_of,
@@ -310,11 +312,17 @@ class SqlConversationStore:
         `skip_existing` leaves out those the owner already has (see `preview_import`).
         Raises InvalidImport, having changed nothing."""
         parsed = parse_import(data)
+        here = await self._already_here(owner, parsed)
         if skip_existing:
-            parsed = [c for c, existing in zip(parsed, await self._already_here(owner, parsed)) if existing is None]
+            parsed = [c for c, existing in zip(parsed, here) if existing is None]
+            here = [None] * len(parsed)
         new_ids: list[str] = []
         async with self._write() as conn:
-            for conversation in parsed:
+            titles = set((await conn.execute(select(C.c.title).where(C.c.owner == owner))).scalars())
+            for conversation, existing in zip(parsed, here):
+                if existing is not None:  # a copy of one the owner has: told apart in the list by its title
+                    conversation = conversation.model_copy(update={"title": copy_title(conversation.title, titles)})
+                    titles.add(conversation.title)
                 new_ids.append(await insert_imported(conn, owner, conversation))
         return new_ids
 
