@@ -17,6 +17,7 @@ def port_problem(host: str, port: int) -> str | None:
         addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror:
         return _not_here(host)
+    bound = 0
     for family, kind, proto, _, address in addresses:
         try:
             with socket.socket(family, kind, proto) as sock:
@@ -24,9 +25,12 @@ def port_problem(host: str, port: int) -> str | None:
                 if family == socket.AF_INET6:
                     sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
                 sock.bind(address)
+                bound += 1
         except OSError as exc:
+            if exc.errno == errno.EADDRNOTAVAIL:
+                continue  # as asyncio does: that address family is not enabled here ("localhost" as ::1)
             return refusal(exc, host, port)
-    return None
+    return None if bound else _not_here(host)
 
 
 def refusal(exc: OSError, host: str, port: int) -> str:
