@@ -294,6 +294,31 @@ async def test_non_streaming_chat(api: ApiServer, script: ScriptedModel, model_s
         reply.text, reply.thinking, "completed", "loopback")
     assert body["stream_id"] and body["conversation_id"] and body["metadata"]["streaming"] is False
     assert model_server.connections[-1].request["stream"] is False
+    # The stored answer's id, so a program can read it back and fetch its proof.
+    stored = (await api.client.get(f"/api/v1/conversations/{body['conversation_id']}")).json()["messages"]
+    assert body["message_id"] == stored[-1]["id"] and stored[-1]["role"] == "assistant"
+    proof = await api.client.get(f"/api/v1/conversations/{body['conversation_id']}/messages/"
+                                 f"{body['message_id']}/proof")
+    assert proof.status_code == 200
+    assert proof.json()["proof"]["message_id"] == body["message_id"]
+    assert proof.json()["proof"]["answer"]["text"] == reply.text
+
+
+async def test_proofs_of_a_missing_message_and_of_a_question_say_so_plainly(api: ApiServer) -> None:
+    body = (await api.client.post("/api/v1/chat", json={"message": "hi"})).json()
+    conversation_id = body["conversation_id"]
+    base = f"/api/v1/conversations/{conversation_id}/messages"
+    missing = await api.client.get(f"{base}/no-such-id/proof")
+    assert missing.status_code == 404
+    assert missing.json()["detail"] == {"message": "No message 'no-such-id' in this conversation.",
+                                        "kind": "not_found"}
+    question = (await api.client.get(f"/api/v1/conversations/{conversation_id}")).json()["messages"][0]
+    assert question["role"] == "user"
+    asked = await api.client.get(f"{base}/{question['id']}/proof")
+    assert asked.status_code == 404
+    assert asked.json()["detail"] == {"message": f"Message {question['id']} is a question; only answers have "
+                                                 "proofs.", "kind": "no_proof"}
+    assert (await api.client.get(f"{base}/{body['message_id']}/proof")).status_code == 200
 
 
 async def test_non_streaming_failure_is_a_clear_error_not_a_500(api: ApiServer,

@@ -89,6 +89,26 @@ async def test_unknown_stream_and_conversation_are_404(api: ApiServer, model_ser
     assert model_server.connections == []
 
 
+UNKNOWN = [("GET", "/api/v1/nothing"), ("POST", "/api/v2/chat"), ("GET", "/api/"), ("GET", "/api"),
+           ("DELETE", "/api/v1/models/x"), ("PUT", "/api/v1/conversations/abc/messages/def/proof/more")]
+
+
+async def test_unknown_api_paths_are_a_json_404_in_the_api_shape(api: ApiServer) -> None:
+    for method, path in UNKNOWN:
+        response = await api.client.request(method, path)
+        assert response.status_code == 404, (method, path, response.text)
+        assert response.headers["content-type"] == "application/json"
+        assert response.json() == {"detail": {"message": f"No API route {method} {path} (the routes are in the "
+                                                         "README, HTTP API).", "kind": "not_found"}}
+        # Like every API route, it needs the token first.
+        anonymous = await api.client.request(method, path, headers={"Authorization": ""})
+        assert anonymous.status_code == 401 and anonymous.json()["detail"]["kind"] == "unauthorized"
+    wrong_method = await api.client.post("/api/v1/models")
+    assert wrong_method.status_code == 405 and wrong_method.headers["allow"] == "GET"
+    assert wrong_method.json()["detail"]["kind"] == "method_not_allowed"
+    assert (await api.client.get("/api/v1/models")).status_code == 200  # known routes are unchanged
+
+
 async def test_a_conversation_is_not_deleted_while_its_answer_streams(api: ApiServer, script: ScriptedModel) -> None:
     script.reply = Reply.of(LONG, tokens_per_second=50)
     async with api.sse("one") as sse:

@@ -120,6 +120,32 @@ async def test_bad_options_are_a_422_naming_field_and_range(api: ApiServer, mode
     assert len(model_server.connections) == 1  # nothing was sent to the model
 
 
+# Numbers JSON can write but a float cannot hold: Python reads 1e400 as inf, which must not pass
+# for "not set" (the model's default) nor reach the model.
+UNREPRESENTABLE = [("temperature", "1e400"), ("top_p", "-1e400"), ("max_tokens", "1e400"), ("seed", "1e400"),
+                   ("temperature", "NaN"), ("temperature", "Infinity")]
+
+
+@pytest.mark.parametrize(("name", "number"), UNREPRESENTABLE)
+async def test_numbers_beyond_a_float_are_a_422_naming_the_field(api: ApiServer, model_server, name: str,
+                                                                 number: str) -> None:
+    created = (await api.client.post("/api/v1/chat", json={"message": "hi"})).json()
+    options = '{"%s": %s}' % (name, number)
+    requests = [
+        ("POST", "/api/v1/chat/stream", '{"message": "hi", "options": %s}' % options),
+        ("POST", "/api/v1/chat", '{"message": "hi", "options": %s}' % options),
+        ("PATCH", f"/api/v1/conversations/{created['conversation_id']}", '{"options": %s}' % options),
+    ]
+    for method, path, body in requests:
+        response = await api.client.request(method, path, content=body, headers={"Content-Type": "application/json"})
+        assert response.status_code == 422, (path, body, response.text)
+        detail = response.json()["detail"]
+        assert detail["kind"] == "bad_request" and f"options.{name}: {name} must be" in detail["message"], detail
+    shown = (await api.client.get(f"/api/v1/conversations/{created['conversation_id']}")).json()
+    assert shown["options"] == GenerationOptions().model_dump()  # nothing was changed to "the default" either
+    assert len(model_server.connections) == 1  # nothing was sent to the model
+
+
 async def test_patch_needs_something_and_finds_only_own_conversations(api: ApiServer) -> None:
     created = (await api.client.post("/api/v1/chat", json={"message": "hi"})).json()
     response = await api.client.patch(f"/api/v1/conversations/{created['conversation_id']}", json={})

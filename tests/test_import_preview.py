@@ -43,6 +43,22 @@ async def test_preview_names_each_conversation_and_what_is_already_here(store: S
     assert len(await store.list_conversations(B)) == 2
 
 
+async def test_an_imported_copy_is_told_apart_by_its_title(store: SqlConversationStore) -> None:
+    conv_id = await rich_conversation(store)
+    exported = await store.export_json(conv_id, A)
+    # A's own conversation is here, so each import is a copy; another owner's first import is not.
+    copies = [await store.import_json(A, exported) for _ in range(3)]
+    titles = [(await store.get(copy_id, A)).title for [copy_id] in copies]
+    assert titles == ["Tides & the moon (imported copy)", "Tides & the moon (imported copy 2)",
+                      "Tides & the moon (imported copy 3)"]
+    assert (await store.get(conv_id, A)).title == "Tides & the moon"
+    [theirs] = await store.import_json(B, exported)
+    assert (await store.get(theirs, B)).title == "Tides & the moon"
+    # A copy's own export, imported again: still one suffix, the next free number.
+    [again] = await store.import_json(A, await store.export_json(copies[0][0], A))
+    assert (await store.get(again, A)).title == "Tides & the moon (imported copy 4)"
+
+
 async def test_export_all_reimported_skips_only_what_is_here(store: SqlConversationStore) -> None:
     conv_id = await rich_conversation(store)
     everything = await store.export_all(A)

@@ -154,7 +154,7 @@ async def test_discovery_on_a_host_speaking_neither_says_what_it_tried() -> None
     async with serve(set()) as server:
         catalog = await discover(server.url, None, KEY, ProtocolDetector())
     assert catalog.models == [] and catalog.error is not None
-    assert "/v1/models" in catalog.error and "/api/tags" in catalog.error and "SECRET_AI_MODEL" in catalog.error
+    assert "/v1/models" in catalog.error and "/api/tags" in catalog.error and "SECRET_AI_PROTOCOL" in catalog.error
 
 
 def test_non_chat_models_are_recognised() -> None:

@@ -28,7 +28,8 @@ ENDINGS = {StreamStatus.COMPLETED: "completed", StreamStatus.STOPPED: "stopped",
 
 
 class NoProof(LookupError):
-    """The answer has no proof material (made before proofs existed, imported, or cut off by a crash)."""
+    """No proof for this message: a question, or an answer without proof material (made before proofs
+    existed, imported, or cut off by a crash)."""
 
 
 class HostReport(BaseModel):
@@ -124,6 +125,8 @@ class AttestationDesk:
     def sign(self, conversation_id: str, found: AnswerProof) -> SignedProof:
         """The signed proof of a stored answer. Raises NoProof."""
         message, provenance = found.message, found.provenance
+        if message.role != "assistant":
+            raise NoProof(f"Message {message.id} is a question; only answers have proofs.")
         record = message.stream_record(conversation_id, "")
         if provenance is None or record is None or record.attestation is None:
             raise NoProof(f"Answer {message.id} has no proof (it was made before proofs were kept, imported, "

@@ -10,7 +10,7 @@ import os
 from ..config import Settings
 from ..services.loopback_model import LoopbackModelServer, demo_reply
 from ..services.secret_ai import (
-    Catalog, ModelInfo, ProtocolDetector, SecretAIService, demo_chat_model, demo_openai_client, discover,
+    Catalog, ModelInfo, ProtocolDetector, SecretAIService, demo_chat_model, demo_openai_client, discover_until_found,
     secret_chat_model, secret_openai_client,
 )
 from ..services.secret_ai.protocol import API_KEY_ENV
@@ -72,15 +72,18 @@ class Runtime:
         return self._hub
 
     async def discover(self) -> Catalog:
+        """Find the models; while there are none, keep looking in the background (the catalog
+        says what was tried), so a model host that starts after the app is found."""
         s = self.settings
         api_key = s.secret_ai_api_key.get_secret_value() if s.secret_ai_api_key else None
-        catalog = await discover(s.secret_ai_url, s.secret_ai_model, api_key, self.detector)
-        self.service.catalog = catalog
-        if catalog.error:
-            log.error("%s", catalog.error)
-        else:
-            log.info("models available: %s", ", ".join(catalog.names))
+        catalog = await discover_until_found(s.secret_ai_url, s.secret_ai_model, api_key, self.detector,
+                                             self._publish)
+        log.info("models available: %s", ", ".join(catalog.names))
         return catalog
+
+    def _publish(self, catalog: Catalog) -> None:
+        # Replaced whole, never changed in place: the page and the API read `hub.catalog` afresh.
+        self.service.catalog = catalog
 
     async def stop(self) -> None:
         if self._discovery is not None:

@@ -6,17 +6,21 @@ the server accepts a request; the API and the page are mounted on the hub it bui
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from nicegui import app, core, ui
+from nicegui.server import Server
 
 from ..config import Settings
 from ..hub.runtime import Runtime
 from ..storage.failures import failure_reason
 from .http_api import mount_api
+from .listening import port_problem, when_listening
 from .security import HostPolicy, SecurityMiddleware, body_limits
 from .sessions import install_sessions
 from .web_ui.login import register_login
@@ -51,10 +55,18 @@ async def _lifespan(fastapi_app: FastAPI) -> AsyncIterator[None]:
             raise
         mount_api(fastapi_app, hub, api_token=runtime.api_token, keepalive=settings.sse_keepalive_interval)
         register_page(hub, settings)
+        announcer = asyncio.create_task(when_listening(_listening, lambda: _announce(settings, runtime.api_token)))
         try:
             yield
         finally:
+            announcer.cancel()
             await runtime.stop()
+
+
+def _listening() -> bool:
+    """Whether uvicorn has bound its socket (NiceGUI keeps the one server it runs)."""
+    server = getattr(Server, "instance", None)
+    return bool(server is not None and server.started)
 
 
 def _secure(settings: Settings, api_token: str) -> None:
@@ -69,12 +81,11 @@ def _secure(settings: Settings, api_token: str) -> None:
     app.add_middleware(SecurityMiddleware, hosts=hosts, body_limit=body_limits(settings))
 
 
-def run(settings: Settings) -> None:
-    runtime = build(settings)
+def _announce(settings: Settings, api_token: str) -> None:
     url = f"http://{settings.host}:{settings.port}"
     mode = "offline demo model (no SECRET_AI_API_KEY)" if settings.demo_mode else "Secret AI"
     print(f"SecretGPT is running on {url}  [{mode}]", flush=True)
-    print(f"API token: {runtime.api_token}", flush=True)
+    print(f"API token: {api_token}", flush=True)
     if not settings.on_loopback:
         print(f"WARNING: listening on {settings.host}, not only on this machine. "
               f"Sign-in {'is required' if settings.login_required else 'is OFF (SECRETGPT_REQUIRE_LOGIN=false)'}; "
@@ -83,16 +94,35 @@ def run(settings: Settings) -> None:
     elif settings.login_required:
         print("The page asks for the access token (SECRETGPT_ALLOWED_HOSTS or SECRETGPT_REQUIRE_LOGIN is set).",
               flush=True)
-    ui.run(
-        host=settings.host,
-        port=settings.port,
-        title="SecretGPT",
-        favicon="🔒",
-        # No storage_secret: install_sessions() has set up the browser sessions (without the API).
-        reload=False,
-        show=False,
-        show_welcome_message=False,
-        # uvicorn runs the shutdown (which interrupts and saves streaming answers) only once every
-        # response has ended: without a limit, one open response could hold a SIGTERM for long.
-        timeout_graceful_shutdown=5,
-    )
+
+
+def run(settings: Settings) -> None:
+    """Serve until stopped. Exits with 1 and one sentence, printing neither address nor token, when
+    the port cannot be had (checked first; lost to another program after the check, too)."""
+    problem = port_problem(settings.host, settings.port)
+    if problem is not None:
+        print(problem, file=sys.stderr, flush=True)
+        sys.exit(1)
+    build(settings)
+    try:
+        ui.run(
+            host=settings.host,
+            port=settings.port,
+            title="SecretGPT",
+            favicon="🔒",
+            # No storage_secret: install_sessions() has set up the browser sessions (without the API).
+            reload=False,
+            show=False,
+            show_welcome_message=False,
+            # uvicorn runs the shutdown (which interrupts and saves streaming answers) only once every
+            # response has ended: without a limit, one open response could hold a SIGTERM for long.
+            timeout_graceful_shutdown=5,
+        )
+    except SystemExit as exc:
+        if _listening() or exc.code in (None, 0):
+            raise
+        # uvicorn could not bind after all (it has logged the errno): say what to change.
+        print(port_problem(settings.host, settings.port)
+              or f"SecretGPT could not listen on {settings.host} port {settings.port}; check SECRETGPT_HOST and "
+                 "SECRETGPT_PORT (or --host, --port).", file=sys.stderr, flush=True)
+        raise SystemExit(1) from None

@@ -17,9 +17,9 @@ well, that the compose's images are benign, nor anything about answers it does n
 evidence is judged by NVIDIA's online service, so offline the GPU part can only be checked for
 its binding (nonce), not re-verified; AMD SEV-SNP reports are not re-verified offline.
 
-Checking: `python -m secretgpt.proofs verify FILE [--key FINGERPRINT]` prints each check and
-exits 0 (intact, evidence verified), 1 (intact, evidence did not verify: says why) or 2 (tampered
-with or malformed: names the check).
+Checking: `secretgpt-proof verify FILE [--key FINGERPRINT]` (or `python -m secretgpt.proofs verify …`)
+prints each check and exits 0 (intact, evidence verified), 1 (intact, evidence did not verify: says
+why) or 2 (tampered with or malformed: names the check).
 
 Seam for the hub: feed `HashChain.add(kind, text)` every chunk as it arrives, and when the answer
 ends call `build_proof(...)` with the installation key (`InstallationKey.load_or_create(data_dir)`),

@@ -1,4 +1,5 @@
-"""`python -m secretgpt.proofs verify FILE [--key FINGERPRINT]`: check a proof offline."""
+"""`secretgpt-proof verify FILE [--key FINGERPRINT]` (or `python -m secretgpt.proofs verify …`):
+check a proof offline."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ def render(report: ProofReport) -> str:
 
 
 def main(argv: list[str] | None = None, *, verifier: EvidenceVerifier | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m secretgpt.proofs", description="Check SecretGPT answer proofs.")
+    # The console script, or `python -m`: the usage line names the command that was typed.
+    prog = "secretgpt-proof" if Path(sys.argv[0]).name == "secretgpt-proof" else "python -m secretgpt.proofs"
+    parser = argparse.ArgumentParser(prog=prog, description="Check SecretGPT answer proofs.")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("verify", help="check a proof file offline")
     check.add_argument("file", type=Path)

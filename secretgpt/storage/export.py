@@ -6,6 +6,7 @@ Pure functions over stored models; the store does the reading and writing (sql.p
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
@@ -229,6 +230,20 @@ def _too_deep(value: Any, limit: int) -> bool:
     return False
 
 
+_COPY_SUFFIX = re.compile(r" \(imported copy(?: \d+)?\)$")
+
+
+def copy_title(title: str, taken: set[str]) -> str:
+    """The title of an imported copy of a conversation the owner already has: "<title> (imported
+    copy)", then "(imported copy 2)" and on, whichever is not `taken` (a copy of a copy too)."""
+    base = _COPY_SUFFIX.sub("", title)
+    candidate, n = f"{base} (imported copy)", 1
+    while candidate in taken:
+        n += 1
+        candidate = f"{base} (imported copy {n})"
+    return candidate
+
+
 def importable_status(status: StreamStatus | None) -> StreamStatus | None:
     # An answer exported mid-stream has no stream behind it here.
     return StreamStatus.INTERRUPTED if status in LIVE_STATUSES else status
@@ -277,9 +292,10 @@ def render_markdown(conversation: StoredConversation) -> str:
         if m.think:
             seconds = m.metadata.get("think_seconds")
             label = f"Reasoning (thought for {seconds:.1f} s)" if isinstance(seconds, (int, float)) else "Reasoning"
-            out += [f"<details><summary>{label}</summary>", "", _no_close_tag(m.think.strip()), "", "</details>", ""]
+            out += [f"<details><summary>{label}</summary>", "", _no_close_tag(closed_fences(m.think.strip())), "",
+                    "</details>", ""]
         if m.content:
-            out += [m.content.rstrip(), ""]
+            out += [closed_fences(m.content.rstrip()), ""]
         elif m.role == "assistant":
             out += ["_(no text)_", ""]
     return "\n".join(out).rstrip() + "\n"
@@ -288,8 +304,8 @@ def render_markdown(conversation: StoredConversation) -> str:
 def _settings_lines(settings: ConversationSettings) -> list[str]:
     out = []
     if settings.system.strip():
-        out += ["<details><summary>System prompt</summary>", "", _no_close_tag(settings.system.strip()), "",
-                "</details>", ""]
+        out += ["<details><summary>System prompt</summary>", "", _no_close_tag(closed_fences(settings.system.strip())),
+                "", "</details>", ""]
     if settings.options.sent():
         out += ["_Options: " + ", ".join(f"{k} {v}" for k, v in settings.options.sent().items()) + "_", ""]
     return out
@@ -318,3 +334,25 @@ def _when(value: datetime) -> str:
 def _no_close_tag(text: str) -> str:
     # Reasoning that mentions </details> must not end the collapsible block early.
     return text.replace("</details>", "&lt;/details&gt;")
+
+
+# A CommonMark code fence: up to three spaces, then three or more backticks or tildes.
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
+_LINE_END = re.compile(r"\r\n|\r|\n")  # CommonMark's line endings (str.splitlines knows more)
+
+
+def closed_fences(text: str) -> str:
+    """`text` with the code fence it leaves open (an answer stopped inside a code block) closed at its
+    end, by the same character at the same length, so what follows in the document is not code."""
+    open_fence: str | None = None
+    for line in _LINE_END.split(text):
+        match = _FENCE.fullmatch(line)
+        if match is None:
+            continue
+        fence, rest = match.groups()
+        if open_fence is None:
+            if not (fence[0] == "`" and "`" in rest):  # backticks in a backtick fence's info string: not a fence
+                open_fence = fence
+        elif fence[0] == open_fence[0] and len(fence) >= len(open_fence) and not rest.strip(" \t"):
+            open_fence = None
+    return text if open_fence is None else f"{text}\n{open_fence}"

@@ -81,7 +81,7 @@ async def parent_of(conn: AsyncConnection, conversation_id: str, message_id: str
     row = (await conn.execute(select(M.c.parent_id).where(M.c.id == message_id,
                                                           M.c.conversation_id == conversation_id))).first()
     if row is None:
-        raise MessageNotFound(message_id)
+        raise MessageNotFound.absent(message_id)
     return row.parent_id
 
 

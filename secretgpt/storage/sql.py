@@ -20,7 +20,9 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from ..records import LIVE_STATUSES, ConversationSettings, StreamRecord, StreamStatus
-from .export import ExportedConversation, exported_conversation, export_many, export_one, parse_import, render_markdown
+from .export import (
+    ExportedConversation, copy_title, export_many, export_one, exported_conversation, parse_import, render_markdown,
+)
 from .message_tree import (
     append,
     conversation_of,
@@ -163,7 +165,7 @@ class SqlConversationStore:
             row = (await conn.execute(select(M).where(M.c.conversation_id == conversation_id,
                                                       M.c.id == message_id))).first()
             if row is None:
-                raise MessageNotFound(message_id)
+                raise MessageNotFound.absent(message_id)
             parent = M.c.parent_id.is_(None) if row.parent_id is None else M.c.parent_id == row.parent_id
             siblings = list((await conn.execute(select(M.c.id).where(M.c.conversation_id == conversation_id, parent)
                                                 .order_by(M.c.seq))).scalars())
@@ -262,7 +264,7 @@ class SqlConversationStore:
             row = await conversation_row(conn, conversation_id, owner)
             tree = await load_tree(conn, conversation_id)
             if message_id not in tree.parent:
-                raise MessageNotFound(message_id)
+                raise MessageNotFound.absent(message_id)
             leaf = message_id
             while tree.children.get(leaf):
                 leaf = tree.children[leaf][-1]
@@ -310,11 +312,17 @@ class SqlConversationStore:
         `skip_existing` leaves out those the owner already has (see `preview_import`).
         Raises InvalidImport, having changed nothing."""
         parsed = parse_import(data)
+        here = await self._already_here(owner, parsed)
         if skip_existing:
-            parsed = [c for c, existing in zip(parsed, await self._already_here(owner, parsed)) if existing is None]
+            parsed = [c for c, existing in zip(parsed, here) if existing is None]
+            here = [None] * len(parsed)
         new_ids: list[str] = []
         async with self._write() as conn:
-            for conversation in parsed:
+            titles = set((await conn.execute(select(C.c.title).where(C.c.owner == owner))).scalars())
+            for conversation, existing in zip(parsed, here):
+                if existing is not None:  # a copy of one the owner has: told apart in the list by its title
+                    conversation = conversation.model_copy(update={"title": copy_title(conversation.title, titles)})
+                    titles.add(conversation.title)
                 new_ids.append(await insert_imported(conn, owner, conversation))
         return new_ids
 

@@ -16,7 +16,12 @@ class ConversationNotFound(LookupError):
 
 
 class MessageNotFound(LookupError):
-    """The message does not exist in that conversation (or the conversation is someone else's)."""
+    """The message does not exist in that conversation (or the conversation is someone else's). Its
+    text is a sentence for the user (`absent` makes the usual one)."""
+
+    @classmethod
+    def absent(cls, message_id: str) -> MessageNotFound:
+        return cls(f"No message {message_id!r} in this conversation.")
 
 
 class StoredMessage(BaseModel):

@@ -146,6 +146,6 @@ async def test_the_demo_continue_continues_and_its_code_calls_this_app(browser, 
         text = await page.locator(".sg-message").last.locator(".sg-answer").inner_text()
         # The script once, whole, in order: continued, not restarted and glued on.
         assert text.count("This is the offline demo model") == 1
-        assert text.index("With a Secret AI key") < text.index("Catches up") < text.index("conversation history")
+        assert text.index("With a Secret AI key") < text.index("Catches up") < text.index("print(line)")
         assert f"{app.url}/api/v1/chat/stream" in text and "8080" not in text
         await context.close()

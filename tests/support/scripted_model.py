@@ -35,8 +35,8 @@ class ScriptedModel:
     def requests(self) -> list[dict]:
         return [c.request for c in self.server.connections]
 
-    async def start(self) -> ScriptedModel:
-        await self.server.start()
+    async def start(self, port: int = 0) -> ScriptedModel:
+        await self.server.start(port=port)
         return self
 
     async def stop(self) -> None:

@@ -9,13 +9,17 @@ from .attestation_api import attestation_api
 from .conversations_api import conversations_api
 from .requests import owner_for_token, token_guard
 from .streams_api import streams_api
+from .unknown_api import unknown_api
 
 __all__ = ["mount_api", "owner_for_token"]
 
 
 def mount_api(app: FastAPI, hub: ChatHub, *, api_token: str, keepalive: float) -> None:
-    """The streams, conversations and attestation routes under /api/v1 (each checks the bearer token)."""
+    """The streams, conversations and attestation routes under /api/v1 (each checks the bearer token);
+    any other /api/ path is a JSON 404."""
     require_token = token_guard(api_token)
-    app.include_router(streams_api(hub, require_token, keepalive))
-    app.include_router(conversations_api(hub, require_token))
-    app.include_router(attestation_api(hub, require_token))
+    known = [streams_api(hub, require_token, keepalive), conversations_api(hub, require_token),
+             attestation_api(hub, require_token)]
+    for router in known:
+        app.include_router(router)
+    app.include_router(unknown_api(require_token, known))

@@ -28,7 +28,7 @@ def attestation_api(hub: ChatHub, require_token: Any) -> APIRouter:
         return HostsAnswer(hosts=hub.attestation.hosts())
 
     @api.get("/conversations/{conversation_id}/messages/{message_id}/proof",
-             summary="The signed proof of one answer (check it with python -m secretgpt.proofs verify FILE)")
+             summary="The signed proof of one answer (check it with secretgpt-proof verify FILE)")
     async def proof(conversation_id: str, message_id: str, owner: str = Depends(require_token)) -> Response:
         try:
             signed = await hub.proof(conversation_id, message_id, owner=owner)

@@ -38,7 +38,7 @@ def refused(exc: Exception, *, conversation_id: str | None = None, stream_id: st
     if isinstance(exc, ConversationNotFound):
         return api_error(404, f"No conversation {conversation_id!r}.", "not_found")
     if isinstance(exc, MessageNotFound):
-        return api_error(404, str(exc).strip("'\""), "not_found")
+        return api_error(404, str(exc), "not_found")
     if isinstance(exc, StreamNotFound):
         return api_error(404, f"No stream {stream_id!r} (it may have ended long ago).", "not_found")
     if isinstance(exc, InvalidImport):

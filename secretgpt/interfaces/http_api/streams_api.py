@@ -60,6 +60,8 @@ class StreamInfo(BaseModel):
 class ChatAnswer(BaseModel):
     stream_id: str
     conversation_id: str
+    # The stored answer, as the final SSE event names it: what a program asks the proof of.
+    message_id: str | None
     model: str
     status: str
     text: str
@@ -67,9 +69,10 @@ class ChatAnswer(BaseModel):
     metadata: dict[str, Any]
 
     @classmethod
-    def of(cls, record: StreamRecord) -> ChatAnswer:
-        return cls(stream_id=record.stream_id, conversation_id=record.conversation_id, model=record.model,
-                   status=record.status.value, text=record.text, think=record.think, metadata=record.metadata())
+    def of(cls, record: StreamRecord, message_id: str | None) -> ChatAnswer:
+        return cls(stream_id=record.stream_id, conversation_id=record.conversation_id, message_id=message_id,
+                   model=record.model, status=record.status.value, text=record.text, think=record.think,
+                   metadata=record.metadata())
 
 
 def streams_api(hub: ChatHub, require_token: Any, keepalive: float) -> APIRouter:
@@ -131,7 +134,7 @@ def streams_api(hub: ChatHub, require_token: Any, keepalive: float) -> APIRouter
         stream = await start(body, owner, streaming=False)
         record = await stream.wait()
         await stream.wait_saved()  # answered means stored: a GET right after must find it
-        payload = ChatAnswer.of(record).model_dump(mode="json")
+        payload = ChatAnswer.of(record, stream.message_id).model_dump(mode="json")
         if record.error:
             payload["error"] = {"message": record.error, "kind": record.error_kind}
             return JSONResponse(payload, status_code=ERROR_STATUS.get(ErrorKind(record.error_kind), 502))

@@ -13,8 +13,8 @@ PROMPTS = (
     "Write a Python function that checks whether a string is a palindrome, with tests.",
     "Think it through step by step: how many Fridays are there in a leap year?",
 )
-# The offline demo answers every prompt the same way (reasoning, a table, code, ~10 s of
-# streaming): these say which part of the page each one shows off.
+# The offline demo answers with reasoning, a table and code (~10 s of streaming; over 30 s when
+# asked for something long): these say which part of the page each one shows off.
 DEMO_PROMPTS = (
     "Think before you answer: what does the reasoning block show?",
     "Compare Stop, Pause and Resume in a table.",

@@ -6,7 +6,8 @@ that tests and benchmarks run the real `AsyncOpenAI` and `ChatSecret` against (w
 failures).
 """
 
-from .script import Reply, Step, demo_reply, synthetic_markdown, tokenize
+from .demo import demo_reply
+from .script import Reply, Step, synthetic_markdown, tokenize
 from .server import ConnectionLog, LoopbackModelServer
 
 __all__ = [

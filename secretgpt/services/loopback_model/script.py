@@ -1,4 +1,5 @@
-"""What the loopback model says: scripted replies, the demo answer and synthetic long answers."""
+"""What the loopback model says: scripted replies and synthetic long answers (the demo model's
+answers are in demo.py)."""
 
 from __future__ import annotations
 
@@ -42,12 +43,22 @@ class Reply:
     # `error_body` instead sends exactly that body.
     error_message: str = ""
     model: str = "loopback"
+    # Why the answer ended, as the wire says it: "stop", or "length" when cut at max tokens.
+    finish_reason: str = "stop"
 
     @classmethod
     def of(cls, text: str = "", thinking: str = "", **kwargs: object) -> Reply:
         steps = [Step("chunk", thinking=t) for t in tokenize(thinking)] if thinking else []
         steps += [Step("chunk", content=t) for t in tokenize(text)]
         return cls(steps=steps, **kwargs)  # type: ignore[arg-type]
+
+    def capped(self, max_tokens: int | None) -> Reply:
+        """At most `max_tokens` chunks, reasoning counted (as vLLM counts it); cut: finish reason "length"."""
+        chunks = [i for i, step in enumerate(self.steps) if step.kind == "chunk"]
+        if max_tokens is not None and len(chunks) > max_tokens:
+            self.steps = self.steps[: chunks[max_tokens]]
+            self.finish_reason = "length"
+        return self
 
     def then(self, *steps: Step) -> Reply:
         self.steps.extend(steps)
@@ -60,75 +71,6 @@ class Reply:
     @property
     def thinking(self) -> str:
         return "".join(s.thinking for s in self.steps if s.kind == "chunk")
-
-
-def _last_user_message(request: dict) -> str:
-    for message in reversed(request.get("messages") or []):
-        if message.get("role") == "user":
-            return str(message.get("content", ""))
-    return ""
-
-
-DEMO_URL = "http://127.0.0.1:8080"
-
-
-def demo_reply(request: dict, tokens_per_second: float = 40.0, app_url: str = DEMO_URL) -> Reply:
-    """The offline demo model: a plausible answer with reasoning, a table and a code block that
-    calls the app at `app_url`.
-
-    Continue: the model only sees the request. When the conversation ends with an answer of its
-    own (what Continue sends) and that answer is the start of what it would say to this question,
-    it says only the rest, without reasoning again; an answer it did not write gets a short
-    sentence saying so, never the script glued on.
-    """
-    question = " ".join(_last_user_message(request).split())[:120] or "your message"
-    turns = sum(1 for m in request.get("messages") or [] if m.get("role") == "user")
-    thinking, text = _demo_script(question, turns, app_url)
-    messages = request.get("messages") or []
-    if messages and messages[-1].get("role") == "assistant":
-        partial = str(messages[-1].get("content") or "")
-        rest = text[len(partial):] if text.startswith(partial) else \
-            "\n\n*(The offline demo model can only continue its own answers, and this one is not.)*"
-        thinking = ""
-    else:
-        rest = text
-    reply = Reply.of(rest, thinking, tokens_per_second=tokens_per_second, model="demo")
-    reply.first_token_delay = min(0.4, 10 / tokens_per_second)
-    return reply
-
-
-def _demo_script(question: str, turns: int, app_url: str) -> tuple[str, str]:
-    thinking = (
-        f"The user asked: \"{question}\". This is the offline demo model, so I can't really answer, "
-        "but I can show how a streamed answer looks. I'll give a short explanation, a table "
-        "comparing the streaming controls, a formula, and a small code example of the HTTP API."
-    )
-    text = (
-        f"**This is the offline demo model** — no `SECRET_AI_API_KEY` is set, so nothing left this machine. "
-        f"You wrote: *{question}* (message {turns} in this conversation).\n\n"
-        "With a Secret AI key, answers come from a confidential VM instead. Meanwhile, here is what "
-        "SecretGPT does while an answer streams:\n\n"
-        "| Control | What it does |\n"
-        "| --- | --- |\n"
-        "| Stop | Closes the connection to the model at once; the partial answer is kept |\n"
-        "| Pause | Holds the display; the model keeps writing into a buffer |\n"
-        "| Resume | Catches up with everything written while paused |\n\n"
-        "Math renders too: the pace of $n$ tokens in $t$ seconds is $r = \\frac{n}{t}$, and\n\n"
-        "$$\\sum_{i=1}^{n} i = \\frac{n(n+1)}{2}$$\n\n"
-        "Programs get the same stream as Server-Sent Events:\n\n"
-        "```python\n"
-        "import httpx\n\n"
-        f"with httpx.stream(\"POST\", \"{app_url}/api/v1/chat/stream\",\n"
-        "                  headers={\"Authorization\": f\"Bearer {token}\"},\n"
-        "                  json={\"message\": \"hi\"}) as response:\n"
-        "    for line in response.iter_lines():\n"
-        "        print(line)\n"
-        "```\n\n"
-        "1. Reasoning streams into its own block above the answer.\n"
-        "2. The answer is rendered as Markdown while it streams.\n"
-        "3. Everything is kept in your conversation history.\n"
-    )
-    return thinking, text
 
 
 _WORDS = (

@@ -81,11 +81,12 @@ class LoopbackModelServer:
     def url(self) -> str:
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
-    async def start(self, ssl_context: ssl.SSLContext | None = None) -> LoopbackModelServer:
-        """`ssl_context`: serve HTTPS with it (a server context holding the certificate)."""
+    async def start(self, ssl_context: ssl.SSLContext | None = None, port: int = 0) -> LoopbackModelServer:
+        """`ssl_context`: serve HTTPS with it (a server context holding the certificate). `port`: 0
+        for any free one; a fixed one lets a host come up where an app already looks for it."""
         self.scheme = "https" if ssl_context is not None else "http"
         self.ssl_context = ssl_context  # a test may load another certificate into it (a swapped key)
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=ssl_context)
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", port, ssl=ssl_context)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 

@@ -74,7 +74,7 @@ class OllamaWire:
             "created_at": _now(),
             "message": {"role": "assistant", "content": tail},
             "done": True,
-            "done_reason": "stop",
+            "done_reason": reply.finish_reason,
             "total_duration": int((time.monotonic() - self.opened_at) * 1e9),
             "prompt_eval_count": _prompt_tokens(self.request),
             "eval_count": eval_count,
@@ -110,7 +110,7 @@ class OpenAIWire:
         return _sse(error) + b"data: [DONE]\n\n"
 
     def end(self, reply: Reply, sent: int, tail: str) -> bytes:
-        out = self._event(reply, {"content": tail} if tail else {}, finish_reason="stop")
+        out = self._event(reply, {"content": tail} if tail else {}, finish_reason=reply.finish_reason)
         if (self.request.get("stream_options") or {}).get("include_usage"):
             out += _sse({"id": self.id, "object": "chat.completion.chunk", "created": self.created,
                          "model": reply.model, "choices": [], "usage": self._usage(sent)})
@@ -121,7 +121,8 @@ class OpenAIWire:
         if thinking:
             message[reply.reasoning_field] = thinking
         return {"id": self.id, "object": "chat.completion", "created": self.created, "model": reply.model,
-                "choices": [{"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}],
+                "choices": [{"index": 0, "message": message, "logprobs": None,
+                             "finish_reason": reply.finish_reason}],
                 "usage": self._usage(len(reply.steps))}
 
     @staticmethod

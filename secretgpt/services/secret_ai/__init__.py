@@ -1,5 +1,5 @@
 from .catalog import Catalog, ModelInfo, Protocol
-from .discovery import discover, is_chat_model
+from .discovery import discover, discover_until_found, is_chat_model
 from .errors import ErrorKind, SecretAIError, map_error
 from .ollama_client import demo_chat_model, secret_chat_model
 from .openai_client import demo_openai_client, secret_openai_client
@@ -9,6 +9,6 @@ from .think_tags import ThinkTagParser
 
 __all__ = [
     "Catalog", "ErrorKind", "ModelInfo", "Protocol", "ProtocolDetector", "SecretAIError", "SecretAIService",
-    "ThinkTagParser", "demo_chat_model", "demo_openai_client", "discover", "is_chat_model", "map_error",
+    "ThinkTagParser", "demo_chat_model", "demo_openai_client", "discover", "discover_until_found", "is_chat_model", "map_error",
     "secret_chat_model", "secret_openai_client",
 ]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable, Iterator
 
 import httpx
 
 from ..attestation.tls import tls_context
 from .catalog import Catalog, ModelInfo
-from .errors import SecretAIError
+from .errors import ErrorKind, SecretAIError
 from .protocol import ProtocolDetector, bearer
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,43 @@ async def discover(url: str | None, model: str | None, api_key: str | None,
     return catalog
 
 
+# While no model is available, discovery runs again after 1 s, 2 s, 4 s … at most 30 s apart: a
+# model host that comes up after the app is found without a restart.
+FIRST_RETRY = 1.0
+MAX_RETRY = 30.0
+
+
+def retry_delays(first: float = FIRST_RETRY, cap: float = MAX_RETRY) -> Iterator[float]:
+    delay = first
+    while True:
+        yield delay
+        delay = min(delay * 2, cap)
+
+
+async def discover_until_found(url: str | None, model: str | None, api_key: str | None,
+                               detector: ProtocolDetector, publish: Callable[[Catalog], None],
+                               delays: Iterator[float] | None = None) -> Catalog:
+    """`discover` until it finds a model. `publish` gets each outcome as it comes: every failure
+    (what was tried, and that the search goes on), then the catalog with models."""
+    delays = delays or retry_delays()
+    tries, said = 0, None
+    while True:
+        tries += 1
+        catalog = await discover(url, model, api_key, detector)
+        if catalog.models:
+            if tries > 1:
+                log.info("model discovery succeeded on try %d", tries)
+            publish(catalog)
+            return catalog
+        delay = next(delays)
+        if catalog.error != said:  # each new failure once, not every 30 s; a warning, as it may mend itself
+            log.warning("%s (trying again in the background)", catalog.error)
+            said = catalog.error
+        publish(catalog.model_copy(update={
+            "error": f"{catalog.error} SecretGPT keeps looking (try {tries}; the next in {delay:g} s)."}))
+        await asyncio.sleep(delay)
+
+
 async def _with_protocols(catalog: Catalog, detector: ProtocolDetector) -> None:
     """Ask each host which API it speaks now, so the first answer does not wait for it. A host that
     does not answer yet keeps its model: it is asked again on first use, whose error names the tries."""
@@ -57,7 +95,9 @@ async def _from_server(url: str, api_key: str | None, detector: ProtocolDetector
     try:
         protocol = await detector.protocol_for(url)
     except SecretAIError as exc:
-        return Catalog(error=f"{exc.message} Set SECRET_AI_MODEL to skip the model lookup.")
+        # Each kind names the setting that fixes it (auth and "neither API" already do).
+        hint = _HOST_DOWN if exc.kind in (ErrorKind.UNREACHABLE, ErrorKind.TIMEOUT) else ""
+        return Catalog(error=exc.message + hint)
     path, key = ("/v1/models", "data") if protocol == "openai" else ("/api/tags", "models")
     try:
         async with httpx.AsyncClient(timeout=10, headers=bearer(api_key),
@@ -67,12 +107,27 @@ async def _from_server(url: str, api_key: str | None, detector: ProtocolDetector
             listed = response.json().get(key, [])
             names = [m.get("id") or m.get("name") or m.get("model") for m in listed if isinstance(m, dict)]
     except (httpx.HTTPError, ValueError, AttributeError) as exc:
-        return Catalog(error=f"Could not list models at SECRET_AI_URL={url} (GET {path}): {exc}. "
-                             "Set SECRET_AI_MODEL to skip the lookup.")
+        return Catalog(error=_listing_failed(url, path, exc))
     chat = [ModelInfo(name=n, url=url, protocol=protocol) for n in names if isinstance(n, str) and is_chat_model(n)]
     if not chat:
-        return Catalog(error=f"SECRET_AI_URL={url} lists no chat models (GET {path}). Set SECRET_AI_MODEL.")
+        return Catalog(error=f"SECRET_AI_URL={url} lists no chat models (GET {path}). "
+                             "Set SECRET_AI_MODEL to the name of a model it serves.")
     return Catalog(models=chat)
+
+
+_HOST_DOWN = " Check SECRET_AI_URL and that the model server is up."
+
+
+def _listing_failed(url: str, path: str, exc: Exception) -> str:
+    where = f"Could not list models at SECRET_AI_URL={url} (GET {path}"
+    if isinstance(exc, httpx.HTTPStatusError):
+        status = exc.response.status_code
+        if status in (401, 403):
+            return f"{where}: HTTP {status}): the server rejected the API key. Check SECRET_AI_API_KEY."
+        return f"{where}: HTTP {status}). Check SECRET_AI_URL, or set SECRET_AI_MODEL to skip the lookup."
+    if isinstance(exc, (httpx.ConnectError, httpx.TimeoutException)):
+        return f"{where}: {type(exc).__name__}).{_HOST_DOWN}"
+    return f"{where}: {type(exc).__name__}: {exc}). Check SECRET_AI_URL, or set SECRET_AI_MODEL to skip the lookup."
 
 
 def _from_secret_network(model: str | None) -> Catalog:
