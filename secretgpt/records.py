@@ -153,6 +153,36 @@ class AnswerAttestation(BaseModel):
     checks: list[dict[str, Any]] = Field(default_factory=list)
 
 
+class Consent(BaseModel):
+    """A person chose to send to a host that was not verified (ATTESTATION_POLICY=require)."""
+
+    given_at: datetime
+    via: Literal["page", "api"]
+    host_status: AttestationWord  # the host's state when it was given
+    reason: str
+
+
+class Admission(BaseModel):
+    """How the prompt was let go to its host: under which policy, whether every connection's key
+    was checked against the verified attestation before a byte was sent, and the consent if any."""
+
+    policy: Literal["require", "warn"]
+    key_checked: bool
+    consent: Consent | None = None
+    demo: bool = False  # the offline demo model: local, nothing to attest
+
+    @property
+    def summary(self) -> str:
+        if self.demo:
+            return "the offline demo model (local, not attested)"
+        if self.key_checked:
+            return f"{self.policy}: the connection's key was checked against the verified attestation before sending"
+        if self.consent is not None:
+            return (f"{self.policy}: sent to a host that was {self.consent.host_status}, with consent "
+                    f"({self.consent.via}, {self.consent.given_at:%Y-%m-%d %H:%M:%S} UTC)")
+        return f"{self.policy}: sent without checking the connection's key first"
+
+
 class AnswerProvenance(BaseModel):
     """What a proof of an answer needs beyond its text and record: the turns that were sent, the
     connection it arrived on, the hash chain over its chunks as they were received, and how much
@@ -167,6 +197,7 @@ class AnswerProvenance(BaseModel):
     # this connection (0 in proofs kept before this was recorded).
     continued_text_bytes: int = Field(0, ge=0)
     continued_reasoning_bytes: int = Field(0, ge=0)
+    admission: Admission | None = None  # None in proofs kept before it was recorded
 
 
 class StreamRecord(BaseModel):

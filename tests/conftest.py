@@ -82,7 +82,9 @@ async def model_server(script: ScriptedModel) -> AsyncIterator[LoopbackModelServ
 @pytest.fixture
 def make_settings(tmp_path: Path) -> Callable[..., Settings]:
     def make(**overrides: Any) -> Settings:
-        values = {"data_dir": tmp_path / "data", "api_token": API_TOKEN, **TEST_LIMITS, **overrides}
+        # `warn`: the loopback model servers are plain http, which `require` (the default) refuses.
+        values = {"data_dir": tmp_path / "data", "api_token": API_TOKEN, "attestation_policy": "warn",
+                  **TEST_LIMITS, **overrides}
         return load_settings(_env_file=None, **values)
 
     return make

@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     demo_tokens_per_second: float = Field(40.0, gt=0, le=100_000, validation_alias=_env("DEMO_TOKENS_PER_SECOND"))
 
     # --- attestation ------------------------------------------------------------------------
+    # require: a prompt (and the key) go to a model host only over a connection whose key is the
+    # one in the host's verified attestation; warn: sent anyway, judged after (with a notice).
+    attestation_policy: Literal["require", "warn"] = Field("require", validation_alias=_env("ATTESTATION_POLICY"))
     # A CA file (PEM) trusted for model hosts instead of the default store (self-hosted SecretVMs
     # with a private CA, and tests): both model paths, discovery and evidence fetching use it.
     secret_ai_ca_bundle: CaBundle = Field(None, validation_alias=_env("SECRET_AI_CA_BUNDLE"))
@@ -160,7 +163,7 @@ class Settings(BaseSettings):
     def attestation(self) -> AttestationSettings:
         """The attestation service's part of these settings."""
         return AttestationSettings(secret_ai_ca_bundle=self.secret_ai_ca_bundle, attestation_ttl=self.attestation_ttl,
-                                   secretvm_pccs_url=self.secretvm_pccs_url)
+                                   secretvm_pccs_url=self.secretvm_pccs_url, attestation_policy=self.attestation_policy)
 
     @property
     def max_import_bytes(self) -> int:

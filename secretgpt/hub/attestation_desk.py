@@ -10,17 +10,18 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 from ..proofs import Answer, AttestationRecord, Connection, HashChain, InstallationKey, SignedProof, Turn, build_proof
 from ..proofs.verify import ProofReport, verify_proof
-from ..records import StreamStatus
+from ..records import Admission, StreamStatus
 from ..services.attestation import AttestationService, AttestationStatus, Evidence, origin_of
 from ..services.attestation.status import DEMO_REASON, PLAIN_HTTP_REASON, unverified
-from ..services.secret_ai import Catalog
+from ..services.secret_ai import Catalog, ModelInfo
 from ..storage import AnswerProof
+from .admission import Admissions, Via
 
 NOT_YET = "not checked yet"
 ENDINGS = {StreamStatus.COMPLETED: "completed", StreamStatus.STOPPED: "stopped",
@@ -55,11 +56,32 @@ class HostReport(BaseModel):
 
 class AttestationDesk:
     def __init__(self, service: AttestationService, data_dir: Callable[[], Path],
-                 catalog: Callable[[], Catalog]) -> None:
+                 catalog: Callable[[], Catalog], *, policy: Literal["require", "warn"] = "require") -> None:
         self._service = service
         self._data_dir = data_dir
         self._catalog = catalog
         self._key: InstallationKey | None = None
+        self._admissions = Admissions(service, policy)
+
+    @property
+    def policy(self) -> Literal["require", "warn"]:
+        return self._admissions.policy
+
+    async def admit(self, info: ModelInfo, *, owner: str, allow_unverified: bool = False,
+                    via: Via = "api") -> Admission:
+        """May a prompt go to `info`'s host? Raises HostNotVerified (nothing stored, nothing sent)."""
+        return await self._admissions.admit(info, owner=owner, allow_unverified=allow_unverified, via=via)
+
+    def consent(self, origin: str, *, owner: str) -> None:
+        """This person sends to this unverified host until its state changes or the app restarts."""
+        self._admissions.consent(owner, origin)
+
+    def prepare(self, model: str | None) -> None:
+        """A host was chosen (start-up, the model setting): attest it now, in the background, so
+        its first prompt does not wait for it."""
+        info = self._catalog().find(model)
+        if info is not None and not info.demo:
+            self._service.observe(origin_of(info.url))
 
     @property
     def attestation_service(self) -> AttestationService:

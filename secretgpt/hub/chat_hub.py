@@ -19,6 +19,7 @@ from ..storage import (
     StoredMessage,
 )
 from ..storage.failures import failure_reason
+from .admission import Via
 from .attestation_desk import AttestationDesk, NoProof
 from .deadlines import StreamLimits
 from .registry import StreamRegistry, TooManyStreams
@@ -77,7 +78,8 @@ class ChatHub:
         self._store = store
         # Attestation of model hosts and answer proofs: the interfaces ask `hub.attestation`.
         self.attestation = AttestationDesk(attestation or AttestationService(settings.attestation),
-                                           settings.ensure_data_dir, lambda: self._service.catalog)
+                                           settings.ensure_data_dir, lambda: self._service.catalog,
+                                           policy=settings.attestation_policy)
         self._registry = StreamRegistry(settings.max_concurrent_streams, settings.stream_retention)
         self.limits = StreamLimits(
             stream_timeout=settings.stream_timeout,
@@ -192,6 +194,8 @@ class ChatHub:
         continue_from: str | None = None,
         system: str | None = None,
         options: GenerationOptions | None = None,
+        allow_unverified: bool = False,
+        via: Via = "api",
     ) -> ActiveStream:
         """Start an answer. Raises BadMessage, SecretAIError (no such model / none available),
         ConversationNotFound, MessageNotFound or TooManyStreams — all before anything is stored.
@@ -203,6 +207,8 @@ class ChatHub:
         `system` / `options` (None: unchanged) become the conversation's settings from this answer on;
         a new conversation starts from DEFAULT_SYSTEM_PROMPT and the model's own defaults.
         `cancel_when_orphaned`: stop the answer when its last follower leaves for good (the API).
+        `allow_unverified`: send even to a host that is not verified (ATTESTATION_POLICY=require
+        refuses it otherwise, with HostNotVerified, before anything is stored).
         """
         if sum(v is not None for v in (regenerate, edit, continue_from)) > 1:
             raise BadMessage("Choose one of regenerate, edit and continue.")
@@ -210,18 +216,19 @@ class ChatHub:
             self.validate(message)
         info = self._service.resolve(model)
         self._registry.reserve()
+        admission = await self.attestation.admit(info, owner=owner, allow_unverified=allow_unverified, via=via)
         conversation = await self._conversation_for(message, owner, conversation_id, system, options,
                                                     variant=regenerate or edit or continue_from)
         turn = await self._turn(conversation, owner, message, regenerate=regenerate, edit=edit,
                                 continue_from=continue_from)
         settings = await self._settings_from_now_on(conversation, owner, system, options)
         messages = with_system(settings.system, turn.messages)
+        witness = AnswerWitness(self.attestation.attestation_service, info.url, demo=info.demo, admission=admission)
         stream = self._registry.open(lambda stream_id: ActiveStream(
             stream_id, owner=owner, conversation_id=conversation.id, model=info.name, messages=messages,
             service=self._service, limits=self.limits, streaming=streaming,
             cancel_when_orphaned=cancel_when_orphaned, on_end=self._stream_ended, on_checkpoint=self._checkpoint,
-            settings=settings, witness=AnswerWitness(self.attestation.attestation_service, info.url, demo=info.demo)),
-            start=False)
+            settings=settings, witness=witness), start=False)
         stream.user_message_id = turn.user_message_id
         if turn.prefix is not None:
             stream.seed(turn.prefix.content, turn.prefix.think)

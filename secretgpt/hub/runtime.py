@@ -8,6 +8,7 @@ import logging
 import os
 
 from ..config import Settings
+from ..services.attestation import AttestationService
 from ..services.loopback_model import LoopbackModelServer, demo_reply
 from ..services.secret_ai import (
     Catalog, ModelInfo, ProtocolDetector, SecretAIService, demo_chat_model, demo_openai_client, discover_until_found,
@@ -38,10 +39,15 @@ class Runtime:
         openai_factory = demo_openai_client if settings.demo_mode else secret_openai_client
         # The demo server answers like a Secret AI host today (OpenAI-compatible only); `auto` finds
         # it as it finds a real host.
-        self.detector = ProtocolDetector(settings.secret_ai_protocol, ca_bundle=settings.secret_ai_ca_bundle)
+        self.attestation = AttestationService(settings.attestation)
+        # Under `require` every connection that carries something to a model host (the model list,
+        # the protocol probe, each answer) has its key checked at the handshake; under `warn`, none.
+        gate = self.attestation.gate() if settings.attestation_policy == "require" else None
+        self.detector = ProtocolDetector(settings.secret_ai_protocol, ca_bundle=settings.secret_ai_ca_bundle,
+                                         gate=gate)
         self.service = SecretAIService(Catalog(error="Looking for models…"), factory, read_timeout,
                                        openai_factory=openai_factory, detector=self.detector,
-                                       ca_bundle=settings.secret_ai_ca_bundle)
+                                       ca_bundle=settings.secret_ai_ca_bundle, gate=gate)
         self._store: SqlConversationStore | None = None
         self.demo_server: LoopbackModelServer | None = None
         self._discovery: asyncio.Task | None = None
@@ -68,7 +74,7 @@ class Runtime:
             log.info("no SECRET_AI_API_KEY: using the offline demo model")
         else:
             self._discovery = asyncio.create_task(self.discover())
-        self._hub = ChatHub(self.settings, self.service, store)
+        self._hub = ChatHub(self.settings, self.service, store, self.attestation)
         return self._hub
 
     async def discover(self) -> Catalog:
@@ -84,6 +90,9 @@ class Runtime:
     def _publish(self, catalog: Catalog) -> None:
         # Replaced whole, never changed in place: the page and the API read `hub.catalog` afresh.
         self.service.catalog = catalog
+        if catalog.models and not catalog.models[0].demo:
+            # The default model's host, attested now so the first prompt rarely waits for it.
+            self.attestation.observe(catalog.models[0].url)
 
     async def stop(self) -> None:
         if self._discovery is not None:

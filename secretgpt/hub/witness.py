@@ -15,8 +15,9 @@ import contextlib
 import logging
 from collections.abc import Iterator
 
-from ..records import AnswerAttestation, AnswerProvenance, ChatTurn
+from ..records import Admission, AnswerAttestation, AnswerProvenance, ChatTurn
 from ..services.attestation import AttestationService, CertificateLog, origin_of, record_peer_certificates
+from ..services.attestation.pinning import KeyGate
 from ..services.attestation.status import DEMO_REASON, unverified
 from .tally import Tally
 
@@ -28,16 +29,21 @@ NOT_CAPTURED = "no connection to the model host streamed this answer, so nothing
 
 
 class AnswerWitness:
-    def __init__(self, attestation: AttestationService, url: str, *, demo: bool) -> None:
+    def __init__(self, attestation: AttestationService, url: str, *, demo: bool,
+                 admission: Admission | None = None) -> None:
         self._attestation = attestation
         self.origin = origin_of(url)
         self.demo = demo
+        # How the prompt was let go (None: not decided by the hub, e.g. tests of the stream alone).
+        self.admission = admission
         self._seen = CertificateLog()
 
     @contextlib.contextmanager
     def watching(self) -> Iterator[None]:
-        """Wrap the model read (in the task that reads): the hook records into this answer's log."""
-        with record_peer_certificates() as seen:
+        """Wrap the model read (in the task that reads): the hook records into this answer's log,
+        and its connections' keys are checked unless the prompt was let go without the check."""
+        unchecked = self.admission is not None and not self.admission.key_checked
+        with record_peer_certificates() as seen, KeyGate.unchecked() if unchecked else contextlib.nullcontext():
             self._seen = seen
             yield
 
@@ -80,7 +86,8 @@ class AnswerWitness:
         return AnswerProvenance(origin=self.origin, certificate=base64.b64encode(der).decode() if der else None,
                                 chain=list(chain.chunks), chain_head=chain.head, turns=turns,
                                 continued_text_bytes=tally.continued_text_bytes,
-                                continued_reasoning_bytes=tally.continued_reasoning_bytes)
+                                continued_reasoning_bytes=tally.continued_reasoning_bytes,
+                                admission=self.admission)
 
 
 def _answer(status: object) -> AnswerAttestation:

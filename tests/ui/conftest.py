@@ -76,6 +76,13 @@ async def user(caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest)
         pytest.fail("There were unexpected ERROR logs.", pytrace=False)
 
 
+@pytest.fixture(autouse=True)
+def plain_http_hosts_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page tests' model hosts are plain-http loopback servers, which `require` (the default)
+    refuses before anything is sent; the tests of that refusal set it back."""
+    monkeypatch.setenv("ATTESTATION_POLICY", "warn")
+
+
 @pytest.fixture(autouse=True)  # autouse: the env must be set before `user` runs main.py
 async def model(tmp_path, monkeypatch) -> AsyncIterator[ScriptedModel]:
     scripted = await ScriptedModel(Reply.of("Hello **there**. A plain answer.", "Considering the greeting."),

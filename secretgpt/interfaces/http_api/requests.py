@@ -20,7 +20,7 @@ from ...storage import ConversationNotFound, InvalidImport, MessageNotFound
 
 ERROR_STATUS = {ErrorKind.BAD_REQUEST: 422, ErrorKind.UNAVAILABLE: 503, ErrorKind.AUTH: 502,
                 ErrorKind.UNREACHABLE: 502, ErrorKind.TIMEOUT: 504, ErrorKind.OVERLOADED: 503,
-                ErrorKind.STORAGE: 500}
+                ErrorKind.STORAGE: 500, ErrorKind.NOT_ATTESTED: 403, ErrorKind.REDIRECT: 502}
 
 
 def api_error(status: int, message: str, kind: str) -> HTTPException:

@@ -34,6 +34,8 @@ class ChatRequest(BaseModel):
                                description="System prompt for this conversation from now on (\"\" clears it)")
     options: GenerationOptions | None = Field(
         None, description="temperature (0..2), top_p (0..1), max_tokens, seed for this conversation from now on")
+    allow_unverified: bool = Field(False, description="Send even if the model host is not a verified confidential "
+                                   "VM (ATTESTATION_POLICY=require refuses it with 403 otherwise)")
 
 
 class StreamRef(BaseModel):
@@ -83,7 +85,7 @@ def streams_api(hub: ChatHub, require_token: Any, keepalive: float) -> APIRouter
             return await hub.send(body.message, owner=owner, conversation_id=body.conversation_id, model=body.model,
                                   streaming=streaming, cancel_when_orphaned=streaming, regenerate=body.regenerate,
                                   edit=body.edit, continue_from=body.continue_from, system=body.system,
-                                  options=body.options)
+                                  options=body.options, allow_unverified=body.allow_unverified, via="api")
         except (BadMessage, TooManyStreams, ConversationNotFound, MessageNotFound, SecretAIError) as exc:
             raise refused(exc, conversation_id=body.conversation_id) from None
 

@@ -1,7 +1,7 @@
 """What attestation needs of the settings, and how those values are checked.
 
 The values are read once, by `secretgpt.config.Settings` (env keys SECRET_AI_CA_BUNDLE,
-ATTESTATION_TTL, SECRETVM_PCCS_URL), which hands them here as `Settings.attestation`; this
+ATTESTATION_TTL, SECRETVM_PCCS_URL, ATTESTATION_POLICY), which hands them here as `Settings.attestation`; this
 package reads no environment of its own.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 
@@ -44,3 +44,6 @@ class AttestationSettings(BaseModel):
     attestation_ttl: float = Field(3600.0, gt=0)
     # Where Intel's collateral (TCB info, QE identity, CRLs) for TDX quotes comes from.
     secretvm_pccs_url: PccsUrl = DEFAULT_PCCS_URL
+    # require: nothing goes to a host over a connection whose key is not the verified one; warn:
+    # sent, then judged (the behaviour before the check existed).
+    attestation_policy: Literal["require", "warn"] = "require"

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextvars import ContextVar
 from typing import Any
 
@@ -63,9 +63,17 @@ class KeyGate:
     have a new one: the attestation service looks again)."""
 
     def __init__(self, bound_key: Callable[[str], str | None],
-                 on_other_key: Callable[[str, bytes], None] | None = None) -> None:
+                 on_other_key: Callable[[str, bytes], None] | None = None,
+                 attest: Callable[[str], Awaitable[object]] | None = None) -> None:
         self._bound_key = bound_key
         self._on_other_key = on_other_key
+        self._attest = attest
+
+    async def prepare(self, origin: str) -> None:
+        """Before a request that will be checked: attest the host if it needs it (missing, stale),
+        so a host that can be verified is, and its first request can go."""
+        if self.checking() and self._attest is not None and origin.startswith("https://"):
+            await self._attest(origin)
 
     @staticmethod
     @contextlib.contextmanager

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from .config import AttestationSettings
 from .fetch import NoEvidence, PlainHttp, fetch_evidence, origin_of
 from .models import AttestationStatus, HostAttestation
-from .status import DEMO_REASON, PLAIN_HTTP_REASON, status_for_connection, unverified
+from .pinning import KeyGate
+from .status import DEMO_REASON, PLAIN_HTTP_REASON, evidence_verified, status_for_connection, unverified
 from .tls import spki_sha256, tls_context
 from .verifier import EvidenceVerifier
 
@@ -99,6 +100,18 @@ class AttestationService:
             return host.status
         return status_for_connection(origin, host.verdict, certificate_der,
                                      attestation_id=host.evidence.attestation_id())
+
+    def bound_key(self, origin: str) -> str | None:
+        """The key (hex SHA-256, report_data[0:32]) a connection to `origin` must present, if the
+        host's attestation verified; None otherwise."""
+        entry = self._entries.get(origin_of(origin))
+        if entry is None or entry.host.verdict is None or entry.host.status.status != "verified":
+            return None
+        return entry.host.verdict.report_data[:64] if evidence_verified(entry.host.verdict) else None
+
+    def gate(self) -> KeyGate:
+        """The check every model connection passes at its handshake, over this service's attestations."""
+        return KeyGate(self.bound_key, on_other_key=self.observe, attest=self.attest)
 
     def host(self, origin: str) -> HostAttestation | None:
         entry = self._entries.get(origin_of(origin))

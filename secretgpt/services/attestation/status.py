@@ -64,6 +64,13 @@ def resolve(checks: list[Check]) -> tuple[StatusWord, str]:
     return "verified", "every check passed and this connection's key is the one in the quote"
 
 
+def evidence_verified(verdict: EvidenceVerdict) -> bool:
+    """Every required check of the evidence passed: its report_data[0:32] is a key a connection
+    may be bound to (whether a given connection is, `key_binding_check` says)."""
+    word, _ = resolve([*verdict.checks, Check(name=TLS_KEY, outcome="pass")])
+    return word == "verified"
+
+
 def status_for_connection(origin: str, verdict: EvidenceVerdict, certificate_der: bytes | None, *,
                           attestation_id: str | None) -> AttestationStatus:
     checks = [*verdict.checks, key_binding_check(verdict.report_data, certificate_der)]

@@ -9,10 +9,9 @@ from collections.abc import Callable, Iterator
 
 import httpx
 
-from ..attestation.tls import tls_context
 from .catalog import Catalog, ModelInfo
 from .errors import ErrorKind, SecretAIError
-from .protocol import ProtocolDetector, bearer
+from .protocol import ProtocolDetector
 
 log = logging.getLogger(__name__)
 
@@ -100,12 +99,13 @@ async def _from_server(url: str, api_key: str | None, detector: ProtocolDetector
         return Catalog(error=exc.message + hint)
     path, key = ("/v1/models", "data") if protocol == "openai" else ("/api/tags", "models")
     try:
-        async with httpx.AsyncClient(timeout=10, headers=bearer(api_key),
-                                     verify=tls_context(detector.ca_bundle)) as client:
+        async with detector.client(url, api_key) as client:
             response = await client.get(url.rstrip("/") + path)
             response.raise_for_status()
             listed = response.json().get(key, [])
             names = [m.get("id") or m.get("name") or m.get("model") for m in listed if isinstance(m, dict)]
+    except SecretAIError as exc:  # not attested: the list was not asked for
+        return Catalog(error=exc.message)
     except (httpx.HTTPError, ValueError, AttributeError) as exc:
         return Catalog(error=_listing_failed(url, path, exc))
     chat = [ModelInfo(name=n, url=url, protocol=protocol) for n in names if isinstance(n, str) and is_chat_model(n)]

@@ -9,14 +9,18 @@ that answers both is an Ollama host and keeps `ChatSecret`, its native client.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import httpx
 
+from ..attestation.origin import origin_of
+from ..attestation.pinning import KeyGate, NotAttested, PinnedTransport, RedirectRefused
 from ..attestation.tls import tls_context
 from .catalog import Protocol
 from .errors import ErrorKind, SecretAIError
@@ -53,10 +57,12 @@ class _Try:
 class ProtocolDetector:
     """Answers "which API does this server speak?"; `auto` probes once per base URL."""
 
-    def __init__(self, choice: ProtocolChoice = "auto", timeout: float = 10.0, ca_bundle: Path | None = None) -> None:
+    def __init__(self, choice: ProtocolChoice = "auto", timeout: float = 10.0, ca_bundle: Path | None = None,
+                 gate: KeyGate | None = None) -> None:
         self.choice = choice
         self.timeout = timeout
         self.ca_bundle = ca_bundle  # SECRET_AI_CA_BUNDLE: the hosts are asked over the same trust as answers
+        self.gate = gate  # the questions carry the key: their connections are checked like an answer's
         self._known: dict[str, Protocol] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -74,9 +80,24 @@ class ProtocolDetector:
                 log.info("model server %s speaks the %s API", key, _NAMES[self._known[key]])
         return self._known[key]
 
+    @contextlib.asynccontextmanager
+    async def client(self, base: str, api_key: str | None) -> AsyncIterator[httpx.AsyncClient]:
+        """A client for questions to the host at `base` that carry the key (the protocol probe, the
+        model list): the key check at each handshake, no redirects, as for answers. A refusal is a
+        SecretAIError of kind not_attested that says what to do."""
+        if self.gate is not None:
+            await self.gate.prepare(origin_of(base))
+        transport = PinnedTransport(base, self.gate, tls_context(self.ca_bundle))
+        try:
+            async with httpx.AsyncClient(timeout=self.timeout, headers=bearer(api_key), transport=transport) as client:
+                yield client
+        except NotAttested as exc:
+            raise SecretAIError(ErrorKind.NOT_ATTESTED, exc.message + NOT_ASKED) from None
+        except RedirectRefused as exc:
+            raise SecretAIError(ErrorKind.REDIRECT, exc.message) from None
+
     async def _probe(self, base: str) -> Protocol:
-        async with httpx.AsyncClient(timeout=self.timeout, headers=bearer(api_key_from_env()),
-                                     verify=tls_context(self.ca_bundle)) as client:
+        async with self.client(base, api_key_from_env()) as client:
             openai = await _get(client, base, "/v1/models", "data", list)
             if openai.matched:
                 native = await _get(client, base, "/api/version", "version", str)
@@ -97,6 +118,10 @@ class ProtocolDetector:
             return "openai"
         raise _neither(base, tries)
 
+
+NOT_ASKED = (" Under ATTESTATION_POLICY=require SecretGPT sends such a host neither the API key nor a prompt. "
+             "Set SECRET_AI_MODEL to name its model without asking it (you can then choose to send to it "
+             "anyway), or ATTESTATION_POLICY=warn.")
 
 _NAMES: dict[Protocol, str] = {"openai": "OpenAI-compatible", "ollama": "Ollama"}
 
