@@ -13,7 +13,7 @@ from ..config import Settings
 from ..proofs import SignedProof
 from ..records import ChatTurn, ConversationSettings, GenerationOptions
 from ..services.attestation import AttestationService
-from ..services.secret_ai import Catalog, ErrorKind, SecretAIError, SecretAIService
+from ..services.secret_ai import Catalog, ErrorKind, ModelInfo, SecretAIError, SecretAIService
 from ..storage import (
     ConversationSummary, ImportCandidate, MessageNotFound, SqlConversationStore, StoredConversation,
     StoredMessage,
@@ -197,25 +197,20 @@ class ChatHub:
         allow_unverified: bool = False,
         via: Via = "api",
     ) -> ActiveStream:
-        """Start an answer. Raises BadMessage, SecretAIError (no such model / none available),
-        ConversationNotFound, MessageNotFound or TooManyStreams — all before anything is stored.
+        """Start an answer. Raises BadMessage, SecretAIError (no such model / none available; the
+        host not verified: HostNotVerified), ConversationNotFound, MessageNotFound or TooManyStreams
+        — all before anything is stored.
 
         Variants (each a message id in the conversation's active thread):
         `regenerate` answers that answer's question again, kept as an alternative to it;
         `edit` asks `message` in place of that user message (the old one stays as an alternative);
         `continue_from` asks the model to carry on a stopped or interrupted answer.
         `system` / `options` (None: unchanged) become the conversation's settings from this answer on;
-        a new conversation starts from DEFAULT_SYSTEM_PROMPT and the model's own defaults.
-        `cancel_when_orphaned`: stop the answer when its last follower leaves for good (the API).
-        `allow_unverified`: send even to a host that is not verified (ATTESTATION_POLICY=require
-        refuses it otherwise, with HostNotVerified, before anything is stored).
+        a new conversation starts from DEFAULT_SYSTEM_PROMPT and the model's own defaults;
+        `cancel_when_orphaned`: stop the answer when its last follower leaves for good (the API);
+        `allow_unverified`: send even to a host that is not verified (`via`: who chose, for the proof).
         """
-        if sum(v is not None for v in (regenerate, edit, continue_from)) > 1:
-            raise BadMessage("Choose one of regenerate, edit and continue.")
-        if regenerate is None and continue_from is None:
-            self.validate(message)
-        info = self._service.resolve(model)
-        self._registry.reserve()
+        info = self._checked(message, model, regenerate, edit, continue_from)
         admission = await self.attestation.admit(info, owner=owner, allow_unverified=allow_unverified, via=via)
         conversation = await self._conversation_for(message, owner, conversation_id, system, options,
                                                     variant=regenerate or edit or continue_from)
@@ -241,6 +236,17 @@ class ChatHub:
             raise
         stream.start()
         return stream
+
+    def _checked(self, message: str, model: str | None, *variants: str | None) -> ModelInfo:
+        """The cheap refusals, before anything waits or is stored; the model to answer with."""
+        regenerate, edit, continue_from = variants
+        if sum(v is not None for v in variants) > 1:
+            raise BadMessage("Choose one of regenerate, edit and continue.")
+        if regenerate is None and continue_from is None:
+            self.validate(message)
+        info = self._service.resolve(model)
+        self._registry.reserve()
+        return info
 
     async def _conversation_for(self, message: str, owner: str, conversation_id: str | None, system: str | None,
                                 options: GenerationOptions | None, variant: str | None) -> StoredConversation:
