@@ -1,0 +1,56 @@
+"""`MessageBox`: a textarea for a message whose text reaches the server only when it may be sent.
+
+NiceGUI sends an input's whole value to the server on every change, in one websocket message, and
+its client drops a message of more than 999,900 characters (its "Message too long" pop-up; the
+server's engine.io would close the connection at 1,000,000). A 1 MB paste never arrived, and the
+page then said the message was empty. Here a text over the limit stays in the browser, and the
+server learns only its length: the page can say how long it is, and nothing is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nicegui import events, ui
+
+from ...hub.chat_hub import BadMessage
+
+# The value goes into the websocket message JSON-encoded twice (the event's arguments, then the
+# packet): up to 7 characters for one (a control character, "\\u0001"). A text of this many
+# characters fits in NiceGUI's 999,900 whatever it holds.
+CARRIED_CHARS = 140_000
+
+# NiceGUI's own listener sends the value; past the limit it now sends nothing.
+_VALUE_UP_TO = "(v) => {{ if (v == null || v.length <= {limit}) emit(v); }}"
+_LENGTH = "(v) => emit(v == null ? 0 : v.length)"
+
+
+class MessageBox(ui.textarea):
+    """`limit`: MAX_MESSAGE_CHARS. `validate_length` is `ChatHub.validate_length` (its words)."""
+
+    def __init__(self, limit: int, validate_length: Callable[[int], None], label: str | None = None, *,
+                 placeholder: str | None = None, value: str = "") -> None:
+        super().__init__(label, placeholder=placeholder, value=value)
+        self.carried = min(limit, CARRIED_CHARS)
+        self._validate_length = validate_length
+        self.length = len(value)  # of the text in the browser, which the server may not have
+        for listener in self._event_listeners.values():
+            if listener.type == "update:value":
+                listener.js_handler = _VALUE_UP_TO.format(limit=self.carried)
+        self.on("update:value", lambda e: self._measured(int(e.args or 0)), js_handler=_LENGTH)
+        self.on_value_change(lambda e: self._measured(len(e.value or "")))  # set by the page, too
+
+    def _measured(self, length: int) -> None:
+        if length != self.length:
+            self.length = length
+            self.error = None  # an error about the text is stale once the text changes
+
+    def held_back(self) -> str | None:
+        """Why the text cannot be sent, if it is longer than the server was given; else None."""
+        if self.length <= self.carried:
+            return None
+        try:
+            self._validate_length(self.length)
+        except BadMessage as exc:
+            return str(exc)
+        return f"The message is {self.length:,} characters long; the page sends at most {self.carried:,} at once."
