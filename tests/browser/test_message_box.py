@@ -67,3 +67,31 @@ async def test_a_message_at_the_limit_is_sent_whole(browser: Browser, app_url: s
     finally:
         await page.context.close()
 
+
+async def test_the_edit_box_sends_on_enter_and_refuses_a_megabyte_under_itself(browser: Browser, app_url: str,
+                                                                             model: ScriptedModel) -> None:
+    page = await new_page(browser, app_url)
+    try:
+        box = page.get_by_label("Message")
+        await box.fill("Tell me about cats")
+        await box.press("Enter")
+        await expect(page.locator(".sg-message .sg-status")).to_have_text("Completed", timeout=15_000)
+        await page.locator(".sg-user-turn").get_by_role("button", name="Edit").click()
+        edited = page.get_by_label("Edited message")
+        await paste(edited, "z" * MEGABYTE)
+        await edited.press("Enter")
+        await expect(page.get_by_role("dialog")).to_contain_text(
+            "The message is 1,000,000 characters long; the limit is 100,000.")
+        await no_connection_popup(page)
+        assert len(await edited.input_value()) == MEGABYTE
+        await edited.fill("Tell me about dogs")
+        await edited.press("Shift+Enter")  # a new line, not sent
+        await edited.press_sequentially("and birds")
+        await expect(edited).to_have_value("Tell me about dogs\nand birds")
+        await edited.press("Enter")
+        await expect(page.get_by_role("dialog")).to_be_hidden()
+        await expect(page.locator(".sg-user")).to_contain_text("and birds")
+        await expect(page.locator(".sg-message .sg-status")).to_have_text("Completed", timeout=15_000)
+        assert model.requests[-1]["messages"][-1]["content"] == "Tell me about dogs\nand birds"
+    finally:
+        await page.context.close()

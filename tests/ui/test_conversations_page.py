@@ -143,6 +143,21 @@ async def test_edit_asks_again_from_there(user: User, model: ScriptedModel) -> N
     assert [m["content"] for m in model.requests[-1]["messages"]] == ["Tell me about dogs"]
 
 
+async def test_enter_sends_the_edited_message(user: User, model: ScriptedModel) -> None:
+    """Like the message box: Enter sends (Shift+Enter adds a line, which only a browser shows:
+    tests/browser/test_message_box.py)."""
+    model.replies.extend([Reply.of("About cats."), Reply.of("About dogs.")])
+    await user.open("/")
+    await ask_and_wait(user, "Tell me about cats")
+    await user.should_see(marker="edit")
+    user.find(marker="edit").click()
+    await user.should_see("Edit your message")
+    user.find(marker="edited-message").clear().type("Tell me about dogs").trigger("keydown.enter.exact.prevent")
+    await wait_for(lambda: "About dogs." in page_text(user, "answer") and "Completed" in statuses(user))
+    await user.should_not_see("Edit your message")
+    assert [m["content"] for m in model.requests[-1]["messages"]] == ["Tell me about dogs"]
+
+
 async def test_continue_carries_on_a_stopped_answer(user: User, model: ScriptedModel) -> None:
     model.replies.extend([Reply.of("one two three four five six seven eight nine ten " * 20, tokens_per_second=20),
                           Reply.of(" and the rest.")])

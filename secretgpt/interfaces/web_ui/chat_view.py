@@ -236,7 +236,7 @@ class ChatView:
         original = next((m for m in conversation.messages if m.id == message_id), None)
         if original is None:
             return
-        dialog = EditDialog(original.content)
+        dialog = EditDialog(original.content, self.display.max_message_chars, self.hub.validate_length)
         text = await dialog
         dialog.delete()
         if text and text != original.content:
