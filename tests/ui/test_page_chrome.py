@@ -97,6 +97,18 @@ async def test_the_settings_drawer_closes_from_its_own_button(user: User) -> Non
     assert drawer.value is False
 
 
+async def test_the_streaming_hint_describes_the_switch_as_it_is(user: User) -> None:
+    await user.open("/")
+    user.find(marker="settings").click()
+    hint = user.find(marker="streaming-hint").elements.pop()
+    assert hint.text == "On: the answer appears as the model writes it."  # streaming is on by default
+    user.find("Streaming").click()
+    await wait_for(lambda: hint.text == "Off: the whole answer appears at once.", describe=lambda: hint.text)
+    assert app.storage.user["streaming"] is False
+    user.find("Streaming").click()
+    await wait_for(lambda: hint.text == "On: the answer appears as the model writes it.", describe=lambda: hint.text)
+
+
 def test_notices_leave_setting_names_to_the_api_and_logs() -> None:
     text = "The message is 100,001 characters long; the limit is 100,000 (MAX_MESSAGE_CHARS)."
     assert for_people(text) == "The message is 100,001 characters long; the limit is 100,000."
