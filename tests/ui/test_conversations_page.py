@@ -95,9 +95,9 @@ async def test_a_conversation_is_not_deleted_while_its_answer_streams(user: User
     await wait_for(lambda: "three" in page_text(user, "answer"))
     open_item_menu(user, "Count slowly")
     user.find(marker="menu-delete").click()
-    await user.should_see(marker="confirm-delete")
-    user.find(marker="confirm-delete").click()
+    # Refused before it asks (not a "Delete?" answered with yes, then a refusal).
     await user.should_see("An answer is still streaming in this conversation; stop it first.")
+    await user.should_not_see(marker="confirm-delete")
     assert conversation_titles(user) == ["Count slowly"]
     assert "Count slowly" in [m.text for m in user.find(marker="user-message").elements]
     user.find("Stop").click()

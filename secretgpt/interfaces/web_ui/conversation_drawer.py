@@ -162,6 +162,9 @@ class ConversationDrawer(ui.left_drawer):
         await self.refresh()
 
     async def ask_delete(self, conversation_id: str) -> None:
+        if any(s.conversation_id == conversation_id for s in self.hub.active_streams(owner=self.owner)):
+            notify(str(ConversationBusy()), "warning")  # said before asking, not after a "yes"
+            return
         with ui.dialog() as dialog, ui.card():
             ui.label(f"Delete “{self._titles.get(conversation_id, 'this conversation')}”?").classes("text-lg")
             ui.label("Its messages and answers are removed for good.").classes("text-grey-8")
@@ -174,7 +177,7 @@ class ConversationDrawer(ui.left_drawer):
             return
         try:
             await self.hub.delete(conversation_id, owner=self.owner)
-        except ConversationBusy as exc:  # the same rule as the API's 409
+        except ConversationBusy as exc:  # the same rule as the API's 409 (an answer began meanwhile)
             notify(str(exc), "warning")
             return
         except ConversationNotFound:
