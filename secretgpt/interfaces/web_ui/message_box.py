@@ -1,4 +1,5 @@
-"""`MessageBox`: a textarea for a message whose text reaches the server only when it may be sent.
+"""`MessageBox`: a textarea for long text (a message, a system prompt) whose text reaches the
+server only when it may be sent.
 
 NiceGUI sends an input's whole value to the server on every change, in one websocket message, and
 its client drops a message of more than 999,900 characters (its "Message too long" pop-up; the
@@ -26,7 +27,8 @@ _LENGTH = "(v) => emit(v == null ? 0 : v.length)"
 
 
 class MessageBox(ui.textarea):
-    """`limit`: MAX_MESSAGE_CHARS. `validate_length` is `ChatHub.validate_length` (its words)."""
+    """`limit`: the most characters the text may have (MAX_MESSAGE_CHARS for a message);
+    `validate_length` raises BadMessage saying why a length is too long (`ChatHub.validate_length`)."""
 
     def __init__(self, limit: int, validate_length: Callable[[int], None], label: str | None = None, *,
                  placeholder: str | None = None, value: str = "") -> None:
