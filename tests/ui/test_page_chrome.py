@@ -75,17 +75,27 @@ async def test_an_answer_stopped_before_any_text_says_so(user: User, model: Scri
 
 
 async def test_the_theme_is_chosen_once_and_kept_per_browser(user: User) -> None:
+    """The header's button steps System → Light → Dark → System and says which is chosen; the
+    choice is the Settings' Theme, kept per browser."""
     await user.open("/")
     assert app.storage.user["theme"] == "auto"
-    user.find(marker="dark-mode").click()  # the system is light (conftest): so dark
-    await wait_for(lambda: app.storage.user["theme"] == "dark")
-    assert user.find(ui.dark_mode).elements.pop().value is True
+    button = user.find(marker="dark-mode").elements.pop()
+    assert (button.props["aria-label"], button.props["title"]) == ("Theme: System", "Theme: System (click for Light)")
+    for choice, dark, name in (("light", False, "Light"), ("dark", True, "Dark"), ("auto", None, "System"),
+                               ("light", False, "Light")):
+        user.find(marker="dark-mode").click()
+        await wait_for(lambda: app.storage.user["theme"] == choice)
+        assert user.find(ui.dark_mode).elements.pop().value is dark
+        assert button.props["aria-label"] == f"Theme: {name}"
     await user.open("/")
-    assert user.find(ui.dark_mode).elements.pop().value is True
+    assert user.find(ui.dark_mode).elements.pop().value is False
+    assert user.find(marker="dark-mode").elements.pop().props["aria-label"] == "Theme: Light"
     user.find(marker="settings").click()
+    assert user.find(marker="theme").elements.pop().value == "light"  # the same choice in Settings
     user.find(marker="theme").elements.pop().value = "auto"
     await wait_for(lambda: app.storage.user["theme"] == "auto")
     assert user.find(ui.dark_mode).elements.pop().value is None
+    assert user.find(marker="dark-mode").elements.pop().props["title"] == "Theme: System (click for Light)"
 
 
 async def test_the_settings_drawer_closes_from_its_own_button(user: User) -> None:
