@@ -117,6 +117,35 @@ async def test_error_is_shown_in_the_message_and_retry_answers(user: User, model
     assert [m["content"] for m in model.requests[-1]["messages"] if m["role"] == "user"] == ["Will this break?"]
 
 
+def marked(user: User, marker: str) -> int:
+    try:
+        return len(user.find(marker=marker).elements)
+    except AssertionError:  # none on the page
+        return 0
+
+
+@pytest.fixture
+def openai_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before `user` starts the app. (Ollama's client logs a failed request as an ERROR, which the
+    # user fixture takes for a failure of the page.)
+    monkeypatch.setenv("SECRET_AI_PROTOCOL", "openai")
+
+
+async def test_a_failed_empty_answer_offers_retry_only_and_no_proof(openai_host: None, user: User,
+                                                                    model: ScriptedModel) -> None:
+    # Streaming fails before the first token, and so does the one retry without streaming.
+    model.replies.extend([Reply(status=500, error_message="model runner crashed")] * 2)
+    await user.open("/")
+    await send(user, "Will this fail?")
+    await user.should_see("model runner crashed", retries=100)
+    await wait_for(lambda: marked(user, "copy") == 2)  # the answer's buttons are there (it is stored)
+    assert (marked(user, "retry"), marked(user, "regenerate"), marked(user, "download-proof")) == (1, 0, 0)
+    user.find(marker="retry").click()
+    await user.should_see("Completed", retries=100)
+    await wait_for(lambda: marked(user, "download-proof") == 1)  # the new answer: a proof, and Regenerate
+    assert (marked(user, "retry"), marked(user, "regenerate")) == (0, 1)
+
+
 async def test_empty_and_oversized_messages_are_refused_and_kept(user: User, model: ScriptedModel,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     await user.open("/")
