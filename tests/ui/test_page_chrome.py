@@ -5,6 +5,8 @@ notices in words for people."""
 from __future__ import annotations
 
 import asyncio
+import re
+from urllib.parse import unquote
 
 from nicegui import app, ui
 from nicegui.testing import User
@@ -117,6 +119,19 @@ async def test_the_streaming_hint_describes_the_switch_as_it_is(user: User) -> N
     assert app.storage.user["streaming"] is False
     user.find("Streaming").click()
     await wait_for(lambda: hint.text == "On: the answer appears as the model writes it.", describe=lambda: hint.text)
+
+
+async def test_the_favicon_is_drawn_not_an_emoji(user: User) -> None:
+    """An emoji favicon is a character in an SVG <text>: a box without an emoji font."""
+    await user.open("/")
+    page = (await user.http_client.get("/")).text
+    link = re.search(r'<link href="data:image/svg\+xml,([^"]+)" rel="shortcut icon"', page)
+    assert link is not None, "the page's icon is not an SVG"
+    response = await user.http_client.get("/favicon.ico")
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    for svg in (unquote(link.group(1)), response.text):
+        assert svg.lstrip().startswith("<svg") and "<path" in svg
+        assert "<text" not in svg and "🔒" not in svg
 
 
 def test_notices_leave_setting_names_to_the_api_and_logs() -> None:
