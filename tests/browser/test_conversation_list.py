@@ -60,7 +60,7 @@ async def test_a_long_title_keeps_every_menu_button_inside_the_drawer(browser: B
         await page.set_viewport_size(PHONE)
         await page.reload()
         await page.get_by_role("button", name="Conversations").click()
-        await expect(page.locator(".sg-conversations")).to_be_in_viewport()
+        await expect(page.locator(".sg-conversations")).to_be_in_viewport(ratio=1)  # slid all the way in
         await expect(list_.get_by_role("button", name="Actions for")).to_have_count(2)
         assert await outside_the_drawer(page) == []
         await list_.get_by_role("button", name=f"Actions for “{LONG_TITLE}”").click()
