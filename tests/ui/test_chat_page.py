@@ -159,6 +159,27 @@ async def test_empty_and_oversized_messages_are_refused_and_kept(user: User, mod
     assert model.requests == []
 
 
+@pytest.fixture
+def raised_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_MESSAGE_CHARS", "200000")  # before `user` starts the app
+
+
+async def test_a_limit_past_what_the_page_carries_is_said_so(raised_limit: None, user: User,
+                                                             model: ScriptedModel) -> None:
+    """The page's websocket carries a message of at most 140,000 characters (whatever they are):
+    longer ones, though under a raised MAX_MESSAGE_CHARS, are for the HTTP API."""
+    await user.open("/")
+    user.find("Message").type("x" * 140_001)
+    user.find("Send").click()
+    await user.should_see("The message is 140,001 characters long; the page sends at most 140,000 characters "
+                          "at once (the HTTP API takes up to 200,000).")
+    assert model.requests == []
+    user.find("Message").clear().type("x" * 140_000)
+    user.find("Send").click()
+    await user.should_see("Completed", retries=100)
+    assert len(model.requests[-1]["messages"][-1]["content"]) == 140_000
+
+
 async def test_second_message_sends_the_conversation(user: User, model: ScriptedModel) -> None:
     await user.open("/")
     await send(user, "First question")

@@ -33,6 +33,7 @@ class MessageBox(ui.textarea):
     def __init__(self, limit: int, validate_length: Callable[[int], None], label: str | None = None, *,
                  placeholder: str | None = None, value: str = "") -> None:
         super().__init__(label, placeholder=placeholder, value=value)
+        self.limit = limit
         self.carried = min(limit, CARRIED_CHARS)
         self._validate_length = validate_length
         self.length = len(value)  # of the text in the browser, which the server may not have
@@ -55,4 +56,6 @@ class MessageBox(ui.textarea):
             self._validate_length(self.length)
         except BadMessage as exc:
             return str(exc)
-        return f"The message is {self.length:,} characters long; the page sends at most {self.carried:,} at once."
+        # Only with a limit raised past what the websocket carries.
+        return (f"The message is {self.length:,} characters long; the page sends at most {self.carried:,} "
+                f"characters at once (the HTTP API takes up to {self.limit:,}).")
