@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from nicegui import events, ui
+from nicegui import ui
 
 from ...hub.chat_hub import BadMessage
 
 # The value goes into the websocket message JSON-encoded twice (the event's arguments, then the
-# packet): up to 7 characters for one (a control character, "\\u0001"). A text of this many
+# packet): up to 7 characters for one (a control character: \u0001). A text of this many
 # characters fits in NiceGUI's 999,900 whatever it holds.
 CARRIED_CHARS = 140_000
 
-# NiceGUI's own listener sends the value; past the limit it now sends nothing.
+# Past the limit, the value is not sent at all.
 _VALUE_UP_TO = "(v) => {{ if (v == null || v.length <= {limit}) emit(v); }}"
 _LENGTH = "(v) => emit(v == null ? 0 : v.length)"
 
@@ -37,9 +37,10 @@ class MessageBox(ui.textarea):
         self.carried = min(limit, CARRIED_CHARS)
         self._validate_length = validate_length
         self.length = len(value)  # of the text in the browser, which the server may not have
-        for listener in self._event_listeners.values():
-            if listener.type == "update:value":
-                listener.js_handler = _VALUE_UP_TO.format(limit=self.carried)
+        # NiceGUI's own listener (the one it made for the value); a NiceGUI that makes it otherwise
+        # must fail here, not drop the guard silently.
+        [value_listener] = [x for x in self._event_listeners.values() if x.type == "update:value"]
+        value_listener.js_handler = _VALUE_UP_TO.format(limit=self.carried)
         self.on("update:value", lambda e: self._measured(int(e.args or 0)), js_handler=_LENGTH)
         self.on_value_change(lambda e: self._measured(len(e.value or "")))  # set by the page, too
 
