@@ -175,10 +175,14 @@ class ChatHub:
     def validate(self, message: str) -> str:
         if not message or not message.strip():
             raise BadMessage("The message is empty. Type something to send.")
-        if len(message) > self._settings.max_message_chars:
-            raise BadMessage(f"The message is {len(message):,} characters long; the limit is "
-                             f"{self._settings.max_message_chars:,} (MAX_MESSAGE_CHARS).")
+        self.validate_length(len(message))
         return message
+
+    def validate_length(self, length: int) -> None:
+        """The length check alone: the page knows only the length of a text too long to carry."""
+        if length > self._settings.max_message_chars:
+            raise BadMessage(f"The message is {length:,} characters long; the limit is "
+                             f"{self._settings.max_message_chars:,} (MAX_MESSAGE_CHARS).")
 
     async def send(
         self,

@@ -23,6 +23,7 @@ from .http_api import mount_api
 from .listening import port_problem, when_listening
 from .security import HostPolicy, SecurityMiddleware, body_limits
 from .sessions import install_sessions
+from .web_ui.favicon import FAVICON_SVG
 from .web_ui.login import register_login
 from .web_ui.page import register_page
 
@@ -109,7 +110,7 @@ def run(settings: Settings) -> None:
             host=settings.host,
             port=settings.port,
             title="SecretGPT",
-            favicon="🔒",
+            favicon=FAVICON_SVG,
             # No storage_secret: install_sessions() has set up the browser sessions (without the API).
             reload=False,
             show=False,

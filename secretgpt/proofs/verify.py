@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from ..services.attestation.models import Check
 from ..services.attestation.status import status_for_connection
 from ..services.attestation.verifier import EvidenceVerifier
-from .bundle import Answer, SignedProof, canonical
+from .bundle import FORMAT, Answer, SignedProof, canonical
 from .chain import replay, split
 from .keys import fingerprint, verify_signature
 
@@ -40,6 +40,7 @@ class ProofReport:
     lines: list[Line] = field(default_factory=list)
     exit_code: int = EXIT_TAMPERED
     summary: str = ""
+    is_proof: bool = True  # False: the file is not a SecretGPT proof at all (another JSON file)
 
     def add(self, outcome: LineOutcome, name: str, detail: str = "") -> None:
         self.lines.append(Line(outcome, name, detail))
@@ -56,14 +57,38 @@ async def verify_proof(data: bytes, *, verifier: EvidenceVerifier | None = None,
     report = ProofReport()
     try:
         raw = json.loads(data.decode("utf-8"))
-        proof = SignedProof.model_validate(raw)
     except (UnicodeDecodeError, ValueError) as exc:
-        detail = _validation_summary(exc) if isinstance(exc, ValidationError) else f"not JSON ({exc})"
-        return report.reject("format", detail)
+        return _not_a_proof(report, f"it is not JSON ({exc})")
+    unreadable = _unreadable_format(raw)
+    if unreadable:
+        return _not_a_proof(report, unreadable)
+    try:
+        proof = SignedProof.model_validate(raw)
+    except ValidationError as exc:  # a proof, but not as signed ones are made: malformed
+        return report.reject("format", _validation_summary(exc))
     report.add("pass", "format", proof.proof.format)
     if not _intact(raw, proof, report, expected_key):
         return report
     await _evidence(proof, report, verifier or EvidenceVerifier())
+    return report
+
+
+def _unreadable_format(raw: Any) -> str | None:
+    """Why `raw` is not a proof this version reads (before its fields are checked), if it is not."""
+    body = raw.get("proof") if isinstance(raw, dict) else None
+    found = body.get("format") if isinstance(body, dict) else None
+    if found == FORMAT:
+        return None
+    if isinstance(found, str) and found.startswith("secretgpt-proof/"):
+        return f"it is a proof of format {found}, which this version cannot read"
+    return "it is JSON, but not a proof"
+
+
+def _not_a_proof(report: ProofReport, why: str) -> ProofReport:
+    report.is_proof = False
+    report.reject("format", f"{why}; expected the file Download proof saves: JSON with \"proof\" "
+                            f"(format {FORMAT}) and \"signature\"")
+    report.summary = f"not a SecretGPT proof file: {why}"
     return report
 
 

@@ -98,25 +98,32 @@ async def test_escape_stops_the_answer_and_closes_the_model_connection(page: Pag
     await expect(page.get_by_role("button", name="Send")).to_be_enabled()
 
 
-async def test_dark_mode_follows_the_system_toggles_and_is_remembered(browser: Browser, app_url: str) -> None:
+async def test_dark_mode_follows_the_system_until_chosen_and_is_remembered(browser: Browser, app_url: str) -> None:
     page = await new_page(browser, app_url, color_scheme="dark")
     try:
         body = page.locator("body")
         await expect(body).to_have_class(DARK)  # the system's choice, by default
         await page.emulate_media(color_scheme="light")
         await expect(body).not_to_have_class(DARK)
-        toggle = page.get_by_role("button", name="Dark mode")
-        await toggle.click()
+        theme = page.locator(".sg-theme-button")
+        await expect(theme).to_have_attribute("aria-label", "Theme: System")
+        await theme.click()
+        await expect(theme).to_have_attribute("aria-label", "Theme: Light")
+        await theme.click()
+        await expect(theme).to_have_attribute("aria-label", "Theme: Dark")
         await expect(body).to_have_class(DARK)
-        await expect(toggle).to_have_attribute("aria-pressed", "true")
         await page.reload()
         await expect(page.get_by_label("Message")).to_be_visible()
         await expect(body).to_have_class(DARK)  # remembered, though the system is light
-        await page.get_by_role("button", name="Dark mode").click()
+        await page.get_by_role("button", name="Theme: Dark").click()
+        await expect(theme).to_have_attribute("aria-label", "Theme: System")  # back to following the system
         await expect(body).not_to_have_class(DARK)
+        await page.emulate_media(color_scheme="dark")
+        await expect(body).to_have_class(DARK)
         await page.reload()
         await expect(page.get_by_label("Message")).to_be_visible()
-        await expect(body).not_to_have_class(DARK)
+        await expect(body).to_have_class(DARK)
+        await expect(theme).to_have_attribute("title", "Theme: System (click for Light)")
     finally:
         await page.context.close()
 

@@ -250,6 +250,30 @@ async def test_other_signers_and_garbage_are_rejected(signed: tuple, tmp_path: P
     assert run_cli(path).returncode == EXIT_TAMPERED
 
 
+async def test_a_file_that_is_not_a_proof_is_named_so_with_what_was_expected(tmp_path: Path) -> None:
+    """Not "Field required (and 6 more)": another JSON file (an export, anything) is not a proof."""
+    cases = {b'{"photos": []}': "it is JSON, but not a proof", b"[1, 2]": "it is JSON, but not a proof",
+             b'{"proof": {"format": "secretgpt-proof/9"}}': "it is a proof of format secretgpt-proof/9, which "
+                                                            "this version cannot read",
+             b"{not json": "it is not JSON"}
+    for data, why in cases.items():
+        report = await verify_proof(data)
+        assert (report.exit_code, report.is_proof) == (EXIT_TAMPERED, False)
+        assert report.summary.startswith(f"not a SecretGPT proof file: {why}"), report.summary
+        assert report.lines[-1].name == "format"
+        assert 'expected the file Download proof saves: JSON with "proof" (format secretgpt-proof/1) and ' \
+               '"signature"' in report.lines[-1].detail
+        assert "Field required" not in report.lines[-1].detail
+    # A proof with a field missing is a malformed proof, not some other file: its fields are named.
+    report = await verify_proof(b'{"proof": {"format": "secretgpt-proof/1"}, "signature": ""}')
+    assert report.is_proof and "Field required" in report.summary
+    path = tmp_path / "photos.json"
+    path.write_bytes(b'{"photos": []}')
+    result = run_cli(path)
+    assert result.returncode == EXIT_TAMPERED
+    assert "Result: not a SecretGPT proof file: it is JSON, but not a proof (exit 2)" in result.stdout
+
+
 async def test_recorded_intel_quote_reverifies_at_its_captured_time(shared: Path, tmp_path: Path,
                                                                    server_identity) -> None:
     """Real Intel evidence (dcap-qvl's sample) in a proof: the quote verifies against Intel's root

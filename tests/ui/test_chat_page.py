@@ -117,6 +117,35 @@ async def test_error_is_shown_in_the_message_and_retry_answers(user: User, model
     assert [m["content"] for m in model.requests[-1]["messages"] if m["role"] == "user"] == ["Will this break?"]
 
 
+def marked(user: User, marker: str) -> int:
+    try:
+        return len(user.find(marker=marker).elements)
+    except AssertionError:  # none on the page
+        return 0
+
+
+@pytest.fixture
+def openai_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Before `user` starts the app. (Ollama's client logs a failed request as an ERROR, which the
+    # user fixture takes for a failure of the page.)
+    monkeypatch.setenv("SECRET_AI_PROTOCOL", "openai")
+
+
+async def test_a_failed_empty_answer_offers_retry_only_and_no_proof(openai_host: None, user: User,
+                                                                    model: ScriptedModel) -> None:
+    # Streaming fails before the first token, and so does the one retry without streaming.
+    model.replies.extend([Reply(status=500, error_message="model runner crashed")] * 2)
+    await user.open("/")
+    await send(user, "Will this fail?")
+    await user.should_see("model runner crashed", retries=100)
+    await wait_for(lambda: marked(user, "copy") == 2)  # the answer's buttons are there (it is stored)
+    assert (marked(user, "retry"), marked(user, "regenerate"), marked(user, "download-proof")) == (1, 0, 0)
+    user.find(marker="retry").click()
+    await user.should_see("Completed", retries=100)
+    await wait_for(lambda: marked(user, "download-proof") == 1)  # the new answer: a proof, and Regenerate
+    assert (marked(user, "retry"), marked(user, "regenerate")) == (0, 1)
+
+
 async def test_empty_and_oversized_messages_are_refused_and_kept(user: User, model: ScriptedModel,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     await user.open("/")
@@ -128,6 +157,27 @@ async def test_empty_and_oversized_messages_are_refused_and_kept(user: User, mod
     await user.should_see("the limit is 100,000")
     assert user.find("Message").elements.pop().value == huge
     assert model.requests == []
+
+
+@pytest.fixture
+def raised_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAX_MESSAGE_CHARS", "200000")  # before `user` starts the app
+
+
+async def test_a_limit_past_what_the_page_carries_is_said_so(raised_limit: None, user: User,
+                                                             model: ScriptedModel) -> None:
+    """The page's websocket carries a message of at most 140,000 characters (whatever they are):
+    longer ones, though under a raised MAX_MESSAGE_CHARS, are for the HTTP API."""
+    await user.open("/")
+    user.find("Message").type("x" * 140_001)
+    user.find("Send").click()
+    await user.should_see("The message is 140,001 characters long; the page sends at most 140,000 characters "
+                          "at once (the HTTP API takes up to 200,000).")
+    assert model.requests == []
+    user.find("Message").clear().type("x" * 140_000)
+    user.find("Send").click()
+    await user.should_see("Completed", retries=100)
+    assert len(model.requests[-1]["messages"][-1]["content"]) == 140_000
 
 
 async def test_second_message_sends_the_conversation(user: User, model: ScriptedModel) -> None:

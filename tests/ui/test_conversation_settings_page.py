@@ -30,9 +30,11 @@ async def test_settings_chosen_before_the_first_message_apply_to_its_conversatio
     user.find(marker="system-prompt").type("Answer in one sentence.")
     user.find(marker="temperature").type("3")
     user.find(marker="save-settings").click()
-    # The page checks the way the API does, with the same words; nothing is saved.
-    await user.should_see("temperature must be a number from 0 to 2 (got 3.0)")
-    assert field(user, "temperature").error == "temperature must be a number from 0 to 2 (got 3.0)"
+    # The page checks the way the API does, with the same words, under the field (and only
+    # there: no notice repeats it); nothing is saved.
+    await wait_for(lambda: field(user, "temperature").error == "temperature must be a number from 0 to 2 (got 3.0)")
+    await user.should_see(marker="save-settings")
+    assert user.notify.messages == [], user.notify.messages
     field(user, "temperature").value = 0.5
     field(user, "max_tokens").value = 200
     user.find(marker="save-settings").click()
@@ -92,3 +94,18 @@ async def test_settings_go_to_an_ollama_host_as_its_options(ollama_host: None, u
     assert request["messages"][0] == {"role": "system", "content": "Be brief."}
     assert request["options"] == {"num_predict": 32, "seed": 5}
     assert "Brief thought." not in str(model.requests[-1])
+
+
+async def test_a_system_prompt_over_the_limit_is_refused_under_its_field(user: User) -> None:
+    await user.open("/")
+    await open_settings(user)
+    field(user, "system-prompt").value = "s" * 100_001
+    user.find(marker="save-settings").click()
+    await wait_for(lambda: field(user, "system-prompt").error ==
+                   "The system prompt is 100,001 characters long; the limit is 100,000.")
+    await user.should_see(marker="save-settings")  # not saved, still open
+    assert user.notify.messages == []
+    field(user, "system-prompt").value = "Short."
+    assert field(user, "system-prompt").error is None
+    user.find(marker="save-settings").click()
+    await user.should_see("Conversation settings saved.")

@@ -95,9 +95,9 @@ async def test_a_conversation_is_not_deleted_while_its_answer_streams(user: User
     await wait_for(lambda: "three" in page_text(user, "answer"))
     open_item_menu(user, "Count slowly")
     user.find(marker="menu-delete").click()
-    await user.should_see(marker="confirm-delete")
-    user.find(marker="confirm-delete").click()
+    # Refused before it asks (not a "Delete?" answered with yes, then a refusal).
     await user.should_see("An answer is still streaming in this conversation; stop it first.")
+    await user.should_not_see(marker="confirm-delete")
     assert conversation_titles(user) == ["Count slowly"]
     assert "Count slowly" in [m.text for m in user.find(marker="user-message").elements]
     user.find("Stop").click()
@@ -140,6 +140,21 @@ async def test_edit_asks_again_from_there(user: User, model: ScriptedModel) -> N
     user.find(marker="send-edited").click()
     await wait_for(lambda: "About dogs." in page_text(user, "answer") and "Completed" in statuses(user))
     assert "cats" not in page_text(user, "answer")
+    assert [m["content"] for m in model.requests[-1]["messages"]] == ["Tell me about dogs"]
+
+
+async def test_enter_sends_the_edited_message(user: User, model: ScriptedModel) -> None:
+    """Like the message box: Enter sends (Shift+Enter adds a line, which only a browser shows:
+    tests/browser/test_message_box.py)."""
+    model.replies.extend([Reply.of("About cats."), Reply.of("About dogs.")])
+    await user.open("/")
+    await ask_and_wait(user, "Tell me about cats")
+    await user.should_see(marker="edit")
+    user.find(marker="edit").click()
+    await user.should_see("Edit your message")
+    user.find(marker="edited-message").clear().type("Tell me about dogs").trigger("keydown.enter.exact.prevent")
+    await wait_for(lambda: "About dogs." in page_text(user, "answer") and "Completed" in statuses(user))
+    await user.should_not_see("Edit your message")
     assert [m["content"] for m in model.requests[-1]["messages"]] == ["Tell me about dogs"]
 
 

@@ -5,6 +5,8 @@ notices in words for people."""
 from __future__ import annotations
 
 import asyncio
+import re
+from urllib.parse import unquote
 
 from nicegui import app, ui
 from nicegui.testing import User
@@ -75,17 +77,27 @@ async def test_an_answer_stopped_before_any_text_says_so(user: User, model: Scri
 
 
 async def test_the_theme_is_chosen_once_and_kept_per_browser(user: User) -> None:
+    """The header's button steps System → Light → Dark → System and says which is chosen; the
+    choice is the Settings' Theme, kept per browser."""
     await user.open("/")
     assert app.storage.user["theme"] == "auto"
-    user.find(marker="dark-mode").click()  # the system is light (conftest): so dark
-    await wait_for(lambda: app.storage.user["theme"] == "dark")
-    assert user.find(ui.dark_mode).elements.pop().value is True
+    button = user.find(marker="dark-mode").elements.pop()
+    assert (button.props["aria-label"], button.props["title"]) == ("Theme: System", "Theme: System (click for Light)")
+    for choice, dark, name in (("light", False, "Light"), ("dark", True, "Dark"), ("auto", None, "System"),
+                               ("light", False, "Light")):
+        user.find(marker="dark-mode").click()
+        await wait_for(lambda: app.storage.user["theme"] == choice)
+        assert user.find(ui.dark_mode).elements.pop().value is dark
+        assert button.props["aria-label"] == f"Theme: {name}"
     await user.open("/")
-    assert user.find(ui.dark_mode).elements.pop().value is True
+    assert user.find(ui.dark_mode).elements.pop().value is False
+    assert user.find(marker="dark-mode").elements.pop().props["aria-label"] == "Theme: Light"
     user.find(marker="settings").click()
+    assert user.find(marker="theme").elements.pop().value == "light"  # the same choice in Settings
     user.find(marker="theme").elements.pop().value = "auto"
     await wait_for(lambda: app.storage.user["theme"] == "auto")
     assert user.find(ui.dark_mode).elements.pop().value is None
+    assert user.find(marker="dark-mode").elements.pop().props["title"] == "Theme: System (click for Light)"
 
 
 async def test_the_settings_drawer_closes_from_its_own_button(user: User) -> None:
@@ -95,6 +107,31 @@ async def test_the_settings_drawer_closes_from_its_own_button(user: User) -> Non
     assert drawer.value is True
     user.find(marker="close-settings").click()
     assert drawer.value is False
+
+
+async def test_the_streaming_hint_describes_the_switch_as_it_is(user: User) -> None:
+    await user.open("/")
+    user.find(marker="settings").click()
+    hint = user.find(marker="streaming-hint").elements.pop()
+    assert hint.text == "On: the answer appears as the model writes it."  # streaming is on by default
+    user.find("Streaming").click()
+    await wait_for(lambda: hint.text == "Off: the whole answer appears at once.", describe=lambda: hint.text)
+    assert app.storage.user["streaming"] is False
+    user.find("Streaming").click()
+    await wait_for(lambda: hint.text == "On: the answer appears as the model writes it.", describe=lambda: hint.text)
+
+
+async def test_the_favicon_is_drawn_not_an_emoji(user: User) -> None:
+    """An emoji favicon is a character in an SVG <text>: a box without an emoji font."""
+    await user.open("/")
+    page = (await user.http_client.get("/")).text
+    link = re.search(r'<link href="data:image/svg\+xml,([^"]+)" rel="shortcut icon"', page)
+    assert link is not None, "the page's icon is not an SVG"
+    response = await user.http_client.get("/favicon.ico")
+    assert response.headers["content-type"].startswith("image/svg+xml")
+    for svg in (unquote(link.group(1)), response.text):
+        assert svg.lstrip().startswith("<svg") and "<path" in svg
+        assert "<text" not in svg and "🔒" not in svg
 
 
 def test_notices_leave_setting_names_to_the_api_and_logs() -> None:

@@ -29,6 +29,8 @@ STATUS_COLOR = {
     StreamStatus.CONNECTING: "grey-7", StreamStatus.STREAMING: "primary", StreamStatus.PAUSED: "orange-8",
     StreamStatus.COMPLETED: "positive", StreamStatus.STOPPED: "grey-8",
 }
+# Answers that ended without completing or being stopped.
+FAILED = frozenset({StreamStatus.ERROR, StreamStatus.TIMEOUT, StreamStatus.PAUSE_TIMEOUT, StreamStatus.INTERRUPTED})
 # Dark mode: the bubble's background is its text colour (Quasar's chat message), set !important.
 DARK_BUBBLE = "dark:[&_.q-message-text]:!text-[#2a2b30] dark:[&_.q-message-text-content]:!text-[#e6e6e6]"
 
@@ -57,6 +59,7 @@ class AnswerMessage(ui.chat_message):
         self.think: ThinkBlock | None = None  # made when reasoning arrives
         self._think_closed = False
         self._has_text = False
+        self._retry_shown = False  # then Retry is the way to ask again (not Regenerate as well)
         with self, ui.column().classes("w-full gap-1 sg-answer-wrap") as self._column:
             # Code blocks get a panel; Tailwind arbitrary variants reach the rendered <pre>.
             with ui.element("div").classes("w-full sg-answer [&_pre]:bg-white [&_pre]:p-3 [&_pre]:rounded "
@@ -77,10 +80,12 @@ class AnswerMessage(ui.chat_message):
         """The stored message behind this view: its id and its action buttons."""
         self.message_id = message.id
         self._actions_slot.clear()
+        # A failed answer with nothing in it has nothing to prove.
+        empty_failure = message.status in FAILED and not message.content and not message.think
         with self._actions_slot:
             if message.role == "assistant" and self.actions.attestation is not None:
-                AnswerAttestationBar(message, self.actions.attestation)
-            action_row(message, self.actions)
+                AnswerAttestationBar(message, self.actions.attestation, proof=not empty_failure)
+            action_row(message, self.actions, regenerate=not self._retry_shown)
 
     def show_stored(self, message: StoredMessage, conversation_id: str, owner: str) -> None:
         """A finished answer from history: rendered at once, not streamed."""
@@ -149,9 +154,11 @@ class AnswerMessage(ui.chat_message):
             self.show_notice("Stopped — the answer above is partial." if self._has_text else
                              "Stopped before any text arrived.")
         if error:
+            self._retry_shown = True
             with self._column, ui.row().classes("items-center gap-2"):
                 ui.label(error).classes("text-negative text-sm sg-error")
-                ui.button("Retry", icon="refresh", on_click=self._retry).props("flat dense color=negative")
+                ui.button("Retry", icon="refresh", on_click=self._retry).props("flat dense color=negative") \
+                    .mark("retry")
 
     def show_notice(self, text: str) -> None:
         with self._column:

@@ -67,9 +67,9 @@ class AttestationActions:
 
 
 class AnswerAttestationBar(ui.row):
-    """Under an answer: its attestation badge and "Download proof"."""
+    """Under an answer: its attestation badge and "Download proof" (unless not `proof`)."""
 
-    def __init__(self, message: StoredMessage, actions: AttestationActions) -> None:
+    def __init__(self, message: StoredMessage, actions: AttestationActions, *, proof: bool = True) -> None:
         super().__init__()
         self.classes("items-center gap-1 sg-answer-attestation")
         stored = message.metadata.get("attestation")
@@ -83,9 +83,10 @@ class AnswerAttestationBar(ui.row):
                 badge = AttestationBadge(self.open_panel, compact=True).mark("attestation-badge", "answer-badge")
                 demo = self.attestation.reason == DEMO_TEXT
                 badge.show(self.attestation.status, self.attestation.reason, demo=demo)
-            ui.button(icon="download", on_click=lambda: actions.download(message.id)) \
-                .props("flat dense round size=sm aria-label='Download proof' title='Download proof'") \
-                .mark("download-proof")
+            if proof:
+                ui.button(icon="download", on_click=lambda: actions.download(message.id)) \
+                    .props("flat dense round size=sm aria-label='Download proof' title='Download proof'") \
+                    .mark("download-proof")
 
     def open_panel(self) -> None:
         from .attestation_panel import AttestationPanel

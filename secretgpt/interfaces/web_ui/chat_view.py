@@ -24,6 +24,7 @@ from .conversation_settings import ConversationSettingsPanel
 from .edit_dialog import EditDialog
 from .live_answer import LiveAnswer
 from .message_actions import MessageActions
+from .message_box import MessageBox
 from .notices import notify
 from .preferences import Preferences
 from .scroll_follow import ScrollFollow
@@ -43,6 +44,7 @@ class ChatDisplay:
     think_color: str
     update_hz: float  # STREAMING_UPDATE_HZ
     default_system_prompt: str
+    max_message_chars: int  # MAX_MESSAGE_CHARS: longer text stays in the browser (message_box.py)
 
 
 class ChatView:
@@ -72,9 +74,9 @@ class ChatView:
             self.scroll = ScrollFollow(scroll)
         with ui.column().classes("w-full max-w-4xl mx-auto gap-1 shrink-0"):
             with ui.row().classes("w-full items-end no-wrap gap-2"):
-                self.input = ui.textarea(label="Message", placeholder="Ask anything — Enter sends, Shift+Enter "
-                                         "adds a line").props("autogrow outlined dense input-class=max-h-48 "
-                                                              "aria-label=Message").classes("grow")
+                self.input = MessageBox(display.max_message_chars, hub.validate_length, "Message",
+                                        placeholder="Ask anything — Enter sends, Shift+Enter adds a line") \
+                    .props("autogrow outlined dense input-class=max-h-48 aria-label=Message").classes("grow")
                 self.input.on("keydown.enter.exact.prevent", self.send)
                 self.settings_panel = ConversationSettingsPanel(hub, owner, lambda: self.conversation_id,
                                                                 display.default_system_prompt)
@@ -184,6 +186,10 @@ class ChatView:
     # --- actions ------------------------------------------------------------------------------
 
     async def send(self) -> None:
+        held_back = self.input.held_back()
+        if held_back is not None:  # over the limit: the text stays in the box, unsent
+            notify(held_back, "warning")
+            return
         await self.send_text(self.input.value or "")
 
     async def send_text(self, message: str) -> None:
@@ -230,7 +236,7 @@ class ChatView:
         original = next((m for m in conversation.messages if m.id == message_id), None)
         if original is None:
             return
-        dialog = EditDialog(original.content)
+        dialog = EditDialog(original.content, self.display.max_message_chars, self.hub.validate_length)
         text = await dialog
         dialog.delete()
         if text and text != original.content:

@@ -50,7 +50,9 @@ class ConversationDrawer(ui.left_drawer):
             self.search = ui.input(placeholder="Search conversations", on_change=self.refresh) \
                 .props("dense outlined clearable debounce=300 aria-label='Search conversations'") \
                 .classes("w-full")
-            with ui.scroll_area().classes("w-full grow"):
+            # The content as wide as the drawer (Quasar sizes it to its widest line): a long title is
+            # then cut with "…" and its ⋮ stays inside.
+            with ui.scroll_area().classes("w-full grow [&_.q-scrollarea\\_\\_content]:!w-full"):
                 self.list = ui.list().props("dense separator").classes("w-full sg-conversation-list") \
                     .mark("conversation-list")
                 self.more = ui.button("Show more", on_click=self.show_more).props("flat dense no-caps") \
@@ -119,7 +121,7 @@ class ConversationDrawer(ui.left_drawer):
                 ui.item_label(summary.title).classes("ellipsis").mark("conversation-title")
             # The whole title on hover (the list shows one line of it).
             section.props["title"] = f"{summary.title}\n{summary.updated_at.astimezone():%d %b %Y %H:%M}"
-            with ui.item_section().props("side").classes("pl-0"):
+            with ui.item_section().props("side").classes("pl-0 shrink-0"):  # the ⋮ gives no width away
                 # The click opens this item's menu, not the conversation: it must not reach the item.
                 actions = ui.button(icon="more_vert").props("flat dense round size=sm").classes("text-grey-7") \
                     .mark("conversation-actions", "actions-" + slug) \
@@ -160,6 +162,9 @@ class ConversationDrawer(ui.left_drawer):
         await self.refresh()
 
     async def ask_delete(self, conversation_id: str) -> None:
+        if any(s.conversation_id == conversation_id for s in self.hub.active_streams(owner=self.owner)):
+            notify(str(ConversationBusy()), "warning")  # said before asking, not after a "yes"
+            return
         with ui.dialog() as dialog, ui.card():
             ui.label(f"Delete “{self._titles.get(conversation_id, 'this conversation')}”?").classes("text-lg")
             ui.label("Its messages and answers are removed for good.").classes("text-grey-8")
@@ -172,7 +177,7 @@ class ConversationDrawer(ui.left_drawer):
             return
         try:
             await self.hub.delete(conversation_id, owner=self.owner)
-        except ConversationBusy as exc:  # the same rule as the API's 409
+        except ConversationBusy as exc:  # the same rule as the API's 409 (an answer began meanwhile)
             notify(str(exc), "warning")
             return
         except ConversationNotFound:

@@ -12,9 +12,10 @@ from typing import Any
 from nicegui import ui
 from pydantic import ValidationError
 
-from ...hub.chat_hub import ChatHub
-from ...records import ConversationSettings, GenerationOptions
+from ...hub.chat_hub import BadMessage, ChatHub
+from ...records import MAX_SYSTEM_PROMPT_CHARS, ConversationSettings, GenerationOptions
 from ...storage import ConversationNotFound
+from .message_box import MessageBox
 from .notices import notify
 
 # field -> (label, hint)
@@ -79,7 +80,8 @@ class SettingsDialog(ui.dialog):
         with self, ui.card().classes("w-[36rem] max-w-full sg-conversation-settings"):
             ui.label("Conversation settings").classes("text-lg font-medium")
             ui.label(scope).classes("text-xs text-grey-7 -mt-2")
-            self.system = ui.textarea("System prompt", placeholder="e.g. You are a concise assistant.") \
+            self.system = MessageBox(MAX_SYSTEM_PROMPT_CHARS, _check_system_prompt, "System prompt",
+                                     placeholder="e.g. You are a concise assistant.") \
                 .props("autogrow outlined input-class=max-h-60 aria-label='System prompt'") \
                 .classes("w-full").mark("system-prompt")
             self.numbers: dict[str, ui.number] = {}
@@ -96,23 +98,39 @@ class SettingsDialog(ui.dialog):
 
     def fill(self, settings: ConversationSettings) -> None:
         self.system.value = settings.system
+        self.system.error = None
         for name, number in self.numbers.items():
             number.value = getattr(settings.options, name)
             number.error = None
 
     def save(self) -> None:
+        held_back = self.system.held_back()
+        if held_back is not None:
+            self.system.error = held_back
+            return
         values = {name: number.value for name, number in self.numbers.items()}
         try:
             settings = ConversationSettings(system=self.system.value or "", options=GenerationOptions(**values))
         except ValidationError as exc:
-            # The same checks and words as the API (GenerationOptions).
+            # The same checks and words as the API (GenerationOptions), each under its field; a
+            # notice only for what no field shows (else it says the same thing twice).
+            fields: dict[str, ui.number | MessageBox] = {"system": self.system, **self.numbers}
+            elsewhere = []
             for error in exc.errors():
-                name = str(error["loc"][-1]) if error["loc"] else ""
-                if name in self.numbers:
-                    self.numbers[name].error = error["msg"]
-            notify("; ".join(str(e["msg"]) for e in exc.errors()), "warning")
+                field = fields.get(str(error["loc"][-1]) if error["loc"] else "")
+                if field is not None:
+                    field.error = str(error["msg"])
+                else:
+                    elsewhere.append(str(error["msg"]))
+            if elsewhere:
+                notify("; ".join(elsewhere), "warning")
             return
         self.submit(settings)
+
+
+def _check_system_prompt(length: int) -> None:
+    if length > MAX_SYSTEM_PROMPT_CHARS:
+        raise BadMessage(f"The system prompt is {length:,} characters long; the limit is {MAX_SYSTEM_PROMPT_CHARS:,}.")
 
 
 def _checker(name: str) -> Callable[[float | None], str | None]:

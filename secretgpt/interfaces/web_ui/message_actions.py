@@ -33,8 +33,9 @@ def copy_text(text: str) -> None:
     notify("Copied", "positive", timeout=1000)
 
 
-def action_row(message: StoredMessage, actions: MessageActions) -> ui.row:
-    """Buttons for a stored message, in a row that can be cleared and rebuilt."""
+def action_row(message: StoredMessage, actions: MessageActions, *, regenerate: bool = True) -> ui.row:
+    """Buttons for a stored message, in a row that can be cleared and rebuilt. `regenerate`: False
+    when the answer has its own Retry (the same action)."""
     with ui.row().classes("items-center gap-0 text-grey-7") as row:
         if len(message.sibling_ids) > 1:
             index, siblings = message.sibling_index, message.sibling_ids
@@ -51,8 +52,9 @@ def action_row(message: StoredMessage, actions: MessageActions) -> ui.row:
             ui.button(icon="edit", on_click=lambda: actions.edit(message.id)) \
                 .props("flat dense round size=sm aria-label=Edit title='Edit and ask again'").mark("edit")
         else:
-            ui.button(icon="refresh", on_click=lambda: actions.regenerate(message.id)) \
-                .props("flat dense round size=sm aria-label=Regenerate title=Regenerate").mark("regenerate")
+            if regenerate:
+                ui.button(icon="refresh", on_click=lambda: actions.regenerate(message.id)) \
+                    .props("flat dense round size=sm aria-label=Regenerate title=Regenerate").mark("regenerate")
             if message.partial and message.content:
                 ui.button("Continue", icon="play_arrow", on_click=lambda: actions.continue_(message.id)) \
                     .props("flat dense no-caps size=sm aria-label=Continue").mark("continue")

@@ -39,7 +39,8 @@ def _fill_settings(drawer: SettingsDrawer, hub: ChatHub, theme: Theme) -> None:
 def register_page(hub: ChatHub, settings: Settings) -> None:
     display = ChatDisplay(think_emoji=settings.think_emoji, think_color=settings.think_color,
                           update_hz=settings.streaming_update_hz,
-                          default_system_prompt=settings.default_system_prompt)
+                          default_system_prompt=settings.default_system_prompt,
+                          max_message_chars=settings.max_message_chars)
 
     @ui.page("/")
     async def index() -> None:

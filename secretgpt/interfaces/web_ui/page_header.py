@@ -19,7 +19,7 @@ class PageHeader:
     demo_badge: ui.badge
     status: ui.row  # beside the demo badge: the model host's attestation badge
     settings_button: ui.button
-    end: ui.row  # where the header's right-hand buttons go (dark mode, shortcuts)
+    end: ui.row  # where the header's right-hand buttons go (theme, shortcuts)
 
 
 def page_header() -> PageHeader:

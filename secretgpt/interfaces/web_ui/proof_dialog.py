@@ -7,6 +7,7 @@ from nicegui import events, ui
 
 from ...hub.attestation_desk import NoProof
 from ...hub.chat_hub import ChatHub
+from ...proofs.verify import ProofReport
 from ...storage import ConversationNotFound, MessageNotFound
 from .notices import notify
 
@@ -16,6 +17,7 @@ MARKS = {"pass": ("check_circle", "text-positive"), "fail": ("cancel", "text-neg
 VERDICTS = {0: ("Intact, and its evidence verified", "text-positive"),
             1: ("Intact, but its evidence did not verify", "text-warning"),
             2: ("Tampered with or malformed", "text-negative")}
+NOT_A_PROOF = ("Not a SecretGPT proof file", "text-negative")
 
 
 async def download_proof(hub: ChatHub, conversation_id: str, message_id: str, owner: str) -> None:
@@ -28,40 +30,56 @@ async def download_proof(hub: ChatHub, conversation_id: str, message_id: str, ow
 
 
 class VerifyProofDialog(ui.dialog):
-    """Upload a proof file; the checks of `python -m secretgpt.proofs verify`, and the verdict."""
+    """Upload a proof file; the checks of `python -m secretgpt.proofs verify`, and the verdict.
+    One file, one verdict: the uploader forgets each file once its verdict is shown (else it kept
+    a ✓ beside every file uploaded, the tampered one included), and the verdict names its file."""
 
     def __init__(self, hub: ChatHub) -> None:
         super().__init__()
         self._hub = hub
-        with self, ui.card().classes("w-[40rem] max-w-full").mark("verify-proof"):
+        self._latest = 0  # the upload whose verdict is (or will be) shown
+        with self, ui.card().classes("w-[40rem] max-w-full sg-verify-proof").mark("verify-proof"):
             with ui.row().classes("w-full items-center"):
                 ui.label("Verify a proof").classes("text-lg font-medium")
                 ui.space()
                 ui.button(icon="close", on_click=self.close).props("flat round dense aria-label=Close")
-            ui.label("Checked here as `python -m secretgpt.proofs verify FILE` does: the signature, the hash chain "
-                     "against the text, and the evidence again (offline where possible).").classes("text-xs")
-            ui.upload(label="Proof file (.json)", auto_upload=True, max_file_size=MAX_PROOF_BYTES,
-                      on_upload=self._uploaded).props("accept=.json,application/json aria-label='Proof file'") \
-                .classes("w-full").mark("proof-upload")
+            ui.label("Checks the signature, the hash chain against the text, and the evidence again (offline "
+                     "where possible), as this command does:").classes("text-xs")
+            ui.label("python -m secretgpt.proofs verify FILE") \
+                .classes("font-mono text-xs bg-gray-100 dark:bg-gray-800 rounded px-1 self-start")
+            self._upload = ui.upload(label="Proof file (.json)", auto_upload=True, max_file_size=MAX_PROOF_BYTES,
+                                     on_upload=self._uploaded) \
+                .props("accept=.json,application/json aria-label='Proof file'").classes("w-full").mark("proof-upload")
             self._result = ui.column().classes("w-full gap-1")
 
     async def _uploaded(self, event: events.UploadEventArguments) -> None:
-        data = await _read(event)
+        self._latest += 1
+        this = self._latest
+        name = event.file.name
         self._result.clear()
         with self._result:
-            ui.label("Checking…").classes("text-xs text-grey-7")
-        report = await self._hub.attestation.verify(data)
+            ui.label(f"Checking {name}…").classes("text-xs text-grey-7")
+        report = await self._hub.attestation.verify(await _read(event))
+        if this != self._latest:
+            return  # another file came meanwhile: its verdict is the one to show
+        self._upload.reset()
         self._result.clear()
         with self._result:
-            for line in report.lines:
-                icon, color = MARKS[line.outcome]
-                with ui.row().classes("items-start gap-2 no-wrap").mark(f"proof-check-{line.name}"):
-                    ui.icon(icon).classes(f"{color} text-base").props(f"aria-label={line.outcome}")
-                    ui.label(line.name).classes("text-sm font-medium w-24 shrink-0")
-                    ui.label(line.detail).classes("text-xs break-all")
-            verdict, color = VERDICTS.get(report.exit_code, VERDICTS[2])
-            ui.label(f"{verdict} (exit {report.exit_code})").classes(f"{color} font-medium").mark("proof-verdict")
-            ui.label(report.summary).classes("text-xs")
+            _show_report(name, report)
+
+
+def _show_report(name: str, report: ProofReport) -> None:
+    ui.label(name).classes("text-sm font-medium break-all sg-proof-file").mark("proof-file")
+    for line in report.lines:
+        icon, color = MARKS[line.outcome]
+        with ui.row().classes("items-start gap-2 no-wrap").mark(f"proof-check-{line.name}"):
+            ui.icon(icon).classes(f"{color} text-base").props(f"aria-label={line.outcome}")
+            ui.label(line.name).classes("text-sm font-medium w-24 shrink-0")
+            ui.label(line.detail).classes("text-xs break-all")
+    verdict, color = VERDICTS.get(report.exit_code, VERDICTS[2]) if report.is_proof else NOT_A_PROOF
+    ui.label(f"{verdict} (exit {report.exit_code})").classes(f"{color} font-medium sg-proof-verdict").mark("proof-verdict")
+    if report.is_proof:  # else the format line has said it all
+        ui.label(report.summary).classes("text-xs")
 
 
 async def _read(event: events.UploadEventArguments) -> bytes:

@@ -11,6 +11,10 @@ from ...services.secret_ai import Catalog
 SPEEDS = {"instant": "Instant", "fast": "Fast", "natural": "Natural"}
 
 
+def streaming_hint(on: bool) -> str:
+    return "On: the answer appears as the model writes it." if on else "Off: the whole answer appears at once."
+
+
 class SettingsDrawer(ui.right_drawer):
     def __init__(self, storage: dict, catalog: Catalog, on_reasoning: Callable[[bool], None]) -> None:
         super().__init__(value=False)
@@ -20,8 +24,10 @@ class SettingsDrawer(ui.right_drawer):
                 ui.label("Settings").classes("text-lg font-medium grow")
                 ui.button(icon="close", on_click=self.hide).props("flat round dense aria-label='Close settings'") \
                     .mark("close-settings")
-            ui.switch("Streaming").bind_value(storage, "streaming").props("aria-label=Streaming")
-            ui.label("Off: the whole answer appears at once.").classes("text-xs text-grey-7 -mt-2")
+            streaming = ui.switch("Streaming").bind_value(storage, "streaming").props("aria-label=Streaming")
+            # What the switch does as it is now (a fixed "Off: …" read as a description of the current state).
+            ui.label().bind_text_from(streaming, "value", backward=streaming_hint) \
+                .classes("text-xs text-grey-7 -mt-2").mark("streaming-hint")
             ui.label("Typing speed").classes("text-sm mt-2")
             ui.toggle(SPEEDS).bind_value(storage, "typing_speed").props("dense no-caps aria-label='Typing speed'")
             ui.switch("Show reasoning", on_change=lambda e: on_reasoning(bool(e.value))) \

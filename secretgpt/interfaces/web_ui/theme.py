@@ -10,7 +10,9 @@ THEMES = {"auto": "System", "light": "Light", "dark": "Dark"}
 STORAGE_KEY = "theme"
 # NiceGUI's dark mode: None follows the system (prefers-color-scheme), True / False force it.
 _DARK = {"auto": None, "light": False, "dark": True}
-_SYSTEM_IS_DARK = "window.matchMedia('(prefers-color-scheme: dark)').matches"
+# The header's button steps through the choices in the order Settings shows them, back to System.
+NEXT = {"auto": "light", "light": "dark", "dark": "auto"}
+_ICONS = {"auto": "brightness_auto", "light": "light_mode", "dark": "dark_mode"}
 
 
 class Theme:
@@ -36,28 +38,27 @@ class Theme:
         for selector in self._selectors:
             selector.value = choice
 
-    async def toggle(self) -> None:
-        """Dark if the page is light now, light if it is dark (asking the browser what "System" is)."""
-        dark = _DARK[self.choice]
-        if dark is None:
-            dark = bool(await ui.run_javascript(_SYSTEM_IS_DARK))
-        self.choose("light" if dark else "dark")
+    def step(self) -> None:
+        """System → Light → Dark → System."""
+        self.choose(NEXT[self.choice])
 
     def button(self) -> ui.button:
-        """The header's "Dark mode" switch (aria-pressed: whether dark is forced on)."""
-        button = ui.button(on_click=self.toggle).props("flat round color=white aria-label='Dark mode'") \
-            .classes("sg-dark-toggle").mark("dark-mode")
+        """The header's theme button: its icon, name and title say the current choice (a switch
+        could not say "System")."""
+        button = ui.button(on_click=self.step).props("flat round color=white").classes("sg-theme-button") \
+            .mark("dark-mode")
         self._buttons.append(button)
         self._show(button)
         return button
 
     def _show(self, button: ui.button) -> None:
-        icon = {"auto": "brightness_auto", "light": "light_mode", "dark": "dark_mode"}[self.choice]
-        pressed = "true" if self.choice == "dark" else "false"
-        button.props(f"icon={icon} aria-pressed={pressed} title='Dark mode ({THEMES[self.choice]})'")
+        now, then = THEMES[self.choice], THEMES[NEXT[self.choice]]
+        # As a dict, not a props string: the words have spaces.
+        button.props.update({"icon": _ICONS[self.choice], "aria-label": f"Theme: {now}",
+                             "title": f"Theme: {now} (click for {then})"})
 
     def selector(self) -> ui.toggle:
-        """The same choice in the settings drawer, with "System" to go back to following it."""
+        """The same choice in the settings drawer."""
         selector = ui.toggle(THEMES, value=self.choice, on_change=lambda e: self.choose(str(e.value))) \
             .props("dense no-caps aria-label=Theme").mark("theme")
         self._selectors.append(selector)
