@@ -46,9 +46,12 @@ async def attested_app(vm: SecretVM, pki: TestSgxPki, attestation: AttestationSe
                        store: SqlConversationStore, *, protocol: str = "openai",
                        demo: bool = False) -> AsyncIterator[AttestedApp]:
     catalog = Catalog(models=[ModelInfo(name=MODEL, url=vm.origin, protocol=protocol, demo=demo)], demo=demo)
-    service = SecretAIService(catalog, read_timeout=30.0, ca_bundle=attestation.secret_ai_ca_bundle)
     verifier = EvidenceVerifier(pccs_url=attestation.secretvm_pccs_url, root_ca_der=pki.root_der)
-    hub = ChatHub(app_settings, service, store, AttestationService(attestation, verifier=verifier))
+    attesting = AttestationService(attestation, verifier=verifier)
+    # As the runtime wires it: under `require` every model connection's key is checked.
+    gate = attesting.gate() if app_settings.attestation_policy == "require" else None
+    service = SecretAIService(catalog, read_timeout=30.0, ca_bundle=attestation.secret_ai_ca_bundle, gate=gate)
+    hub = ChatHub(app_settings, service, store, attesting)
     try:
         async with serve(build_app(hub, API_TOKEN, 15.0)) as base_url, httpx.AsyncClient(
                 base_url=base_url, headers={"Authorization": f"Bearer {API_TOKEN}"}, timeout=60.0) as client:
@@ -56,3 +59,11 @@ async def attested_app(vm: SecretVM, pki: TestSgxPki, attestation: AttestationSe
     finally:
         await hub.shutdown()
         await service.aclose()
+
+
+async def final_event(app: AttestedApp, **body: Any) -> dict[str, Any]:
+    async with app.sse(**body) as events:
+        frames = await events.rest(timeout=60)
+    final = frames[-1].data
+    assert final["type"] in ("done", "cancelled", "error")
+    return final

@@ -5,16 +5,23 @@ and a guard fails any attempt to reach beyond this machine."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from secretgpt.services.attestation import AttestationSettings
 from secretgpt.services.loopback_model import LoopbackModelServer, Reply
+from secretgpt.storage import SqlConversationStore
+from tests.conftest import SECRET_AI_KEY
 from tests.support.app_process import free_port
+
+if TYPE_CHECKING:
+    from .attested_app import AttestedApp
 
 from .pccs import LoopbackPccs
 from .sgx_pki import Measurements, TestSgxPki, registry_measurements
@@ -148,3 +155,21 @@ async def secretvm(server_identity: ServerIdentity, tmp_path: Path) -> AsyncIter
     yield vm
     await vm.server.stop()
     await asyncio.sleep(0)
+
+
+REPLY = Reply.of("Sealed in the enclave — ünïcödé 🔒 and more words to stream.", "Reason first.")
+
+
+@pytest.fixture
+def app_for(secretvm: SecretVM, sgx_pki: TestSgxPki, settings: AttestationSettings, make_settings: Callable[..., Any],
+            store: SqlConversationStore, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
+    monkeypatch.setenv("SECRET_AI_API_KEY", SECRET_AI_KEY)
+    secretvm.server.reply_for = lambda _request: REPLY
+
+    def make(*, policy: str = "warn", **kw: Any) -> contextlib.AbstractAsyncContextManager[AttestedApp]:
+        """The app on the loopback SecretVM; `policy`: ATTESTATION_POLICY (most tests judge after: warn)."""
+        from .attested_app import attested_app  # it builds on this module's SecretVM
+
+        return attested_app(secretvm, sgx_pki, settings, make_settings(attestation_policy=policy), store, **kw)
+
+    return make

@@ -22,28 +22,12 @@ from secretgpt.services.loopback_model import Reply
 from secretgpt.storage import SqlConversationStore
 from tests.conftest import SECRET_AI_KEY
 
-from .attested_app import AttestedApp, attested_app
-from .conftest import REPO, SecretVM
+from .attested_app import AttestedApp, final_event
+from .conftest import REPLY, REPO, SecretVM
 from .sgx_pki import Measurements, TestSgxPki
 from .tls_pki import TestCA
 
-REPLY = Reply.of("Sealed in the enclave — ünïcödé 🔒 and more words to stream.", "Reason first.")
 
-
-@pytest.fixture
-def app_for(secretvm: SecretVM, sgx_pki: TestSgxPki, settings: AttestationSettings, make_settings: Callable[..., Any],
-            store: SqlConversationStore, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Any]:
-    monkeypatch.setenv("SECRET_AI_API_KEY", SECRET_AI_KEY)
-    secretvm.server.reply_for = lambda _request: REPLY
-    return lambda **kw: attested_app(secretvm, sgx_pki, settings, make_settings(), store, **kw)
-
-
-async def final_event(app: AttestedApp) -> dict[str, Any]:
-    async with app.sse() as events:
-        frames = await events.rest(timeout=60)
-    final = frames[-1].data
-    assert final["type"] in ("done", "cancelled", "error")
-    return final
 
 
 @pytest.mark.parametrize("protocol", ["openai", "ollama"])

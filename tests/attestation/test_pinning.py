@@ -132,3 +132,14 @@ async def test_a_client_keeps_to_its_own_origin(secretvm: SecretVM, ca_bundle: P
             await client_.models.list()
     assert isinstance(raised.value.__cause__, NotAttested)
     assert secretvm.server.bytes_received == 0
+
+
+async def test_discovery_asks_an_unverified_host_nothing(secretvm: SecretVM, ca_bundle: Path) -> None:
+    """The protocol probe and the model list carry the key: they go through the same check."""
+    from secretgpt.services.secret_ai import ProtocolDetector, discover
+
+    detector = ProtocolDetector("auto", ca_bundle=ca_bundle, gate=Pins().gate())
+    catalog = await discover(secretvm.origin, None, SECRET_AI_KEY, detector)
+    assert not catalog.models and catalog.error is not None
+    assert "no verified attestation" in catalog.error and "SECRET_AI_MODEL" in catalog.error
+    assert secretvm.server.bytes_received == 0
