@@ -79,15 +79,11 @@ class Admissions:
             return unverified(origin, f"its attestation did not finish within {ATTEST_WAIT:g} s")
         return host.status
 
-    def consent(self, owner: str, origin: str) -> None:
-        """A person chose to send to this host as it is now (the page's "Send anyway")."""
-        origin = origin_of(origin)
-        host = self._service.host(origin)
-        if host is None:
-            raise LookupError(f"{origin} has not been checked yet")
-        status = host.status
-        self._consents[(owner, origin)] = (_state(status), Consent(
-            given_at=datetime.now(timezone.utc), via="page", host_status=status.status, reason=status.reason))
+    def consent(self, owner: str, origin: str, seen: AttestationStatus) -> None:
+        """A person chose to send to this host in the state they were shown (the page's "Send
+        anyway"); if it is in another state by their next prompt, they are asked again."""
+        self._consents[(owner, origin_of(origin))] = (_state(seen), Consent(
+            given_at=datetime.now(timezone.utc), via="page", host_status=seen.status, reason=seen.reason))
 
     def _consent(self, owner: str, origin: str, status: AttestationStatus) -> Consent | None:
         given = self._consents.get((owner, origin))

@@ -72,16 +72,10 @@ class AttestationDesk:
         """May a prompt go to `info`'s host? Raises HostNotVerified (nothing stored, nothing sent)."""
         return await self._admissions.admit(info, owner=owner, allow_unverified=allow_unverified, via=via)
 
-    def consent(self, origin: str, *, owner: str) -> None:
-        """This person sends to this unverified host until its state changes or the app restarts."""
-        self._admissions.consent(owner, origin)
-
-    def prepare(self, model: str | None) -> None:
-        """A host was chosen (start-up, the model setting): attest it now, in the background, so
-        its first prompt does not wait for it."""
-        info = self._catalog().find(model)
-        if info is not None and not info.demo:
-            self._service.observe(origin_of(info.url))
+    def consent(self, origin: str, seen: AttestationStatus, *, owner: str) -> None:
+        """This person sends to this unverified host, in the state `seen`, until its state changes
+        or the app restarts."""
+        self._admissions.consent(owner, origin, seen)
 
     @property
     def attestation_service(self) -> AttestationService:

@@ -12,6 +12,7 @@ from typing import Any
 from nicegui import background_tasks, ui
 
 from ...config import TypingSpeed
+from ...hub.admission import HostNotVerified
 from ...hub.chat_hub import BadMessage, ChatHub, TooManyStreams
 from ...hub.stream import ActiveStream
 from ...records import StreamStatus
@@ -28,6 +29,7 @@ from .message_box import MessageBox
 from .notices import notify
 from .preferences import Preferences
 from .scroll_follow import ScrollFollow
+from .unverified_host import UnverifiedHostNotice, warn_once
 from .user_message import UserMessage
 from .welcome import Welcome
 
@@ -73,6 +75,8 @@ class ChatView:
                 self.messages = ui.column().classes("w-full max-w-4xl mx-auto gap-3 p-2")
             self.scroll = ScrollFollow(scroll)
         with ui.column().classes("w-full max-w-4xl mx-auto gap-1 shrink-0"):
+            self.unverified = UnverifiedHostNotice(hub, owner)
+            self._warned: set[str] = set()  # hosts already said to be unverified (ATTESTATION_POLICY=warn)
             with ui.row().classes("w-full items-end no-wrap gap-2"):
                 self.input = MessageBox(display.max_message_chars, hub.validate_length, "Message",
                                         placeholder="Ask anything — Enter sends, Shift+Enter adds a line") \
@@ -256,10 +260,16 @@ class ChatView:
         if self.live is not None:
             return False
         chosen: dict[str, Any] = self.settings_panel.for_new_conversation() if self.conversation_id is None else {}
+        self.unverified.dismiss()
+        warn_once(self.hub, self.prefs.model, self._warned)
         try:
             stream = await self.hub.send(
                 message, owner=self.owner, conversation_id=self.conversation_id, model=self.prefs.model,
-                streaming=self.prefs.streaming, **variant, **chosen)
+                streaming=self.prefs.streaming, via="page", **variant, **chosen)
+        except HostNotVerified as refusal:  # nothing was sent: the text stays, with a way to send anyway
+            self.unverified.show(refusal, lambda: self.send_text(message) if drawn is not None
+                                 else self._start(message, **variant))
+            return False
         except (BadMessage, TooManyStreams, ConversationNotFound, MessageNotFound, SecretAIError) as exc:
             # Nothing was sent: the text stays where it was.
             notify(getattr(exc, "message", None) or str(exc), "negative")
