@@ -81,6 +81,10 @@ async def test_export_import_round_trip_and_bad_files_change_nothing(launch: Lau
         assert any(claims) and not any(m["metadata"].get("attestation")
                                        for m in reexported["conversation"]["messages"])
         without_claims(exported["conversation"])
+        # A copy of a conversation this owner already has says so in its title; all else is the same.
+        title = exported["conversation"]["title"]
+        assert reexported["conversation"]["title"] == f"{title} (imported copy)"
+        reexported["conversation"]["title"] = title
         assert without_ids(reexported) == without_ids(exported)
         imported = await conversation(client, imported_id)
         assert thread_without_ids(imported) == thread_without_ids(without_claims(copy.deepcopy(original)))
