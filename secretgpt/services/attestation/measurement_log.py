@@ -95,11 +95,16 @@ class MeasurementLog:
 
     def pending(self, origin: str) -> PendingChange | None:
         """The unacknowledged change of `origin`'s newest logged set, if any."""
-        with self._lock:
-            last = self._index().get(origin)
-            if last is None or not last.changes or origin in self._seen:
-                return None
-            return PendingChange(at=last.at, changes=last.changes)
+        index = self._last
+        if index is None:
+            with self._lock:
+                index = self._index()
+        # Once loaded, read without the lock: the page asks every 2 s, and an append holds the
+        # lock through its fsync.
+        last = index.get(origin)
+        if last is None or not last.changes or origin in self._seen:
+            return None
+        return PendingChange(at=last.at, changes=last.changes)
 
     def acknowledge(self, origin: str) -> LogEntry | None:
         """A person has seen `origin`'s change: it is no longer flagged. None: nothing was flagged."""
@@ -124,14 +129,15 @@ class MeasurementLog:
 
     def _index(self) -> dict[str, LogEntry]:
         if self._last is None:
-            self._last = {}
+            index: dict[str, LogEntry] = {}  # published whole: `pending` reads it without the lock
             for entry in self._read():  # in order: an acknowledgement counts for the line before it
-                last = self._last.get(entry.origin)
+                last = index.get(entry.origin)
                 if entry.kind == "verified":
-                    self._last[entry.origin] = entry
+                    index[entry.origin] = entry
                     self._seen.discard(entry.origin)
                 elif last is not None and last.set_id == entry.set_id:
                     self._seen.add(entry.origin)
+            self._last = index
         return self._last
 
     def _read(self) -> list[LogEntry]:
