@@ -1,5 +1,6 @@
 """`AttestationDesk`: what the interfaces may ask about attestation and proofs — the state of each
-model host, "Check again", this installation's key, signing an answer's proof, checking a proof.
+model host (how fresh its evidence is, whether its measurements changed), "Check again", the
+verification log, this installation's key, signing an answer's proof, checking a proof.
 
 It sits beside `ChatHub` (which reaches it as `hub.attestation`) and owns the attestation service
 and the installation key; the interfaces never touch either directly.
@@ -7,6 +8,7 @@ and the installation key; the interfaces never touch either directly.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -18,12 +20,15 @@ from ..proofs import Answer, AttestationRecord, Connection, HashChain, Installat
 from ..proofs.verify import ProofReport, verify_proof
 from ..records import Admission, StreamStatus
 from ..services.attestation import AttestationService, AttestationStatus, Evidence, origin_of
+from ..services.attestation.freshness import Freshness, freshness_of
+from ..services.attestation.measurement_log import Change, LogEntry, MeasurementLog, PendingChange
 from ..services.attestation.status import DEMO_REASON, PLAIN_HTTP_REASON, unverified
 from ..services.secret_ai import Catalog, ModelInfo
 from ..storage import AnswerProof
 from .admission import Admissions, Via
 
 NOT_YET = "not checked yet"
+LOG_FILE = "attestation-log.jsonl"  # in the data dir: each host's verified measurement sets
 ENDINGS = {StreamStatus.COMPLETED: "completed", StreamStatus.STOPPED: "stopped",
            StreamStatus.INTERRUPTED: "interrupted"}
 
@@ -45,13 +50,18 @@ class HostReport(BaseModel):
     checked_at: datetime | None = None
     attestation_id: str | None = None
     checks: list[dict[str, Any]] = Field(default_factory=list)
+    freshness: Freshness | None = None  # None: no evidence was fetched
+    # Not empty: the verified measurements are not those last verified ("changed since you last used it").
+    changes: list[Change] = Field(default_factory=list)
+    changed_at: datetime | None = None  # when the changed set was first verified
 
     @classmethod
     def of(cls, origin: str, models: list[str], status: AttestationStatus, *, checking: bool = False,
-           demo: bool = False) -> HostReport:
+           demo: bool = False, evidence: Evidence | None = None, change: PendingChange | None = None) -> HostReport:
         return cls(origin=origin, models=models, status=status.status, reason=status.reason, checking=checking,
                    demo=demo, checked_at=status.checked_at, attestation_id=status.attestation_id,
-                   checks=[c.model_dump(mode="json") for c in status.checks])
+                   checks=[c.model_dump(mode="json") for c in status.checks], freshness=freshness_of(evidence),
+                   changes=change.changes if change else [], changed_at=change.at if change else None)
 
 
 class AttestationDesk:
@@ -62,6 +72,9 @@ class AttestationDesk:
         self._catalog = catalog
         self._key: InstallationKey | None = None
         self._admissions = Admissions(service, policy)
+        if service.measurement_log is None:
+            service.measurement_log = MeasurementLog(lambda: data_dir() / LOG_FILE)
+        self._log = service.measurement_log
 
     @property
     def policy(self) -> Literal["require", "warn"]:
@@ -121,9 +134,31 @@ class AttestationDesk:
         if origin.startswith("http://"):
             return HostReport.of(origin, models, unverified(origin, PLAIN_HTTP_REASON))
         self._service.observe(origin)
-        host = self._service.host(origin)
-        status = host.status if host is not None else unverified(origin, NOT_YET)
-        return HostReport.of(origin, models, status, checking=self._service.is_checking(origin))
+        host, checking = self._service.host(origin), self._service.is_checking(origin)
+        if host is None:
+            return HostReport.of(origin, models, unverified(origin, NOT_YET), checking=checking)
+        # A change is news only about a host that verified: it is the verified set that changed.
+        change = self._log.pending(origin) if host.status.status == "verified" else None
+        return HostReport.of(origin, models, host.status, checking=checking, evidence=host.evidence, change=change)
+
+    # --- the verification log -----------------------------------------------------------------
+
+    async def log_entries(self, origin: str | None = None, limit: int | None = None) -> list[LogEntry]:
+        """The verification log, newest first (of one host, or all)."""
+        return await asyncio.to_thread(self._log.entries, origin_of(origin) if origin else None, limit)
+
+    async def log_export(self, origin: str | None = None) -> str:
+        """The verification log as JSON Lines, oldest first, as kept."""
+        return await asyncio.to_thread(self._log.export, origin_of(origin) if origin else None)
+
+    async def acknowledge(self, origin: str) -> HostReport:
+        """Someone has seen that the host's measurements changed: it is flagged no longer."""
+        origin = origin_of(origin)
+        report = next((h for h in self.hosts() if h.origin == origin), None)
+        if report is None:
+            raise LookupError(f"{origin} serves none of the models")
+        await asyncio.to_thread(self._log.acknowledge, origin)
+        return self._report(origin, report.models, report.demo)
 
     # --- proofs -------------------------------------------------------------------------------
 

@@ -48,12 +48,14 @@ class Measurements:
     version: str = ""
 
 
-def registry_measurements(compose: str, template: str = "small") -> Measurements:
+def registry_measurements(compose: str, template: str = "small", *, other_mrtd_than: bytes | None = None) -> Measurements:
     """Measurements of a SecretVM image from secretvm-verify's bundled registry, with RTMR3 replayed
-    over `compose` (SHA-256 of the compose, then the image's rootfs data, SHA-384-extended)."""
+    over `compose` (SHA-256 of the compose, then the image's rootfs data, SHA-384-extended);
+    `other_mrtd_than`: of an image whose MRTD is not that one (another genuine image)."""
     path = resources.files("secretvm.verify") / "data" / "tdx.csv"
     with path.open(encoding="utf-8") as fh:
-        row = next(r for r in csv.DictReader(fh) if r["template_name"] == template and r["vm_type"] == "prod")
+        row = next(r for r in csv.DictReader(fh) if r["template_name"] == template and r["vm_type"] == "prod"
+                   and (other_mrtd_than is None or bytes.fromhex(r["mrtd"]) != other_mrtd_than))
     rtmr3 = bytes(48)
     for entry in (hashlib.sha256(compose.encode()).digest(), bytes.fromhex(row["rootfs_data"])):
         rtmr3 = hashlib.sha384(rtmr3 + entry.ljust(48, b"\0")).digest()

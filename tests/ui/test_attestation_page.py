@@ -1,6 +1,8 @@
 """Attestation and proofs on the page (NiceGUI's simulated user): the header badge and the
-details panel for a verified loopback HTTPS SecretVM (Check again included), an answer's badge,
-Download proof, and Verify a proof with an intact and a tampered file."""
+details panel for a verified loopback HTTPS SecretVM (Check again, when the evidence was fetched
+and its no-nonce caveat included), a host whose measurements changed since the app last verified
+it (the badge's marker, the panel's chip, the verification log and its download, Noted), an
+answer's badge, Download proof, and Verify a proof with an intact and a tampered file."""
 
 from __future__ import annotations
 
@@ -11,8 +13,9 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
-from secretgpt.services.attestation import EvidenceVerifier, spki_sha256
+from secretgpt.services.attestation import AttestationService, AttestationSettings, EvidenceVerifier, spki_sha256
 from secretgpt.services.attestation import service as attestation_service
+from secretgpt.services.attestation.measurement_log import MeasurementLog
 
 from ..attestation.conftest import (  # noqa: F401 - fixtures
     ca_bundle,
@@ -24,9 +27,9 @@ from ..attestation.conftest import (  # noqa: F401 - fixtures
     sgx_pki,
     test_ca,
 )
-from ..attestation.conftest import SecretVM
+from ..attestation.conftest import COMPOSE, SecretVM
 from ..attestation.pccs import LoopbackPccs
-from ..attestation.sgx_pki import Measurements, TestSgxPki
+from ..attestation.sgx_pki import Measurements, TestSgxPki, registry_measurements
 from .test_chat_page import send, wait_for
 
 
@@ -59,8 +62,12 @@ async def test_header_badge_and_panel_for_a_verified_host(attested_host: SecretV
     user.find(marker="attestation-badge").click()
     await user.should_see(marker="attestation-panel")
     for text in ("Model host attestation", "TLS key fingerprint", "This connection: matches this connection",
-                 "TCB status: UpToDate", "SecretVM template: small", "TEE type: Intel TDX", "Compose hash (SHA-256)"):
+                 "TCB status: UpToDate", "SecretVM template: small", "TEE type: Intel TDX", "Compose hash (SHA-256)",
+                 "SecretVM evidence has no nonce", "not that it was produced for this request"):
         await user.should_see(text)
+    [fetched] = user.find(marker="fetched-at").elements
+    assert fetched.text.startswith("Evidence fetched: 20") and fetched.text.endswith(" UTC")
+    await user.should_not_see(marker="changed-chip")  # first seen: nothing to compare with
     fetched = attested_host.server.requests.count("GET /cpu")
     user.find("Check again").click()
     await wait_for(lambda: attested_host.server.requests.count("GET /cpu") > fetched, timeout=30)
@@ -70,6 +77,9 @@ async def test_header_badge_and_panel_for_a_verified_host(attested_host: SecretV
     await user.should_see("Completed", retries=200)
     await wait_for(lambda: badge_texts(user).count("Verified confidential VM") == 2, timeout=30,
                    describe=lambda: badge_texts(user))
+    user.find(marker="answer-badge").click()  # an answer's panel says it too (from the checks it keeps)
+    await user.should_see("This answer's attestation")
+    assert len(user.find(marker="fetched-at").elements) == len(user.find(marker="freshness-note").elements) == 2
 
 
 async def test_answer_badge_download_and_verify_a_proof(user: User) -> None:
@@ -101,3 +111,53 @@ async def test_answer_badge_download_and_verify_a_proof(user: User) -> None:
     await upload.handle_uploads([ui.upload.SmallFileUpload("proof.json", "application/json",
                                                            json.dumps(proof).encode())])
     await user.should_see("Tampered with or malformed (exit 2)")
+
+
+@pytest.fixture
+async def verified_earlier(attested_host: SecretVM, sgx_pki: TestSgxPki, measurements: Measurements,
+                           pccs: LoopbackPccs, ca_bundle, tmp_path) -> Measurements:
+    """An earlier run of the app verified the VM with another image (another MRTD); it runs the
+    usual one now. (A fixture: the app starts, and attests its host, before the test's body.)"""
+    other = registry_measurements(COMPOSE, other_mrtd_than=measurements.mr_td)
+    attested_host.serve_evidence(sgx_pki.quote(spki_sha256(attested_host.identity.der), other))
+    (tmp_path / "data").mkdir(parents=True, exist_ok=True)
+    earlier = AttestationService(AttestationSettings(secret_ai_ca_bundle=ca_bundle, secretvm_pccs_url=pccs.url),
+                                 measurement_log=MeasurementLog(tmp_path / "data" / "attestation-log.jsonl"))
+    assert (await earlier.attest(attested_host.origin)).status.status == "verified"
+    await earlier.aclose()
+    attested_host.serve_evidence(sgx_pki.quote(spki_sha256(attested_host.identity.der), measurements))
+    return other
+
+
+async def test_a_changed_host_is_flagged_with_its_log(verified_earlier: Measurements, measurements: Measurements,
+                                                     user: User) -> None:
+    other = verified_earlier
+    await user.open("/")
+    await wait_for(lambda: "Verified confidential VM" in badge_texts(user), timeout=30, describe=lambda: badge_texts(user))
+    [badge] = user.find(marker="attestation-badge").elements
+    assert badge.props.get("icon-right") == "published_with_changes"
+    assert "changed since you last used it" in badge.props["aria-label"]
+    user.find(marker="attestation-badge").click()
+    await user.should_see("Changed since you last used it")
+    [mrtd] = user.find(marker="change-mr_td").elements
+    assert mrtd.text == f"MRTD: {other.mr_td.hex()[:12]}… → {measurements.mr_td.hex()[:12]}…"
+
+    user.find(marker="open-verification-log").click()
+    await user.should_see(marker="verification-log")
+    await wait_for(lambda: log_entries(user) == 2, describe=lambda: log_entries(user))
+    await user.should_see("Changed: MRTD")
+    user.find(marker="download-log").click()
+    download = await user.download.next(timeout=10)
+    kept = [json.loads(line) for line in download.content.decode().splitlines()]
+    assert [e["measurements"]["mr_td"] for e in kept] == [other.mr_td.hex(), measurements.mr_td.hex()]
+
+    user.find(marker="acknowledge-change").click()
+    await user.should_not_see(marker="changed-chip", retries=50)
+    await wait_for(lambda: badge.props.get("icon-right") is None, timeout=10)  # the page's timer: no marker
+
+
+def log_entries(user: User) -> int:
+    try:
+        return len(user.find(marker="log-entry").elements)
+    except AssertionError:
+        return 0

@@ -1,22 +1,30 @@
-"""The HTTP API for attestation and proofs: the state of each model host, and the signed proof of
+"""The HTTP API for attestation and proofs: the state of each model host (with how fresh its
+evidence is and what changed), the verification log (to read or download), and the signed proof of
 one answer (owner-scoped like the other conversation routes)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
-from ...hub.attestation_desk import HostReport, NoProof
+from ...hub.attestation_desk import HostReport, LogEntry, NoProof
 from ...hub.chat_hub import ChatHub
 from ...storage import ConversationNotFound, MessageNotFound
-from .requests import ApiRoute, api_error, refused
+from .requests import ApiRoute, api_error, json_body, refused
+
+MAX_LOG_ENTRIES = 10_000
 
 
 class HostsAnswer(BaseModel):
     hosts: list[HostReport]
+
+
+class AcknowledgeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    origin: str = Field(min_length=1, max_length=2000)
 
 
 def attestation_api(hub: ChatHub, require_token: Any) -> APIRouter:
@@ -26,6 +34,24 @@ def attestation_api(hub: ChatHub, require_token: Any) -> APIRouter:
                                      "reason and checks")
     async def attestation() -> HostsAnswer:
         return HostsAnswer(hosts=hub.attestation.hosts())
+
+    @api.get("/attestation/log", summary="The verification log: each host's verified measurement sets, newest "
+                                         "first; format=jsonl downloads it as kept (oldest first)")
+    async def verification_log(origin: str | None = Query(None, max_length=2000),
+                               format: Literal["json", "jsonl"] = "json",  # noqa: A002
+                               limit: int = Query(1000, ge=1, le=MAX_LOG_ENTRIES)) -> Any:
+        if format == "jsonl":
+            return Response(await hub.attestation.log_export(origin), media_type="application/x-ndjson",
+                            headers={"Content-Disposition": 'attachment; filename="attestation-log.jsonl"'})
+        entries: list[LogEntry] = await hub.attestation.log_entries(origin, limit)
+        return [entry.model_dump(mode="json") for entry in entries]
+
+    @api.post("/attestation/acknowledge", summary="Mark a host's changed measurements as seen (no longer flagged)")
+    async def acknowledge(body: AcknowledgeRequest = json_body(AcknowledgeRequest)) -> HostReport:
+        try:
+            return await hub.attestation.acknowledge(body.origin)
+        except LookupError as exc:
+            raise api_error(404, str(exc), "not_found") from None
 
     @api.get("/conversations/{conversation_id}/messages/{message_id}/proof",
              summary="The signed proof of one answer (check it with secretgpt-proof verify FILE)")

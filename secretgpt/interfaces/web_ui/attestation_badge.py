@@ -23,6 +23,7 @@ WORDS = {
     "failed": ("negative", "gpp_bad", "Attestation failed"),
 }
 DEMO_TEXT = "Demo model — not a confidential VM"
+CHANGED_ICON = "published_with_changes"  # the header badge's marker: the host's measurements changed
 
 
 class AttestationBadge(ui.button):
@@ -33,18 +34,23 @@ class AttestationBadge(ui.button):
         self.props("dense no-caps unelevated rounded size=sm" if compact else "dense no-caps unelevated rounded")
         self.classes("sg-attestation-badge").mark("attestation-badge")
 
-    def show(self, status: str, reason: str, *, demo: bool = False, checking: bool = False) -> None:
+    def show(self, status: str, reason: str, *, demo: bool = False, checking: bool = False,
+             changed: bool = False) -> None:
+        """`changed`: the host's measurements changed since it was last verified (a marker on the badge)."""
         color, icon, word = WORDS.get(status, WORDS["unverified"])
         if demo:
             color, word = "orange", DEMO_TEXT
         elif checking:
             word = "Checking the VM…"
+        label = f"Attestation: {word}" + (", changed since you last used it" if changed else "") + " (details)"
         # As a dict, not a props string: the reason may hold any character.
-        props = {"color": color, "icon": icon, "aria-label": f"Attestation: {word} (details)", "title": reason[:300]}
+        props = {"color": color, "icon": icon, "aria-label": label, "title": reason[:300],
+                 "icon-right": CHANGED_ICON if changed else None}
         if word == self.text and all(self.props.get(key) == value for key, value in props.items()):
             return  # the page's timer asks every 2 s: send nothing when nothing changed
         self.text = word
-        self.props.update(props)
+        self.props.update({key: value for key, value in props.items() if value is not None})
+        self.props.set_optional("icon-right", props["icon-right"])
 
 
 @dataclass(frozen=True)
@@ -113,7 +119,8 @@ class HostBadge(AttestationBadge):
         report = self._hub.attestation.host_for(self._model())
         self.set_visibility(report is not None)
         if report is not None:
-            self.show(report.status, report.reason, demo=report.demo, checking=report.checking)
+            self.show(report.status, report.reason, demo=report.demo, checking=report.checking,
+                      changed=bool(report.changes))
 
     def open_panel(self) -> None:
         from .attestation_panel import AttestationPanel
@@ -128,4 +135,5 @@ class HostBadge(AttestationBadge):
             self.refresh()
             return fresh
 
-        AttestationPanel("Model host attestation", report, None if report.demo else again).open()
+        AttestationPanel("Model host attestation", report, None if report.demo else again,
+                         None if report.demo else self._hub.attestation).open()

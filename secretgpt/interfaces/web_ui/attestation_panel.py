@@ -1,7 +1,8 @@
-"""The attestation details panel: the status word and reason, then each check with pass/fail and
-its values (TEE type, TCB status and advisories, SecretVM template and version, the compose hash,
-the TLS key "matches this connection", GPU model and nonce binding), when it was checked, and
-"Check again"."""
+"""The attestation details panel: the status word and reason, a host's changed measurements, when
+the evidence was fetched and that it has no nonce (what it shows), then each check with pass/fail
+and its values (TEE type, TCB status and advisories, SecretVM template and version, the compose
+hash, the TLS key "matches this connection", GPU model and nonce binding), when it was checked,
+"Check again", and a host's verification log."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from typing import Any, Protocol
 
 from nicegui import ui
 
+from ...hub.attestation_desk import AttestationDesk, HostReport
+from ...services.attestation.freshness import NO_NONCE_NOTE, fetched_at_of
 from .attestation_badge import WORDS
+from .measurement_changes import MeasurementChanges
 from .notices import notify
 
 OUTCOME = {"pass": ("check_circle", "text-positive", "pass"), "fail": ("cancel", "text-negative", "fail"),
@@ -35,12 +39,16 @@ class AttestationView(Protocol):
 
 
 class AttestationPanel(ui.dialog):
-    """`check_again`: attest the host now and return its new state (None: no such action)."""
+    """`check_again`: attest the host now and return its new state (None: no such action). `desk`
+    (a host's panel): its changed measurements with "Noted", and its verification log."""
 
     def __init__(self, title: str, view: AttestationView,
-                 check_again: Callable[[], Awaitable[AttestationView]] | None = None) -> None:
+                 check_again: Callable[[], Awaitable[AttestationView]] | None = None,
+                 desk: AttestationDesk | None = None) -> None:
         super().__init__()
         self._check_again = check_again
+        self._desk = desk
+        self._origin = view.origin
         with self, ui.card().classes("w-[40rem] max-w-full sg-attestation-panel").mark("attestation-panel"):
             with ui.row().classes("w-full items-center"):
                 ui.label(title).classes("text-lg font-medium")
@@ -48,6 +56,9 @@ class AttestationPanel(ui.dialog):
                 ui.button(icon="close", on_click=self.close).props("flat round dense aria-label=Close")
             self._body = ui.column().classes("w-full gap-2")
             with ui.row().classes("w-full justify-end"):
+                if desk is not None:
+                    ui.button("Verification log", icon="history", on_click=self._open_log) \
+                        .props("flat no-caps aria-label='Verification log'").mark("open-verification-log")
                 if check_again is not None:
                     self._again = ui.button("Check again", icon="refresh", on_click=self._recheck) \
                         .props("outline no-caps aria-label='Check again'").mark("check-again")
@@ -61,12 +72,34 @@ class AttestationPanel(ui.dialog):
                 ui.icon(icon).classes(f"text-{color} text-2xl")
                 ui.label(word).classes(f"text-{color} text-base font-medium").mark("attestation-word")
             ui.label(view.reason).classes("text-sm sg-attestation-reason").mark("attestation-reason")
+            if isinstance(view, HostReport) and view.changes:
+                MeasurementChanges(view.changes, view.changed_at, self._noted if self._desk else None)
             if view.origin:
                 ui.label(f"Host: {view.origin}").classes("text-xs text-grey-7")
             checked = view.checked_at.strftime("%Y-%m-%d %H:%M:%S UTC") if view.checked_at else "not yet"
             ui.label(f"Checked: {checked}").classes("text-xs text-grey-7").mark("checked-at")
+            fetched = fetched_at_of(view.checks)
+            if fetched is not None:
+                ui.label(f"Evidence fetched: {fetched:%Y-%m-%d %H:%M:%S} UTC").classes("text-xs text-grey-7") \
+                    .mark("fetched-at")
+                ui.label(NO_NONCE_NOTE).classes("text-xs text-grey-8").mark("freshness-note")
             for check in view.checks:
                 check_row(check)
+
+    async def _noted(self) -> None:
+        assert self._desk is not None and self._origin
+        try:
+            self.show(await self._desk.acknowledge(self._origin))
+        except LookupError as exc:
+            notify(str(exc).strip("'\""), "warning")
+
+    async def _open_log(self) -> None:
+        from .verification_log import VerificationLogDialog
+
+        assert self._desk is not None
+        dialog = VerificationLogDialog(self._desk, self._origin)
+        dialog.open()
+        await dialog.load()
 
     async def _recheck(self) -> None:
         assert self._check_again is not None

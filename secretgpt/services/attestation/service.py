@@ -10,7 +10,8 @@ Seams for the hub (owner of each stream's lifecycle):
     service.host(origin).evidence              # raw evidence, for the answer's proof
 
 for the API (`GET /api/v1/attestation`): `service.hosts()`, `service.is_checking(origin)`; for
-the page's "Check again": `await service.attest(origin, force=True)`.
+the page's "Check again": `await service.attest(origin, force=True)`. Given a `measurement_log`,
+each verified attestation's measurement set is logged there (when it differs from the last).
 Concurrent callers share one in-flight attestation per host.
 """
 
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 
 from .config import AttestationSettings
 from .fetch import NoEvidence, PlainHttp, fetch_evidence, origin_of
+from .measurement_log import MeasurementLog
 from .models import AttestationStatus, HostAttestation
 from .pinning import KeyGate
 from .status import DEMO_REASON, PLAIN_HTTP_REASON, evidence_verified, status_for_connection, unverified
@@ -51,9 +53,11 @@ class _Entry:
 
 class AttestationService:
     def __init__(self, settings: AttestationSettings | None = None, *, verifier: EvidenceVerifier | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, measurement_log: MeasurementLog | None = None) -> None:
         self.settings = settings or AttestationSettings()
         self.verifier = verifier or EvidenceVerifier(pccs_url=self.settings.secretvm_pccs_url)
+        # Where each verified measurement set is remembered (given by the hub, which knows the data dir).
+        self.measurement_log = measurement_log
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
         self._inflight: dict[str, asyncio.Task[HostAttestation]] = {}
@@ -163,9 +167,19 @@ class AttestationService:
     async def _run(self, origin: str) -> HostAttestation:
         started = self._clock()
         host, key = await self._attest_now(origin)
+        # Before the entry lands: whoever sees this attestation also sees whether it changed.
+        await self._remember(host)
         self._entries[origin] = _Entry(host=host, at=started, key=key)
         log.info("attestation of %s: %s (%s)", origin, host.status.status, host.status.reason)
         return host
+
+    async def _remember(self, host: HostAttestation) -> None:
+        if self.measurement_log is None:
+            return
+        try:
+            await asyncio.to_thread(self.measurement_log.record, host)
+        except Exception as exc:  # noqa: BLE001 - a log that cannot be read is no reason to lose the attestation
+            log.warning("the verification log did not take the attestation of %s: %r", host.origin, exc)
 
     async def _attest_now(self, origin: str) -> tuple[HostAttestation, bytes | None]:
         try:
