@@ -172,5 +172,7 @@ class AttestationDesk:
         )
 
     async def verify(self, data: bytes) -> ProofReport:
-        """Check a proof as `python -m secretgpt.proofs verify` does (with this app's verifier)."""
-        return await verify_proof(data, verifier=self._service.verifier)
+        """Check a proof as `python -m secretgpt.proofs verify --keys FILE` does with this
+        installation's key as the only one trusted (and this app's verifier): another
+        installation's proof, intact or not, is never vouched for here (exit 3 when intact)."""
+        return await verify_proof(data, verifier=self._service.verifier, trusted_keys=[self.fingerprint])

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import os
 import stat
@@ -141,7 +142,7 @@ async def test_cli_with_intels_root_says_why_it_did_not_verify(secretvm: SecretV
     key = InstallationKey.load_or_create(tmp_path / "data")
     path = tmp_path / "proof.json"
     path.write_text((await attested_answer(secretvm, sgx_pki, measurements, settings, key)).to_json())
-    result = run_cli(path)
+    result = run_cli(path, "--key", key.fingerprint)
     assert result.returncode == EXIT_UNVERIFIED, result.stdout + result.stderr
     assert "FAIL  cpu_quote" in result.stdout and "recorded as verified" in result.stdout
 
@@ -156,7 +157,7 @@ async def test_demo_answer_proof_is_intact_but_unverified(tmp_path: Path) -> Non
     answer = StreamedAnswer(text="Hello from the demo.", finished_at=datetime.now(timezone.utc))
     answer.chain.add("c", answer.text)
     proof = sign(answer, key, "http://127.0.0.1:8123", unverified("http://127.0.0.1:8123", DEMO_REASON), None)
-    report = await verify_proof(proof.to_json().encode())
+    report = await verify_proof(proof.to_json().encode(), trusted_keys=[key.fingerprint])
     assert report.exit_code == EXIT_UNVERIFIED
     assert "Demo model — not a confidential VM" in report.summary
 
@@ -171,8 +172,10 @@ async def signed(secretvm: SecretVM, sgx_pki: TestSgxPki, measurements: Measurem
                  tmp_path: Path) -> tuple[dict, InstallationKey, EvidenceVerifier]:
     key = InstallationKey.load_or_create(tmp_path / "data")
     proof = await attested_answer(secretvm, sgx_pki, measurements, settings, key)
-    verifier = EvidenceVerifier(root_ca_der=sgx_pki.root_der)
-    assert (await verify_proof(proof.to_json().encode(), verifier=verifier)).exit_code == EXIT_VERIFIED
+    # The key the proof is checked against is this installation's, as Settings shows it.
+    verifier = functools.partial(verify_proof, verifier=EvidenceVerifier(root_ca_der=sgx_pki.root_der),
+                                 trusted_keys=[key.fingerprint])
+    assert (await verifier(proof.to_json().encode())).exit_code == EXIT_VERIFIED
     return json.loads(proof.to_json()), key, verifier
 
 
@@ -197,7 +200,7 @@ async def test_one_changed_character_is_tampering(signed: tuple, where: str) -> 
         proof["answer"]["continued_text_bytes"] = 3  # claims its start came from an earlier answer
     else:
         proof["attestation"]["status"]["status"] = "failed"
-    report = await verify_proof(json.dumps(raw).encode(), verifier=verifier)
+    report = await verifier(json.dumps(raw).encode())
     assert report.exit_code == EXIT_TAMPERED
     assert report.lines[-1].name == "signature" and report.lines[-1].outcome == "fail"
 
@@ -205,21 +208,21 @@ async def test_one_changed_character_is_tampering(signed: tuple, where: str) -> 
 async def test_re_signed_text_is_caught_by_the_hash_chain(signed: tuple) -> None:
     raw, key, verifier = signed
     raw["proof"]["answer"]["text"] = _flip_char(raw["proof"]["answer"]["text"], 5)
-    report = await verify_proof(json.dumps(resign(raw, key)).encode(), verifier=verifier)
+    report = await verifier(json.dumps(resign(raw, key)).encode())
     assert report.exit_code == EXIT_TAMPERED and "hash_chain failed" in report.summary
 
 
 async def test_carrying_over_more_than_the_text_is_malformed(signed: tuple) -> None:
     raw, key, verifier = signed
     assert raw["proof"]["answer"]["continued_text_bytes"] == 0  # a normal answer: nothing carried over
-    report = await verify_proof(json.dumps(raw).encode(), verifier=verifier)
+    report = await verifier(json.dumps(raw).encode())
     assert report.exit_code == EXIT_VERIFIED and not any(line.name == "continued" for line in report.lines)
     # A proof made before the count was recorded (no such fields, signed as it was) still verifies.
     older = json.loads(json.dumps(raw))
     del older["proof"]["answer"]["continued_text_bytes"], older["proof"]["answer"]["continued_reasoning_bytes"]
-    assert (await verify_proof(json.dumps(resign(older, key)).encode(), verifier=verifier)).exit_code == EXIT_VERIFIED
+    assert (await verifier(json.dumps(resign(older, key)).encode())).exit_code == EXIT_VERIFIED
     raw["proof"]["answer"]["continued_reasoning_bytes"] = len(raw["proof"]["answer"]["reasoning"].encode()) + 1
-    report = await verify_proof(json.dumps(resign(raw, key)).encode(), verifier=verifier)
+    report = await verifier(json.dumps(resign(raw, key)).encode())
     assert report.exit_code == EXIT_TAMPERED and report.lines[-1].name == "format"
     assert "more reasoning carried over" in report.summary
 
@@ -230,7 +233,7 @@ async def test_re_signed_quote_is_evidence_that_does_not_verify(signed: tuple) -
     quote = bytearray(bytes.fromhex(evidence["cpu_quote"]))
     quote[48 + 136] ^= 1
     evidence["cpu_quote"] = quote.hex()
-    report = await verify_proof(json.dumps(resign(raw, key)).encode(), verifier=verifier)
+    report = await verifier(json.dumps(resign(raw, key)).encode())
     assert report.exit_code == EXIT_UNVERIFIED and "cpu_quote failed" in report.summary
 
 
@@ -238,12 +241,12 @@ async def test_other_signers_and_garbage_are_rejected(signed: tuple, tmp_path: P
     raw, _key, verifier = signed
     other = InstallationKey.load_or_create(tmp_path / "other")
     data = json.dumps(raw).encode()
-    report = await verify_proof(data, verifier=verifier, expected_key=other.fingerprint)
+    report = await verifier(data, expected_keys=[other.fingerprint])
     assert report.exit_code == EXIT_TAMPERED and "not the expected" in report.summary
-    report = await verify_proof(json.dumps(resign(raw, other)).encode(), verifier=verifier)
+    report = await verifier(json.dumps(resign(raw, other)).encode())
     assert report.exit_code == EXIT_TAMPERED  # signed by another key than the one embedded
     for garbage in (b"{not json", b'{"proof": {}, "signature": ""}', "ü".encode("latin-1")):
-        report = await verify_proof(garbage, verifier=verifier)
+        report = await verifier(garbage)
         assert report.exit_code == EXIT_TAMPERED and report.lines[-1].name == "format"
     path = tmp_path / "bad.json"
     path.write_bytes(b"{not json")
