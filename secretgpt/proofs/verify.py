@@ -22,6 +22,7 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -35,6 +36,9 @@ from .bundle import FORMAT, Answer, SignedProof, canonical
 from .chain import replay, split
 from .display import first_line, printable
 from .keys import fingerprint, normal_fingerprint, verify_signature
+from .parse import Unreadable, read_json
+
+log = logging.getLogger(__name__)
 
 EXIT_VERIFIED, EXIT_UNVERIFIED, EXIT_TAMPERED, EXIT_UNKNOWN_SIGNER = 0, 1, 2, 3
 LineOutcome = Literal["pass", "fail", "skipped", "info"]
@@ -81,9 +85,9 @@ async def verify_proof(data: bytes, *, verifier: EvidenceVerifier | None = None,
     `verifier`: the app's (Intel's root) unless a test passes one with its own trust anchor."""
     report = ProofReport(expected=tuple(_normal(expected_keys)))
     try:
-        raw = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        return _not_a_proof(report, f"it is not JSON ({exc})")
+        raw = read_json(data)
+    except Unreadable as exc:
+        return _not_a_proof(report, str(exc))
     unreadable = _unreadable_format(raw)
     if unreadable:
         return _not_a_proof(report, unreadable)
@@ -96,7 +100,11 @@ async def verify_proof(data: bytes, *, verifier: EvidenceVerifier | None = None,
     trusted = set(report.expected) | set(_normal(trusted_keys))
     if not _intact(raw, proof, report, trusted):
         return report
-    await _evidence(proof, report, verifier or EvidenceVerifier())
+    try:
+        await _evidence(proof, report, verifier or EvidenceVerifier())
+    except Exception as exc:  # signed by anyone: evidence no app made may break the checks; never a traceback
+        log.warning("a proof's evidence could not be checked: %s", type(exc).__name__)
+        return report.reject("evidence", f"its checks could not read it: {type(exc).__name__}")
     if report.trust == "unknown":
         report.exit_code = EXIT_UNKNOWN_SIGNER
         report.summary = f"intact, but signed by a key you did not name ({report.signer}); {report.evidence}"
@@ -173,6 +181,11 @@ def _intact(raw: dict[str, Any], proof: SignedProof, report: ProofReport, truste
     evidence = body.attestation.evidence
     if body.host != body.connection.origin or (evidence is not None and evidence.origin != body.connection.origin):
         report.reject("host", "the answer's host, its connection and its evidence do not name the same origin")
+        return False
+    try:
+        base64.b64decode(body.connection.certificate or "", validate=True)
+    except (binascii.Error, ValueError):
+        report.reject("connection", "the connection's certificate is not base64")
         return False
     ending = {"completed": "completed", "stopped": "stopped: the text is what had arrived when Stop was pressed",
               "interrupted": "interrupted: the connection broke", "error": f"error: {body.answer.error or ''}"}
