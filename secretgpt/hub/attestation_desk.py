@@ -14,7 +14,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ..proofs import Answer, AttestationRecord, Connection, HashChain, InstallationKey, SignedProof, Turn, build_proof
+from ..proofs import (
+    AdmissionRecord,
+    Answer,
+    AttestationRecord,
+    Connection,
+    HashChain,
+    InstallationKey,
+    SignedProof,
+    Turn,
+    build_proof,
+)
 from ..proofs.verify import ProofReport, verify_proof
 from ..records import Admission, StreamStatus
 from ..services.attestation import AttestationService, AttestationStatus, Evidence, origin_of
@@ -156,6 +166,7 @@ class AttestationDesk:
         chain = HashChain.recorded(provenance.chain, provenance.chain_head)
         ending = ENDINGS.get(record.status, "error")
         generation = {"system": record.settings.system, **record.settings.options.sent()} if record.settings else {}
+        admission = provenance.admission  # None: stored before admissions were recorded (the proof says so)
         return build_proof(
             key=self.key, turns=[Turn(role=t.role, content=t.content) for t in provenance.turns],
             answer=Answer(text=message.content, reasoning=message.think, ended=ending,  # type: ignore[arg-type]
@@ -167,6 +178,7 @@ class AttestationDesk:
             attestation=AttestationRecord(
                 status=AttestationStatus.model_validate(record.attestation.model_dump(mode="json")),
                 evidence=Evidence.model_validate(found.evidence) if found.evidence else None),
+            admission=AdmissionRecord.model_validate(admission.model_dump(mode="json")) if admission else None,
             started_at=record.started_at, finished_at=record.ended_at or message.updated_at,
             conversation_id=conversation_id, message_id=message.id,
         )

@@ -25,10 +25,22 @@ the evidence did not verify: says why) or 0 (intact, from a key you named, evide
 
 Seam for the hub: feed `HashChain.add(kind, text)` every chunk as it arrives, and when the answer
 ends call `build_proof(...)` with the installation key (`InstallationKey.load_or_create(data_dir)`),
-the connection's certificate and the `AttestationService` status and evidence.
+the connection's certificate, the `AttestationService` status and evidence, and how the prompt
+was let go (`AdmissionRecord`: the policy, whether the key was checked before sending, consent).
 """
 
-from .bundle import Answer, AttestationRecord, Connection, ProofBody, SignedProof, Turn, build_proof, canonical
+from .bundle import (
+    AdmissionRecord,
+    Answer,
+    AttestationRecord,
+    Connection,
+    ConsentRecord,
+    ProofBody,
+    SignedProof,
+    Turn,
+    build_proof,
+    canonical,
+)
 from .chain import HashChain
 from .keys import InstallationKey, KeyFileError, fingerprint
 from .verify import EXIT_TAMPERED, EXIT_UNKNOWN_SIGNER, EXIT_UNVERIFIED, EXIT_VERIFIED, ProofReport, verify_proof
@@ -38,9 +50,11 @@ __all__ = [
     "EXIT_UNKNOWN_SIGNER",
     "EXIT_UNVERIFIED",
     "EXIT_VERIFIED",
+    "AdmissionRecord",
     "Answer",
     "AttestationRecord",
     "Connection",
+    "ConsentRecord",
     "HashChain",
     "InstallationKey",
     "KeyFileError",

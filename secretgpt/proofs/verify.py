@@ -1,5 +1,5 @@
-"""Checking a proof offline: its signature and who made it, its hash chain against the text, and
-its evidence again (the quote with its stored collateral at the time it
+"""Checking a proof offline: its signature and who made it, its hash chain against the text, how
+its prompt was let go, and its evidence again (the quote with its stored collateral at the time it
 was captured, the workload, the key binding, the GPU nonce).
 
 Who signed comes first. Anyone can make a key, so a proof that is intact says only that whoever
@@ -25,6 +25,7 @@ import json
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -32,7 +33,7 @@ from pydantic import ValidationError
 from ..services.attestation.models import Check
 from ..services.attestation.status import status_for_connection
 from ..services.attestation.verifier import EvidenceVerifier
-from .bundle import FORMAT, Answer, SignedProof, canonical
+from .bundle import FORMAT, FORMATS, AdmissionRecord, Answer, SignedProof, canonical
 from .chain import replay, split
 from .display import first_line, printable
 from .keys import fingerprint, normal_fingerprint, verify_signature
@@ -45,6 +46,7 @@ LineOutcome = Literal["pass", "fail", "skipped", "info"]
 # trusted: a key named (--key, --keys, the app's own); unknown: intact, from a key nobody named;
 # unexpected: intact, but not the --key named; invalid: the signature does not hold.
 SignerTrust = Literal["trusted", "unknown", "unexpected", "invalid"]
+VIA = {"page": 'the page ("Send anyway")', "api": "the API (allow_unverified)"}
 
 
 @dataclass
@@ -100,6 +102,7 @@ async def verify_proof(data: bytes, *, verifier: EvidenceVerifier | None = None,
     trusted = set(report.expected) | set(_normal(trusted_keys))
     if not _intact(raw, proof, report, trusted):
         return report
+    _admission(proof.proof.admission, report)
     try:
         await _evidence(proof, report, verifier or EvidenceVerifier())
     except Exception as exc:  # signed by anyone: evidence no app made may break the checks; never a traceback
@@ -125,7 +128,7 @@ def _unreadable_format(raw: Any) -> str | None:
     """Why `raw` is not a proof this version reads (before its fields are checked), if it is not."""
     body = raw.get("proof") if isinstance(raw, dict) else None
     found = body.get("format") if isinstance(body, dict) else None
-    if found == FORMAT:
+    if found in FORMATS:
         return None
     if isinstance(found, str) and found.startswith("secretgpt-proof/"):
         return f"it is a proof of format {found[:40]}, which this version cannot read"
@@ -200,6 +203,35 @@ def _carried_over(answer: Answer, report: ProofReport) -> None:
         if count:
             report.add("info", "continued", f"the first {count} bytes of the {part} came from an earlier answer "
                                             "(Continue), not over this connection")
+
+
+def _admission(admission: AdmissionRecord | None, report: ProofReport) -> None:
+    """Information, as the signing installation recorded it: the policy, whether the connection's
+    key was checked before the prompt was sent, and who consented to send to an unverified host."""
+    if admission is None:
+        report.add("info", "admission", "not recorded (the answer was stored before SecretGPT recorded how "
+                                        "prompts were let go)")
+        return
+    policy = ("require: prompts go only to verified confidential VMs, unless a person consents"
+              if admission.policy == "require" else "warn: prompts go to any host; answers are judged after")
+    report.add("info", "policy", f"ATTESTATION_POLICY={policy}")
+    if admission.demo:
+        checked = "no: the offline demo model (local, nothing to attest)"
+    elif admission.key_checked:
+        checked = ("yes: the connection's TLS key was checked against the verified attestation at the handshake, "
+                   "before the prompt was sent")
+    else:
+        checked = "no: the prompt was sent without checking the connection's key first"
+    report.add("info", "key_checked", checked)
+    consent = admission.consent
+    report.add("info", "consent", "none" if consent is None else (
+        f"given {_utc(consent.given_at)} via {VIA[consent.via]}, to send to a host that was "
+        f"{consent.host_status}: {consent.reason}"))
+
+
+def _utc(moment: datetime) -> str:
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return f"{aware.astimezone(timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
 
 
 async def _evidence(proof: SignedProof, report: ProofReport, verifier: EvidenceVerifier) -> None:

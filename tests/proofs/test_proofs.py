@@ -11,7 +11,7 @@ import os
 import stat
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -20,9 +20,11 @@ from secretgpt.proofs import (
     EXIT_TAMPERED,
     EXIT_UNVERIFIED,
     EXIT_VERIFIED,
+    AdmissionRecord,
     Answer,
     AttestationRecord,
     Connection,
+    ConsentRecord,
     HashChain,
     InstallationKey,
     KeyFileError,
@@ -162,6 +164,34 @@ async def test_demo_answer_proof_is_intact_but_unverified(tmp_path: Path) -> Non
     assert "Demo model — not a confidential VM" in report.summary
 
 
+async def test_admission_not_recorded_and_a_consent_given_on_the_page(tmp_path: Path) -> None:
+    key = InstallationKey.load_or_create(tmp_path)
+    origin = "https://vm.example:21434"
+    answer = StreamedAnswer(text="Sent anyway.", finished_at=datetime.now(timezone.utc))
+    answer.chain.add("c", answer.text)
+    status = unverified(origin, "no evidence served")
+    # An answer stored before admissions were recorded: format /2, admission null, and it says so.
+    older = sign(answer, key, origin, status, None)
+    assert (older.proof.format, older.proof.admission) == ("secretgpt-proof/2", None)
+    assert '"admission": null' in older.to_json()
+    report = await verify_proof(older.to_json().encode(), trusted_keys=[key.fingerprint])
+    assert [(line.name, line.detail) for line in report.lines if line.name in ("admission", "policy", "consent")] \
+        == [("admission", "not recorded (the answer was stored before SecretGPT recorded how prompts were let go)")]
+
+    given = datetime(2025, 3, 4, 5, 6, 7, tzinfo=timezone(timedelta(hours=2)))
+    admission = AdmissionRecord(policy="require", key_checked=False, consent=ConsentRecord(
+        given_at=given, via="page", host_status="unverified", reason="no evidence served"))
+    proof = build_proof(key=key, turns=TURNS, model="m", chain=answer.chain, answer=Answer(text=answer.text,
+                        ended="completed"), connection=Connection(origin=origin),
+                        attestation=AttestationRecord(status=status), started_at=given, finished_at=given,
+                        admission=admission)
+    report = await verify_proof(proof.to_json().encode(), trusted_keys=[key.fingerprint])
+    lines = {line.name: line.detail for line in report.lines}
+    assert lines["consent"] == ('given 2025-03-04 03:06:07 UTC via the page ("Send anyway"), to send to a host that '
+                                "was unverified: no evidence served")
+    assert lines["key_checked"].startswith("no: ") and report.exit_code == EXIT_UNVERIFIED
+
+
 def resign(raw: dict, key: InstallationKey) -> dict:
     raw["signature"] = base64.b64encode(key.sign(canonical(raw["proof"]))).decode()
     return raw
@@ -264,7 +294,7 @@ async def test_a_file_that_is_not_a_proof_is_named_so_with_what_was_expected(tmp
         assert (report.exit_code, report.is_proof) == (EXIT_TAMPERED, False)
         assert report.summary.startswith(f"not a SecretGPT proof file: {why}"), report.summary
         assert report.lines[-1].name == "format"
-        assert 'expected the file Download proof saves: JSON with "proof" (format secretgpt-proof/1) and ' \
+        assert 'expected the file Download proof saves: JSON with "proof" (format secretgpt-proof/2) and ' \
                '"signature"' in report.lines[-1].detail
         assert "Field required" not in report.lines[-1].detail
     # A proof with a field missing is a malformed proof, not some other file: its fields are named.

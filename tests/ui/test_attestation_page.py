@@ -101,9 +101,11 @@ async def test_answer_badge_download_and_verify_a_proof(user: User) -> None:
     await upload.handle_uploads([ui.upload.SmallFileUpload("proof.json", "application/json", response.content)])
     await user.should_see("Intact, but its evidence did not verify (exit 1)")
     await user.should_see(marker="proof-check-signature")
-    # Who signed and what, first.
+    # Who signed and what, first; then how the prompt was let go (the tests' policy is warn).
     await user.should_see("Signed by this installation")
     await user.should_see(hashlib.sha256(proof["proof"]["answer"]["text"].encode()).hexdigest())
+    await user.should_see("ATTESTATION_POLICY=warn: prompts go to any host; answers are judged after")
+    await user.should_see("no: the prompt was sent without checking the connection's key first")
 
     proof["proof"]["answer"]["text"] = proof["proof"]["answer"]["text"].replace("plain", "plane", 1)
     await upload.handle_uploads([ui.upload.SmallFileUpload("proof.json", "application/json",
