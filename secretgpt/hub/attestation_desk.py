@@ -16,7 +16,17 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from ..proofs import Answer, AttestationRecord, Connection, HashChain, InstallationKey, SignedProof, Turn, build_proof
+from ..proofs import (
+    AdmissionRecord,
+    Answer,
+    AttestationRecord,
+    Connection,
+    HashChain,
+    InstallationKey,
+    SignedProof,
+    Turn,
+    build_proof,
+)
 from ..proofs.verify import ProofReport, verify_proof
 from ..records import Admission, StreamStatus
 from ..services.attestation import AttestationService, AttestationStatus, Evidence, origin_of
@@ -185,6 +195,7 @@ class AttestationDesk:
         chain = HashChain.recorded(provenance.chain, provenance.chain_head)
         ending = ENDINGS.get(record.status, "error")
         generation = {"system": record.settings.system, **record.settings.options.sent()} if record.settings else {}
+        admission = provenance.admission  # None: stored before admissions were recorded (the proof says so)
         return build_proof(
             key=self.key, turns=[Turn(role=t.role, content=t.content) for t in provenance.turns],
             answer=Answer(text=message.content, reasoning=message.think, ended=ending,  # type: ignore[arg-type]
@@ -196,10 +207,13 @@ class AttestationDesk:
             attestation=AttestationRecord(
                 status=AttestationStatus.model_validate(record.attestation.model_dump(mode="json")),
                 evidence=Evidence.model_validate(found.evidence) if found.evidence else None),
+            admission=AdmissionRecord.model_validate(admission.model_dump(mode="json")) if admission else None,
             started_at=record.started_at, finished_at=record.ended_at or message.updated_at,
             conversation_id=conversation_id, message_id=message.id,
         )
 
     async def verify(self, data: bytes) -> ProofReport:
-        """Check a proof as `python -m secretgpt.proofs verify` does (with this app's verifier)."""
-        return await verify_proof(data, verifier=self._service.verifier)
+        """Check a proof as `python -m secretgpt.proofs verify --keys FILE` does with this
+        installation's key as the only one trusted (and this app's verifier): another
+        installation's proof, intact or not, is never vouched for here (exit 3 when intact)."""
+        return await verify_proof(data, verifier=self._service.verifier, trusted_keys=[self.fingerprint])

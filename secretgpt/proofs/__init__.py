@@ -17,27 +17,44 @@ well, that the compose's images are benign, nor anything about answers it does n
 evidence is judged by NVIDIA's online service, so offline the GPU part can only be checked for
 its binding (nonce), not re-verified; AMD SEV-SNP reports are not re-verified offline.
 
-Checking: `secretgpt-proof verify FILE [--key FINGERPRINT]` (or `python -m secretgpt.proofs verify …`)
-prints each check and exits 0 (intact, evidence verified), 1 (intact, evidence did not verify: says
-why) or 2 (tampered with or malformed: names the check).
+Checking: `secretgpt-proof verify FILE [--key FINGERPRINT] [--keys FILE]` (or `python -m
+secretgpt.proofs verify …`) prints who signed it and the text it vouches for, then each check, and
+exits 2 (tampered with or malformed, or not signed by the --key named: names the check), 3 (intact,
+but signed by a key you did not name: anyone can make a key), 1 (intact, from a key you named, but
+the evidence did not verify: says why) or 0 (intact, from a key you named, evidence verified).
 
 Seam for the hub: feed `HashChain.add(kind, text)` every chunk as it arrives, and when the answer
 ends call `build_proof(...)` with the installation key (`InstallationKey.load_or_create(data_dir)`),
-the connection's certificate and the `AttestationService` status and evidence.
+the connection's certificate, the `AttestationService` status and evidence, and how the prompt
+was let go (`AdmissionRecord`: the policy, whether the key was checked before sending, consent).
 """
 
-from .bundle import Answer, AttestationRecord, Connection, ProofBody, SignedProof, Turn, build_proof, canonical
+from .bundle import (
+    AdmissionRecord,
+    Answer,
+    AttestationRecord,
+    Connection,
+    ConsentRecord,
+    ProofBody,
+    SignedProof,
+    Turn,
+    build_proof,
+    canonical,
+)
 from .chain import HashChain
 from .keys import InstallationKey, KeyFileError, fingerprint
-from .verify import EXIT_TAMPERED, EXIT_UNVERIFIED, EXIT_VERIFIED, ProofReport, verify_proof
+from .verify import EXIT_TAMPERED, EXIT_UNKNOWN_SIGNER, EXIT_UNVERIFIED, EXIT_VERIFIED, ProofReport, verify_proof
 
 __all__ = [
     "EXIT_TAMPERED",
+    "EXIT_UNKNOWN_SIGNER",
     "EXIT_UNVERIFIED",
     "EXIT_VERIFIED",
+    "AdmissionRecord",
     "Answer",
     "AttestationRecord",
     "Connection",
+    "ConsentRecord",
     "HashChain",
     "InstallationKey",
     "KeyFileError",

@@ -18,7 +18,10 @@ from ..services.attestation.models import AttestationStatus, Evidence
 from .chain import ChunkKind, HashChain, replay, split
 from .keys import InstallationKey
 
-FORMAT = "secretgpt-proof/1"
+# /2 adds `admission`. A /1 verifier (extra fields forbidden) would call a /2 proof malformed; with
+# its own number it says "a format this version cannot read" instead. This version reads both.
+FORMAT = "secretgpt-proof/2"
+FORMATS = ("secretgpt-proof/1", FORMAT)
 Ending = Literal["completed", "stopped", "interrupted", "error"]
 
 
@@ -69,6 +72,24 @@ class AttestationRecord(_Strict):
     evidence: Evidence | None = None  # what the host served (and the collateral we fetched)
 
 
+class ConsentRecord(_Strict):
+    """A person chose to send to a host that was not verified (ATTESTATION_POLICY=require)."""
+
+    given_at: datetime
+    via: Literal["page", "api"]  # the page's "Send anyway", or the API's allow_unverified
+    host_status: Literal["verified", "unbound", "unverified", "failed"]  # the host's state when it was given
+    reason: str
+
+
+class AdmissionRecord(_Strict):
+    """How the prompt was let go to its host, as the installation decided before sending."""
+
+    policy: Literal["require", "warn"]
+    key_checked: bool  # each connection's TLS key was checked against the verified attestation at the handshake
+    consent: ConsentRecord | None = None
+    demo: bool = False  # the offline demo model: local, nothing to attest
+
+
 class Signer(_Strict):
     algorithm: Literal["ed25519"] = "ed25519"
     public_key: str  # base64 of the raw 32 bytes
@@ -76,7 +97,7 @@ class Signer(_Strict):
 
 
 class ProofBody(_Strict):
-    format: Literal["secretgpt-proof/1"] = FORMAT
+    format: Literal["secretgpt-proof/1", "secretgpt-proof/2"] = FORMAT
     conversation_id: str | None = None
     message_id: str | None = None
     model: str
@@ -89,7 +110,17 @@ class ProofBody(_Strict):
     chain: ChainRecord
     connection: Connection
     attestation: AttestationRecord
+    # /2: how the prompt was let go (null: the answer was stored before that was recorded); /1: absent.
+    admission: AdmissionRecord | None = None
     signer: Signer
+
+    @model_validator(mode="after")
+    def _admission_fits_format(self) -> ProofBody:
+        if self.format == FORMAT and "admission" not in self.model_fields_set:
+            raise ValueError(f"a {FORMAT} proof says how its prompt was let go (admission), even if null")
+        if self.format != FORMAT and self.admission is not None:
+            raise ValueError(f"a {self.format} proof has no admission")
+        return self
 
 
 class SignedProof(_Strict):
@@ -108,7 +139,8 @@ def canonical(value: Any) -> bytes:
 def build_proof(*, key: InstallationKey, turns: list[Turn], answer: Answer, chain: HashChain, model: str,
                 connection: Connection, attestation: AttestationRecord, started_at: datetime,
                 finished_at: datetime, generation: dict[str, Any] | None = None,
-                conversation_id: str | None = None, message_id: str | None = None) -> SignedProof:
+                admission: AdmissionRecord | None = None, conversation_id: str | None = None,
+                message_id: str | None = None) -> SignedProof:
     """Seam for the hub: everything it knows when an answer ends. Raises ValueError when the
     chain does not cover exactly the answer's text and reasoning (a bug upstream, caught here
     rather than in someone's verifier)."""
@@ -118,7 +150,7 @@ def build_proof(*, key: InstallationKey, turns: list[Turn], answer: Answer, chai
         conversation_id=conversation_id, message_id=message_id, model=model, host=connection.origin,
         started_at=started_at, finished_at=finished_at, generation=generation or {}, turns=turns, answer=answer,
         chain=ChainRecord(chunks=list(chain.chunks), head=chain.head), connection=connection,
-        attestation=attestation,
+        attestation=attestation, admission=admission,
         signer=Signer(public_key=key.public_key_b64, fingerprint=key.fingerprint),
     )
     signature = key.sign(canonical(body.model_dump(mode="json")))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 KEY_FILE = "proof_signing_key.pem"
+_FINGERPRINT = re.compile(r"[0-9a-f]{64}")
 
 
 class KeyFileError(RuntimeError):
@@ -23,6 +25,13 @@ class KeyFileError(RuntimeError):
 def fingerprint(public_key_raw: bytes) -> str:
     """SHA-256 of the raw 32-byte public key, hex: what Settings shows and a verifier compares."""
     return hashlib.sha256(public_key_raw).hexdigest()
+
+
+def normal_fingerprint(text: str) -> str | None:
+    """A fingerprint as a person may paste it (any case, spaced or colon-separated), as proofs
+    name it: 64 lowercase hex digits; None when `text` is not one."""
+    compact = "".join(text.split()).replace(":", "").lower()
+    return compact if _FINGERPRINT.fullmatch(compact) else None
 
 
 class InstallationKey:
@@ -89,3 +98,25 @@ def verify_signature(public_key_b64: str, signature_b64: str, data: bytes) -> bo
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def read_keys_file(path: Path) -> list[str]:
+    """The fingerprints a person trusts, one a line (`#` starts a comment, blank lines are skipped).
+    Raises ValueError with one sentence naming the file, and the line when one is not a fingerprint."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"cannot read the keys file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"the keys file {path} is not UTF-8 text") from None
+    keys = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        entry = line.split("#", 1)[0].strip()
+        if not entry:
+            continue
+        key = normal_fingerprint(entry)
+        if key is None:
+            raise ValueError(f"line {number} of the keys file {path} is not a fingerprint (64 hex digits, as "
+                             "Settings shows it)")
+        keys.append(key)
+    return keys

@@ -102,8 +102,8 @@ def owner() -> str:
     return owner_for_token(API_TOKEN)
 
 
-def cli(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "secretgpt.proofs", "verify", str(path)], cwd=REPO,
+def cli(path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "secretgpt.proofs", "verify", str(path), *extra], cwd=REPO,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -146,7 +146,7 @@ async def test_proof_round_trip_through_the_api(app_for: Callable[..., Any], sec
     verifier = EvidenceVerifier(root_ca_der=sgx_pki.root_der)
     assert await asyncio.to_thread(main, ["verify", str(path), "--key", fingerprint], verifier=verifier) == EXIT_VERIFIED
     # The real CLI trusts Intel's root only: intact, but the evidence does not verify: 1.
-    result = cli(path)
+    result = cli(path, "--key", fingerprint)
     assert result.returncode == EXIT_UNVERIFIED, result.stdout + result.stderr
     assert "PASS  signature" in result.stdout and "PASS  hash_chain" in result.stdout
     # Nothing of it was carried over from an earlier answer.
@@ -158,7 +158,7 @@ async def test_proof_round_trip_through_the_api(app_for: Callable[..., Any], sec
     text = data["proof"]["answer"]["text"]
     data["proof"]["answer"]["text"] = text[:-1] + ("x" if text[-1] != "x" else "y")
     path.write_text(json.dumps(data), encoding="utf-8")
-    tampered = cli(path)
+    tampered = cli(path, "--key", fingerprint)
     assert tampered.returncode == EXIT_TAMPERED, tampered.stdout
     assert "FAIL  signature" in tampered.stdout
 
@@ -178,6 +178,7 @@ async def test_a_continued_answer_proof_says_what_was_carried_over(
         assert final["type"] == "done" and final["attestation"]["status"] == "verified"
         response = await app.proof(conversation_id, final["message_id"])
         assert response.status_code == 200, response.text
+        fingerprint = app.hub.attestation.fingerprint
     answer = response.json()["proof"]["answer"]
     carried = len(earlier.content.encode("utf-8"))
     assert 0 < len(earlier.content) < carried and answer["text"].startswith(earlier.content)
@@ -190,7 +191,7 @@ async def test_a_continued_answer_proof_says_what_was_carried_over(
 
     # Intact and verified (carrying over is information, not a failure), and the verifier says so.
     verifier = EvidenceVerifier(root_ca_der=sgx_pki.root_der)
-    assert await asyncio.to_thread(main, ["verify", str(path)], verifier=verifier) == EXIT_VERIFIED
+    assert await asyncio.to_thread(main, ["verify", str(path), "--key", fingerprint], verifier=verifier) == EXIT_VERIFIED
     out = capsys.readouterr().out
     assert "PASS  hash_chain" in out
     assert (f"INFO  continued   the first {carried} bytes of the text came from an earlier answer (Continue), "

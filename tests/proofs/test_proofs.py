@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import json
 import os
 import stat
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,11 @@ from secretgpt.proofs import (
     EXIT_TAMPERED,
     EXIT_UNVERIFIED,
     EXIT_VERIFIED,
+    AdmissionRecord,
     Answer,
     AttestationRecord,
     Connection,
+    ConsentRecord,
     HashChain,
     InstallationKey,
     KeyFileError,
@@ -141,7 +144,7 @@ async def test_cli_with_intels_root_says_why_it_did_not_verify(secretvm: SecretV
     key = InstallationKey.load_or_create(tmp_path / "data")
     path = tmp_path / "proof.json"
     path.write_text((await attested_answer(secretvm, sgx_pki, measurements, settings, key)).to_json())
-    result = run_cli(path)
+    result = run_cli(path, "--key", key.fingerprint)
     assert result.returncode == EXIT_UNVERIFIED, result.stdout + result.stderr
     assert "FAIL  cpu_quote" in result.stdout and "recorded as verified" in result.stdout
 
@@ -156,9 +159,37 @@ async def test_demo_answer_proof_is_intact_but_unverified(tmp_path: Path) -> Non
     answer = StreamedAnswer(text="Hello from the demo.", finished_at=datetime.now(timezone.utc))
     answer.chain.add("c", answer.text)
     proof = sign(answer, key, "http://127.0.0.1:8123", unverified("http://127.0.0.1:8123", DEMO_REASON), None)
-    report = await verify_proof(proof.to_json().encode())
+    report = await verify_proof(proof.to_json().encode(), trusted_keys=[key.fingerprint])
     assert report.exit_code == EXIT_UNVERIFIED
     assert "Demo model — not a confidential VM" in report.summary
+
+
+async def test_admission_not_recorded_and_a_consent_given_on_the_page(tmp_path: Path) -> None:
+    key = InstallationKey.load_or_create(tmp_path)
+    origin = "https://vm.example:21434"
+    answer = StreamedAnswer(text="Sent anyway.", finished_at=datetime.now(timezone.utc))
+    answer.chain.add("c", answer.text)
+    status = unverified(origin, "no evidence served")
+    # An answer stored before admissions were recorded: format /2, admission null, and it says so.
+    older = sign(answer, key, origin, status, None)
+    assert (older.proof.format, older.proof.admission) == ("secretgpt-proof/2", None)
+    assert '"admission": null' in older.to_json()
+    report = await verify_proof(older.to_json().encode(), trusted_keys=[key.fingerprint])
+    assert [(line.name, line.detail) for line in report.lines if line.name in ("admission", "policy", "consent")] \
+        == [("admission", "not recorded (the answer was stored before SecretGPT recorded how prompts were let go)")]
+
+    given = datetime(2025, 3, 4, 5, 6, 7, tzinfo=timezone(timedelta(hours=2)))
+    admission = AdmissionRecord(policy="require", key_checked=False, consent=ConsentRecord(
+        given_at=given, via="page", host_status="unverified", reason="no evidence served"))
+    proof = build_proof(key=key, turns=TURNS, model="m", chain=answer.chain, answer=Answer(text=answer.text,
+                        ended="completed"), connection=Connection(origin=origin),
+                        attestation=AttestationRecord(status=status), started_at=given, finished_at=given,
+                        admission=admission)
+    report = await verify_proof(proof.to_json().encode(), trusted_keys=[key.fingerprint])
+    lines = {line.name: line.detail for line in report.lines}
+    assert lines["consent"] == ('given 2025-03-04 03:06:07 UTC via the page ("Send anyway"), to send to a host that '
+                                "was unverified: no evidence served")
+    assert lines["key_checked"].startswith("no: ") and report.exit_code == EXIT_UNVERIFIED
 
 
 def resign(raw: dict, key: InstallationKey) -> dict:
@@ -171,8 +202,10 @@ async def signed(secretvm: SecretVM, sgx_pki: TestSgxPki, measurements: Measurem
                  tmp_path: Path) -> tuple[dict, InstallationKey, EvidenceVerifier]:
     key = InstallationKey.load_or_create(tmp_path / "data")
     proof = await attested_answer(secretvm, sgx_pki, measurements, settings, key)
-    verifier = EvidenceVerifier(root_ca_der=sgx_pki.root_der)
-    assert (await verify_proof(proof.to_json().encode(), verifier=verifier)).exit_code == EXIT_VERIFIED
+    # The key the proof is checked against is this installation's, as Settings shows it.
+    verifier = functools.partial(verify_proof, verifier=EvidenceVerifier(root_ca_der=sgx_pki.root_der),
+                                 trusted_keys=[key.fingerprint])
+    assert (await verifier(proof.to_json().encode())).exit_code == EXIT_VERIFIED
     return json.loads(proof.to_json()), key, verifier
 
 
@@ -197,7 +230,7 @@ async def test_one_changed_character_is_tampering(signed: tuple, where: str) -> 
         proof["answer"]["continued_text_bytes"] = 3  # claims its start came from an earlier answer
     else:
         proof["attestation"]["status"]["status"] = "failed"
-    report = await verify_proof(json.dumps(raw).encode(), verifier=verifier)
+    report = await verifier(json.dumps(raw).encode())
     assert report.exit_code == EXIT_TAMPERED
     assert report.lines[-1].name == "signature" and report.lines[-1].outcome == "fail"
 
@@ -205,21 +238,21 @@ async def test_one_changed_character_is_tampering(signed: tuple, where: str) -> 
 async def test_re_signed_text_is_caught_by_the_hash_chain(signed: tuple) -> None:
     raw, key, verifier = signed
     raw["proof"]["answer"]["text"] = _flip_char(raw["proof"]["answer"]["text"], 5)
-    report = await verify_proof(json.dumps(resign(raw, key)).encode(), verifier=verifier)
+    report = await verifier(json.dumps(resign(raw, key)).encode())
     assert report.exit_code == EXIT_TAMPERED and "hash_chain failed" in report.summary
 
 
 async def test_carrying_over_more_than_the_text_is_malformed(signed: tuple) -> None:
     raw, key, verifier = signed
     assert raw["proof"]["answer"]["continued_text_bytes"] == 0  # a normal answer: nothing carried over
-    report = await verify_proof(json.dumps(raw).encode(), verifier=verifier)
+    report = await verifier(json.dumps(raw).encode())
     assert report.exit_code == EXIT_VERIFIED and not any(line.name == "continued" for line in report.lines)
     # A proof made before the count was recorded (no such fields, signed as it was) still verifies.
     older = json.loads(json.dumps(raw))
     del older["proof"]["answer"]["continued_text_bytes"], older["proof"]["answer"]["continued_reasoning_bytes"]
-    assert (await verify_proof(json.dumps(resign(older, key)).encode(), verifier=verifier)).exit_code == EXIT_VERIFIED
+    assert (await verifier(json.dumps(resign(older, key)).encode())).exit_code == EXIT_VERIFIED
     raw["proof"]["answer"]["continued_reasoning_bytes"] = len(raw["proof"]["answer"]["reasoning"].encode()) + 1
-    report = await verify_proof(json.dumps(resign(raw, key)).encode(), verifier=verifier)
+    report = await verifier(json.dumps(resign(raw, key)).encode())
     assert report.exit_code == EXIT_TAMPERED and report.lines[-1].name == "format"
     assert "more reasoning carried over" in report.summary
 
@@ -230,7 +263,7 @@ async def test_re_signed_quote_is_evidence_that_does_not_verify(signed: tuple) -
     quote = bytearray(bytes.fromhex(evidence["cpu_quote"]))
     quote[48 + 136] ^= 1
     evidence["cpu_quote"] = quote.hex()
-    report = await verify_proof(json.dumps(resign(raw, key)).encode(), verifier=verifier)
+    report = await verifier(json.dumps(resign(raw, key)).encode())
     assert report.exit_code == EXIT_UNVERIFIED and "cpu_quote failed" in report.summary
 
 
@@ -238,12 +271,12 @@ async def test_other_signers_and_garbage_are_rejected(signed: tuple, tmp_path: P
     raw, _key, verifier = signed
     other = InstallationKey.load_or_create(tmp_path / "other")
     data = json.dumps(raw).encode()
-    report = await verify_proof(data, verifier=verifier, expected_key=other.fingerprint)
+    report = await verifier(data, expected_keys=[other.fingerprint])
     assert report.exit_code == EXIT_TAMPERED and "not the expected" in report.summary
-    report = await verify_proof(json.dumps(resign(raw, other)).encode(), verifier=verifier)
+    report = await verifier(json.dumps(resign(raw, other)).encode())
     assert report.exit_code == EXIT_TAMPERED  # signed by another key than the one embedded
     for garbage in (b"{not json", b'{"proof": {}, "signature": ""}', "ü".encode("latin-1")):
-        report = await verify_proof(garbage, verifier=verifier)
+        report = await verifier(garbage)
         assert report.exit_code == EXIT_TAMPERED and report.lines[-1].name == "format"
     path = tmp_path / "bad.json"
     path.write_bytes(b"{not json")
@@ -261,7 +294,7 @@ async def test_a_file_that_is_not_a_proof_is_named_so_with_what_was_expected(tmp
         assert (report.exit_code, report.is_proof) == (EXIT_TAMPERED, False)
         assert report.summary.startswith(f"not a SecretGPT proof file: {why}"), report.summary
         assert report.lines[-1].name == "format"
-        assert 'expected the file Download proof saves: JSON with "proof" (format secretgpt-proof/1) and ' \
+        assert 'expected the file Download proof saves: JSON with "proof" (format secretgpt-proof/2) and ' \
                '"signature"' in report.lines[-1].detail
         assert "Field required" not in report.lines[-1].detail
     # A proof with a field missing is a malformed proof, not some other file: its fields are named.
@@ -289,7 +322,7 @@ async def test_recorded_intel_quote_reverifies_at_its_captured_time(shared: Path
     key = InstallationKey.load_or_create(tmp_path)
     path = tmp_path / "proof.json"
     path.write_text(sign(answer, key, evidence.origin, status, evidence).to_json())
-    result = run_cli(path)
+    result = run_cli(path, "--key", key.fingerprint)
     assert result.returncode == EXIT_UNVERIFIED, result.stdout
     assert "PASS  cpu_quote" in result.stdout and "tcb_status=UpToDate" in result.stdout
     assert "FAIL  workload" in result.stdout

@@ -6,13 +6,17 @@ answer's badge, Download proof, and Verify a proof with an intact and a tampered
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import json
 
 import pytest
 from nicegui import ui
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from nicegui.testing import User
 
+from secretgpt.proofs import HashChain, InstallationKey, canonical
 from secretgpt.services.attestation import AttestationService, AttestationSettings, EvidenceVerifier, spki_sha256
 from secretgpt.services.attestation import service as attestation_service
 from secretgpt.services.attestation.measurement_log import MeasurementLog
@@ -106,12 +110,34 @@ async def test_answer_badge_download_and_verify_a_proof(user: User) -> None:
     await upload.handle_uploads([ui.upload.SmallFileUpload("proof.json", "application/json", response.content)])
     await user.should_see("Intact, but its evidence did not verify (exit 1)")
     await user.should_see(marker="proof-check-signature")
+    # Who signed and what, first; then how the prompt was let go (the tests' policy is warn).
+    await user.should_see("Signed by this installation")
+    await user.should_see(hashlib.sha256(proof["proof"]["answer"]["text"].encode()).hexdigest())
+    await user.should_see("ATTESTATION_POLICY=warn: prompts go to any host; answers are judged after")
+    await user.should_see("no: the prompt was sent without checking the connection's key first")
 
     proof["proof"]["answer"]["text"] = proof["proof"]["answer"]["text"].replace("plain", "plane", 1)
     await upload.handle_uploads([ui.upload.SmallFileUpload("proof.json", "application/json",
                                                            json.dumps(proof).encode())])
     await user.should_see("Tampered with or malformed (exit 2)")
 
+    # Another installation's proof, intact (here: this one's, edited, its chain rebuilt and signed
+    # with a fresh key, as anyone can): never green, and it names the key.
+    other = InstallationKey(Ed25519PrivateKey.generate())
+    text = "Edited, then signed with a key of my own."
+    body = proof["proof"]
+    chain = HashChain()
+    chain.add("r", body["answer"]["reasoning"])
+    chain.add("c", text)
+    body["answer"]["text"], body["chain"]["chunks"], body["chain"]["head"] = text, chain.chunks, chain.head
+    body["signer"] = {"algorithm": "ed25519", "public_key": other.public_key_b64, "fingerprint": other.fingerprint}
+    proof["signature"] = base64.b64encode(other.sign(canonical(body))).decode()
+    await upload.handle_uploads([ui.upload.SmallFileUpload("proof.json", "application/json",
+                                                           json.dumps(proof).encode())])
+    await user.should_see("Intact, but signed by another installation (exit 3)")
+    await user.should_see("Signed by another installation, not this one")
+    await user.should_see(f"Key {other.fingerprint}")
+    await user.should_see(f"“{text}”")
 
 @pytest.fixture
 async def verified_earlier(attested_host: SecretVM, sgx_pki: TestSgxPki, measurements: Measurements,

@@ -7,7 +7,7 @@ from nicegui import events, ui
 
 from ...hub.attestation_desk import NoProof
 from ...hub.chat_hub import ChatHub
-from ...proofs.verify import ProofReport
+from ...proofs.verify import EXIT_UNKNOWN_SIGNER, ProofReport
 from ...storage import ConversationNotFound, MessageNotFound
 from .notices import notify
 
@@ -16,7 +16,8 @@ MARKS = {"pass": ("check_circle", "text-positive"), "fail": ("cancel", "text-neg
          "skipped": ("remove_circle_outline", "text-grey-6"), "info": ("info", "text-grey-7")}
 VERDICTS = {0: ("Intact, and its evidence verified", "text-positive"),
             1: ("Intact, but its evidence did not verify", "text-warning"),
-            2: ("Tampered with or malformed", "text-negative")}
+            2: ("Tampered with or malformed", "text-negative"),
+            3: ("Intact, but signed by another installation", "text-warning")}
 NOT_A_PROOF = ("Not a SecretGPT proof file", "text-negative")
 
 
@@ -43,8 +44,9 @@ class VerifyProofDialog(ui.dialog):
                 ui.label("Verify a proof").classes("text-lg font-medium")
                 ui.space()
                 ui.button(icon="close", on_click=self.close).props("flat round dense aria-label=Close")
-            ui.label("Checks the signature, the hash chain against the text, and the evidence again (offline "
-                     "where possible), as this command does:").classes("text-xs")
+            ui.label("Shows who signed it (this installation or another) and the text it vouches for; checks the "
+                     "signature, the hash chain against the text, and the evidence again (offline where possible), "
+                     "as this command does:").classes("text-xs")
             ui.label("python -m secretgpt.proofs verify FILE") \
                 .classes("font-mono text-xs bg-gray-100 dark:bg-gray-800 rounded px-1 self-start")
             self._upload = ui.upload(label="Proof file (.json)", auto_upload=True, max_file_size=MAX_PROOF_BYTES,
@@ -70,6 +72,7 @@ class VerifyProofDialog(ui.dialog):
 
 def _show_report(name: str, report: ProofReport) -> None:
     ui.label(name).classes("text-sm font-medium break-all sg-proof-file").mark("proof-file")
+    _who_and_what(report)
     for line in report.lines:
         icon, color = MARKS[line.outcome]
         with ui.row().classes("items-start gap-2 no-wrap").mark(f"proof-check-{line.name}"):
@@ -79,7 +82,29 @@ def _show_report(name: str, report: ProofReport) -> None:
     verdict, color = VERDICTS.get(report.exit_code, VERDICTS[2]) if report.is_proof else NOT_A_PROOF
     ui.label(f"{verdict} (exit {report.exit_code})").classes(f"{color} font-medium sg-proof-verdict").mark("proof-verdict")
     if report.is_proof:  # else the format line has said it all
-        ui.label(report.summary).classes("text-xs")
+        summary = f"Key {report.signer} is not this installation's; {report.evidence}" \
+            if report.exit_code == EXIT_UNKNOWN_SIGNER else report.summary
+        ui.label(summary).classes("text-xs break-all").mark("proof-summary")
+
+
+def _who_and_what(report: ProofReport) -> None:
+    """First who signed (this installation, another, or nobody provably) and the text vouched for:
+    what a person must see before any green tick below means anything."""
+    words = {"trusted": ("Signed by this installation", "text-positive"),
+             "unknown": ("Signed by another installation, not this one: a proof is only as trustworthy as the "
+                         "installation that signed it. Compare this fingerprint with its Settings.", "text-warning"),
+             "invalid": ("Signer unknown: the signature does not hold (the fingerprint is the one the file names)",
+                         "text-negative")}.get(report.trust or "")
+    if words is not None:
+        with ui.column().classes("w-full gap-0").mark("proof-signer"):
+            ui.label(words[0]).classes(f"{words[1]} text-sm font-medium")
+            ui.label(f"Key {report.signer}").classes("font-mono text-xs break-all")
+    if report.text_sha256 is not None:
+        with ui.column().classes("w-full gap-0").mark("proof-answer"):
+            ui.label(f"Answer text ({report.text_chars:,} characters), SHA-256:").classes("text-xs")
+            ui.label(report.text_sha256).classes("font-mono text-xs break-all")
+            shown = f"“{report.first_line}”" if report.first_line else "(no text)"
+            ui.label(shown).classes("text-xs italic break-all").mark("proof-first-line")
 
 
 async def _read(event: events.UploadEventArguments) -> bytes:
