@@ -48,7 +48,7 @@ async def test_the_proof_dialog_one_file_one_verdict(browser: Browser, app_url: 
         await page.get_by_role("button", name="Settings", exact=True).click()
         await page.get_by_role("button", name="Verify a proof").click()
         dialog = page.locator(".sg-verify-proof")
-        await expect(dialog).to_contain_text("python -m secretgpt.proofs verify FILE")
+        await expect(dialog).to_contain_text("secretgpt-proof verify FILE --key FINGERPRINT")
         assert "`" not in await dialog.inner_text()
 
         await check(page, intact)

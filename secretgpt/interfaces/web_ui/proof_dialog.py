@@ -31,7 +31,7 @@ async def download_proof(hub: ChatHub, conversation_id: str, message_id: str, ow
 
 
 class VerifyProofDialog(ui.dialog):
-    """Upload a proof file; the checks of `python -m secretgpt.proofs verify`, and the verdict.
+    """Upload a proof file; the checks of `secretgpt-proof verify --key`, and the verdict.
     One file, one verdict: the uploader forgets each file once its verdict is shown (else it kept
     a ✓ beside every file uploaded, the tampered one included), and the verdict names its file."""
 
@@ -46,8 +46,8 @@ class VerifyProofDialog(ui.dialog):
                 ui.button(icon="close", on_click=self.close).props("flat round dense aria-label=Close")
             ui.label("Shows who signed it (this installation or another) and the text it vouches for; checks the "
                      "signature, the hash chain against the text, and the evidence again (offline where possible), "
-                     "as this command does:").classes("text-xs")
-            ui.label("python -m secretgpt.proofs verify FILE") \
+                     "as this command does with this installation's key:").classes("text-xs")
+            ui.label("secretgpt-proof verify FILE --key FINGERPRINT") \
                 .classes("font-mono text-xs bg-gray-100 dark:bg-gray-800 rounded px-1 self-start")
             self._upload = ui.upload(label="Proof file (.json)", auto_upload=True, max_file_size=MAX_PROOF_BYTES,
                                      on_upload=self._uploaded) \
