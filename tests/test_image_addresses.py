@@ -1,4 +1,4 @@
-"""Which addresses "Load image" may reach (`public_address.py`)."""
+"""Which addresses "Load image" may reach (`public_address.py`), and the tests-only allowance."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from ipaddress import ip_address
 
 import pytest
 
+from secretgpt.config import ConfigError, load_settings
 from secretgpt.interfaces.web_ui.public_address import (
     FetchRefused,
     checked_address,
     loopback_allowance,
     refusal,
 )
+from secretgpt.interfaces.web_ui.remote_image import ImageFetcher
 
 REFUSED = [
     # IPv4: this machine, private networks, CGNAT, link-local (cloud metadata), multicast, reserved
@@ -57,5 +59,18 @@ def test_the_allowance_lets_through_only_the_loopback_addresses_it_lists() -> No
         checked_address("t", [ip_address("127.0.0.1")], allowed)
     for bad in ("10.0.0.1", "192.168.1.1", "8.8.8.8", "::ffff:127.0.0.1"):
         with pytest.raises(ValueError):
-            loopback_allowance([bad])
+            ImageFetcher([bad])
 
+
+def test_no_address_is_allowed_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SECRETGPT_IMAGE_FETCH_ALLOW_LOOPBACK", raising=False)
+    assert load_settings(_env_file=None).image_fetch_loopback == ()
+    monkeypatch.setenv("SECRETGPT_IMAGE_FETCH_ALLOW_LOOPBACK", "127.0.0.2,[::1]")
+    assert load_settings(_env_file=None).image_fetch_loopback == ("127.0.0.2", "::1")
+
+
+@pytest.mark.parametrize("value", ["true", "1", "localhost", "10.0.0.1", "0.0.0.0", "127.0.0.1/8"])
+def test_the_allowance_setting_takes_loopback_addresses_only(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("SECRETGPT_IMAGE_FETCH_ALLOW_LOOPBACK", value)
+    with pytest.raises(ConfigError, match="SECRETGPT_IMAGE_FETCH_ALLOW_LOOPBACK"):
+        load_settings(_env_file=None)
