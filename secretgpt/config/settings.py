@@ -48,6 +48,9 @@ class Settings(BaseSettings):
     allowed_hosts: str = Field("", validation_alias=_env("SECRETGPT_ALLOWED_HOSTS"))
     # Unset: sign-in is required when the app listens beyond loopback or SECRETGPT_ALLOWED_HOSTS is set.
     require_login: bool | None = Field(None, validation_alias=_env("SECRETGPT_REQUIRE_LOGIN"))
+    # For tests only: loopback addresses (comma-separated) "Load image" may fetch from anyway, where
+    # the tests' own image servers listen. Empty: images come from public addresses only.
+    image_fetch_allow_loopback: str = Field("", validation_alias=_env("SECRETGPT_IMAGE_FETCH_ALLOW_LOOPBACK"))
 
     # --- model server -----------------------------------------------------------------------
     # Read from the environment by ChatSecret and by our OpenAI-compatible client (the runtime copies
@@ -120,6 +123,17 @@ class Settings(BaseSettings):
                                  "e.g. chat.example.com,192.168.1.20")
         return ",".join(names)
 
+    @field_validator("image_fetch_allow_loopback", mode="after")
+    @classmethod
+    def _loopback_only(cls, value: str) -> str:
+        # Never more than loopback: a private network listed here would be open to model text.
+        addresses = [a.strip().strip("[]") for a in value.split(",") if a.strip()]
+        for address in addresses:
+            if not is_loopback(address) or address.lower() == "localhost":
+                raise ValueError(f"{address!r} is not a loopback address; list loopback addresses only "
+                                 "(for tests), e.g. 127.0.0.1")
+        return ",".join(addresses)
+
     @field_validator("secret_ai_url")
     @classmethod
     def _host_not_endpoint(cls, value: str | None) -> str | None:
@@ -164,6 +178,11 @@ class Settings(BaseSettings):
         """The attestation service's part of these settings."""
         return AttestationSettings(secret_ai_ca_bundle=self.secret_ai_ca_bundle, attestation_ttl=self.attestation_ttl,
                                    secretvm_pccs_url=self.secretvm_pccs_url, attestation_policy=self.attestation_policy)
+
+    @property
+    def image_fetch_loopback(self) -> tuple[str, ...]:
+        """SECRETGPT_IMAGE_FETCH_ALLOW_LOOPBACK as addresses (none by default)."""
+        return tuple(a for a in self.image_fetch_allow_loopback.split(",") if a)
 
     @property
     def max_import_bytes(self) -> int:

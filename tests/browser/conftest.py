@@ -58,7 +58,10 @@ async def running_app(model: ScriptedModel, tmp_path_factory: pytest.TempPathFac
 
 @pytest_asyncio.fixture(loop_scope="package", scope="package")
 async def app_url(model: ScriptedModel, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
-    async with running_app(model, tmp_path_factory, TYPING_SPEED="fast") as url:
+    # "Load image" may reach the tests' leak server on 127.0.0.1 (by default it reaches public
+    # addresses only: tests/ui/test_hostile_output.py checks that).
+    async with running_app(model, tmp_path_factory, TYPING_SPEED="fast",
+                           SECRETGPT_IMAGE_FETCH_ALLOW_LOOPBACK="127.0.0.1") as url:
         yield url
 
 

@@ -112,14 +112,15 @@ def inline_button(page: Page, path: str):
     return page.locator(f".sg-message .sg-answer button[data-sg-image*='/leak/{path}']").last
 
 
-async def test_a_failed_load_says_why(page: Page, model: ScriptedModel, leak: LeakServer, watched: list[str]) -> None:
+async def test_a_failed_load_says_one_sentence(page: Page, model: ScriptedModel, leak: LeakServer,
+                                              watched: list[str]) -> None:
+    """Whatever the cause: a status per cause would let model text scan ports through the reader."""
     model.replies.append(Reply.of(f"Broken: ![missing chart]({leak.origin}/missing/chart.png)", tokens_per_second=300))
     await ask(page, "Show me a missing chart")
     message = page.locator(".sg-message").last
     await expect(message.locator(".sg-status")).to_have_text("Completed", timeout=20_000)
     await message.get_by_role("button", name="Load image").click()
-    await expect(message.locator(".sg-image-note")).to_have_text("could not load: the server answered HTTP 404",
-                                                                 timeout=15_000)
+    await expect(message.locator(".sg-image-note")).to_have_text("Could not load this image.", timeout=15_000)
     assert leak.paths() == ["/missing/chart.png"] and watched == []
     assert await message.locator(".sg-answer img").count() == 0
 

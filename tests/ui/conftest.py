@@ -88,6 +88,8 @@ async def model(tmp_path, monkeypatch) -> AsyncIterator[ScriptedModel]:
     scripted = await ScriptedModel(Reply.of("Hello **there**. A plain answer.", "Considering the greeting."),
                                    api_key=API_KEY, models=["test-model"]).start()
     monkeypatch.setenv("SECRETGPT_DATA_DIR", str(tmp_path / "data"))
+    # "Load image" reaches public addresses only, as by default, unless a test allows its server.
+    monkeypatch.delenv("SECRETGPT_IMAGE_FETCH_ALLOW_LOOPBACK", raising=False)
     # NiceGUI's simulated user sends `Host: test`; the app answers only to the hosts it knows (and
     # would then ask for the access token, which these page tests are not about).
     monkeypatch.setenv("SECRETGPT_ALLOWED_HOSTS", "test")

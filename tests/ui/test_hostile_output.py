@@ -82,8 +82,15 @@ async def test_a_renderer_that_fails_cannot_break_the_page(user: User, model: Sc
     await user.should_see("Completed", retries=200)
 
 
-async def test_load_image_fetches_that_one_image_through_the_app(user: User, model: ScriptedModel,
-                                                                 leak: LeakServer) -> None:
+@pytest.fixture
+def loopback_images(monkeypatch: pytest.MonkeyPatch, leak: LeakServer) -> None:
+    """The tests-only allowance for the leak server's address (asked for before `user`, which
+    starts the app with this environment)."""
+    monkeypatch.setenv("SECRETGPT_IMAGE_FETCH_ALLOW_LOOPBACK", leak.host)
+
+
+async def test_load_image_fetches_that_one_image_through_the_app(loopback_images: None, user: User,
+                                                                 model: ScriptedModel, leak: LeakServer) -> None:
     address = f"{leak.origin}/leak/chart.png?q=secret"
     model.replies.append(Reply.of(f"A chart: ![chart]({address}) and ![gone]({leak.origin}/missing/x.png)",
                                   tokens_per_second=5000))
@@ -99,5 +106,20 @@ async def test_load_image_fetches_that_one_image_through_the_app(user: User, mod
     assert 'alt="chart"' in rendered_html(user)
 
     load_image(user, f"{leak.origin}/missing/x.png")
-    await wait_for(lambda: "could not load: the server answered HTTP 404" in rendered_html(user))
+    await wait_for(lambda: "Could not load this image." in rendered_html(user))  # not "HTTP 404"
     assert leak.paths() == ["/leak/chart.png?q=secret", "/missing/x.png"]
+    assert "404" not in rendered_html(user)
+
+
+async def test_load_image_refuses_an_address_on_this_machine(user: User, model: ScriptedModel,
+                                                             leak: LeakServer) -> None:
+    """Without the tests' allowance (the default), an image on loopback is never fetched: the
+    app would otherwise be a way into its own machine and network for whoever writes the text."""
+    address = f"{leak.origin}/admin/chart.png"
+    model.replies.append(Reply.of(f"A chart: ![chart]({address})", tokens_per_second=5000))
+    await user.open("/")
+    await send(user, "Chart please")
+    await user.should_see("Completed", retries=200)
+    load_image(user, address)
+    await wait_for(lambda: "Could not load this image." in rendered_html(user), describe=lambda: rendered_html(user))
+    assert leak.requests == [] and "data:image" not in rendered_html(user)

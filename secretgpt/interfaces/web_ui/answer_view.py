@@ -11,6 +11,7 @@ from ...records import ChunkKind, StreamRecord, StreamStatus
 from ...storage import StoredMessage
 from .attestation_badge import AnswerAttestationBar
 from .message_actions import MessageActions, action_row
+from .remote_image import ImageFetcher
 from .streaming_markdown import StreamingMarkdown
 from .think_block import ThinkBlock
 
@@ -45,7 +46,7 @@ class ThinkStyle:
 
 
 class AnswerMessage(ui.chat_message):
-    def __init__(self, style: ThinkStyle, actions: MessageActions) -> None:
+    def __init__(self, style: ThinkStyle, actions: MessageActions, images: ImageFetcher | None = None) -> None:
         super().__init__(name="SecretGPT", sent=False)
         self.classes("w-full sg-message").props("bg-color=grey-2")
         # The bubble takes the row's width from the start (no jump when the answer begins) and
@@ -56,6 +57,7 @@ class AnswerMessage(ui.chat_message):
         self.actions = actions
         self.message_id: str | None = None
         self._style = style
+        self._images = images  # what "Load image" may reach (None: public addresses only)
         self.think: ThinkBlock | None = None  # made when reasoning arrives
         self._think_closed = False
         self._has_text = False
@@ -64,7 +66,7 @@ class AnswerMessage(ui.chat_message):
             # Code blocks get a panel; Tailwind arbitrary variants reach the rendered <pre>.
             with ui.element("div").classes("w-full sg-answer [&_pre]:bg-white [&_pre]:p-3 [&_pre]:rounded "
                                            "[&_pre]:overflow-x-auto dark:[&_pre]:bg-gray-900").mark("answer"):
-                self._body = StreamingMarkdown()
+                self._body = StreamingMarkdown(images)
             with ui.row().classes("w-full items-center gap-2 text-xs text-grey-7"):
                 self.status = ui.badge(STATUS_TEXT[StreamStatus.CONNECTING], color="grey-7") \
                     .classes("sg-status").props("outline").mark("status")
@@ -117,7 +119,7 @@ class AnswerMessage(ui.chat_message):
             return
         if self.think is None:
             with self._column:
-                self.think = ThinkBlock(self._style.emoji, self._style.color)
+                self.think = ThinkBlock(self._style.emoji, self._style.color, self._images)
             self.think.move(target_index=0)  # above the answer
             self.think.set_visibility(self._style.show)
         self.think.append(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -28,6 +28,7 @@ from .message_actions import MessageActions
 from .message_box import MessageBox
 from .notices import notify
 from .preferences import Preferences
+from .remote_image import ImageFetcher
 from .scroll_follow import ScrollFollow
 from .unverified_host import UnverifiedHostNotice, warn_once
 from .user_message import UserMessage
@@ -47,6 +48,7 @@ class ChatDisplay:
     update_hz: float  # STREAMING_UPDATE_HZ
     default_system_prompt: str
     max_message_chars: int  # MAX_MESSAGE_CHARS: longer text stays in the browser (message_box.py)
+    images: ImageFetcher = field(default_factory=ImageFetcher)  # "Load image": public addresses only
 
 
 class ChatView:
@@ -179,7 +181,7 @@ class ChatView:
     def _new_answer(self) -> AnswerMessage:
         style = ThinkStyle(self.display.think_emoji, self.display.think_color, self.prefs.show_reasoning)
         with self.messages:
-            answer = AnswerMessage(style, self.actions)
+            answer = AnswerMessage(style, self.actions, self.display.images)
         self._answers.append(answer)
         return answer
 

@@ -12,6 +12,7 @@ from .conversation_drawer import ConversationDrawer
 from .page_header import FOCUS_RING, page_header
 from .preferences import Preferences
 from .proof_dialog import ProofSettings
+from .remote_image import ImageFetcher
 from .settings_drawer import SettingsDrawer
 from .shortcuts import ShortcutActions, Shortcuts
 from .theme import Theme
@@ -40,7 +41,8 @@ def register_page(hub: ChatHub, settings: Settings) -> None:
     display = ChatDisplay(think_emoji=settings.think_emoji, think_color=settings.think_color,
                           update_hz=settings.streaming_update_hz,
                           default_system_prompt=settings.default_system_prompt,
-                          max_message_chars=settings.max_message_chars)
+                          max_message_chars=settings.max_message_chars,
+                          images=ImageFetcher(settings.image_fetch_loopback))
 
     @ui.page("/")
     async def index() -> None:

@@ -31,7 +31,7 @@ from .markdown_render import (
     shows_image_placeholder,
 )
 from .message_actions import copy_text
-from .remote_image import ImageFetchError, fetch_image
+from .remote_image import ImageFetcher, ImageFetchError
 
 BLOCKS_PER_GROUP = 16  # bounds the children list a container update carries
 TAIL_BUDGET_RATIO = 2.0  # tail bytes re-sent may reach this multiple of the rendered size
@@ -98,7 +98,8 @@ class RenderedMarkdown(ui.markdown):
 
 
 class StreamingMarkdown:
-    def __init__(self) -> None:
+    def __init__(self, images: ImageFetcher | None = None) -> None:
+        self._images = images or ImageFetcher()  # without one: public addresses only
         self._splitter = MarkdownBlockSplitter()
         # Marked: the page's tests click "Load image" on it as the browser does.
         with ui.element("div").classes("w-full").mark("markdown") as self.root:
@@ -266,9 +267,9 @@ class StreamingMarkdown:
         self._loading.add(address)
         self._swap(address, note="loading…")
         try:
-            data_url = await fetch_image(address)
-        except ImageFetchError as exc:
-            self._swap(address, note=f"could not load: {exc}", failed=True)
+            data_url = await self._images.fetch(address)
+        except ImageFetchError as exc:  # one sentence whatever the cause (remote_image.py says why)
+            self._swap(address, note=str(exc), failed=True)
         else:
             self._loaded[address] = data_url
             self._swap(address, data_url=data_url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
+from .remote_image import ImageFetcher
 from .streaming_markdown import StreamingMarkdown
 
 
@@ -14,13 +15,13 @@ EMOJI_ICONS = {"🧠": "psychology"}
 
 
 class ThinkBlock(ui.expansion):
-    def __init__(self, emoji: str, color: str) -> None:
+    def __init__(self, emoji: str, color: str, images: ImageFetcher | None = None) -> None:
         icon = EMOJI_ICONS.get(emoji)
         self._emoji = "" if icon else f"{emoji} "  # the labels' prefix
         super().__init__(f"{self._emoji}Thinking…", icon=icon, value=True)
         self.classes("w-full sg-think").mark("think").props("dense header-class='text-sm'").style(f"color: {color}")
         with self:
-            self._body = StreamingMarkdown()
+            self._body = StreamingMarkdown(images)
 
     def append(self, text: str) -> None:
         self._body.append(text)
