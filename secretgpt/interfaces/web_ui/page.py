@@ -14,6 +14,7 @@ from .preferences import Preferences
 from .proof_dialog import ProofSettings
 from .settings_drawer import SettingsDrawer
 from .shortcuts import ShortcutActions, Shortcuts
+from .sign_ins import browser_owner
 from .theme import Theme
 
 NARROW = 1024  # px: below this the drawers overlay the chat (Quasar's drawer breakpoint)
@@ -46,7 +47,7 @@ def register_page(hub: ChatHub, settings: Settings) -> None:
     async def index() -> None:
         catalog = hub.catalog
         prefs = Preferences(app.storage.user, settings)
-        owner = "web:" + str(app.storage.browser["id"])
+        owner = browser_owner(str(app.storage.browser["id"]))
         theme = Theme(app.storage.user)
         # The chat fills the page Quasar lays out below the header (its real height, whatever the
         # header's): the message list scrolls inside, the message box stays at the bottom.
