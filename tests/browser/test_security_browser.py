@@ -86,6 +86,7 @@ async def test_the_page_works_under_its_csp_and_the_csp_blocks_what_it_should(
         await expect(page.locator(".sg-status").last).to_have_text("Completed", timeout=15_000)
         await page.get_by_role("button", name="Settings", exact=True).click()  # drawers, switches, selects
         await expect(page.get_by_text("Streaming").first).to_be_visible()
+        assert await page.get_by_role("button", name="Sign out").count() == 0, "no sign-in, no sign-out"
         await page.reload()
         await expect(page.locator(".sg-status").last).to_have_text("Completed", timeout=15_000)
         assert await watched.violations() == []
@@ -221,3 +222,31 @@ async def test_a_cookie_planted_before_sign_in_is_not_signed_in_after_it(browser
             assert await session_cookie(context) != planted, "the victim has a session of its own"
         finally:
             await context.close()
+
+
+async def test_signing_out_ends_the_session_and_every_page_of_it(browser: Any, exposed_url: str) -> None:
+    context, watched = await watched_page(browser, viewport={"width": 1100, "height": 900})
+    page = watched.page
+    try:
+        await sign_in(page, exposed_url)
+        cookie = await session_cookie(context)
+        tab = await context.new_page()  # another tab of the same browser
+        await tab.goto(exposed_url)
+        await expect(tab.get_by_label("Message")).to_be_visible()
+        tab_client = await tab.evaluate("window.clientId")
+        await page.get_by_role("button", name="Settings", exact=True).click()
+        await page.get_by_role("button", name="Sign out").click()
+        await page.get_by_role("dialog").get_by_role("button", name="Sign out").click()
+        await expect(page).to_have_url(f"{exposed_url}/login")
+        await expect(tab).to_have_url(f"{exposed_url}/login")
+        await expect(page.get_by_label("Access token")).to_be_visible()
+        assert await watched.violations() == []
+        assert watched.errors == []
+    finally:
+        await context.close()
+    # The session is over on the server: a copy of its cookie signs in no more, nor drives its pages.
+    async with httpx.AsyncClient(base_url=exposed_url, cookies={"session": cookie}) as copy:
+        response = await copy.get("/")
+        assert response.status_code == 303 and response.headers["location"] == "/login"
+        poll = await copy.get(f"/_nicegui_ws/socket.io/?client_id={tab_client}&EIO=4&transport=polling")
+        assert poll.status_code == 403

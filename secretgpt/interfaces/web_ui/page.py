@@ -15,6 +15,7 @@ from .proof_dialog import ProofSettings
 from .settings_drawer import SettingsDrawer
 from .shortcuts import ShortcutActions, Shortcuts
 from .sign_ins import browser_owner
+from .sign_out import sign_out_button
 from .theme import Theme
 
 NARROW = 1024  # px: below this the drawers overlay the chat (Quasar's drawer breakpoint)
@@ -28,13 +29,16 @@ async def is_narrow() -> bool:
         return False
 
 
-def _fill_settings(drawer: SettingsDrawer, hub: ChatHub, theme: Theme) -> None:
-    """What the settings drawer holds beyond the model's settings: proofs and the theme."""
+def _fill_settings(drawer: SettingsDrawer, hub: ChatHub, theme: Theme, signs_in: bool) -> None:
+    """What the settings drawer holds beyond the model's settings: proofs, the theme, and sign-out
+    when the page asks for sign-in."""
     drawer.classes("dark:!bg-[#1d1e21]")
     with drawer:
         ProofSettings(hub)
         ui.label("Theme").classes("text-sm mt-2")
         theme.selector()
+        if signs_in:
+            sign_out_button()
 
 
 def register_page(hub: ChatHub, settings: Settings) -> None:
@@ -66,7 +70,7 @@ def register_page(hub: ChatHub, settings: Settings) -> None:
         conversations.value = False
         conversations.props("show-if-above")
         drawer = SettingsDrawer(app.storage.user, catalog, chat.set_show_reasoning)
-        _fill_settings(drawer, hub, theme)
+        _fill_settings(drawer, hub, theme, settings.login_required)
         conversations.classes("dark:!bg-[#1d1e21]")
         shortcuts = Shortcuts(ShortcutActions(stop=chat.stop, focus_message=chat.focus_message,
                                               new_chat=lambda: open_conversation(None)))
