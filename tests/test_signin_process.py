@@ -114,14 +114,16 @@ async def test_a_page_socket_serves_only_a_signed_in_session(exposed: AppProcess
         assert (await sign_in(owner)).status_code == 303
         chat = client_id(await owner.get("/"))
         assert (await owner.get(socket_poll(chat))).status_code == 200
-        # Someone who has not signed in (or a signed-out cookie) cannot drive the chat page's client,
-        # neither by polling nor over a websocket.
+        # Someone who has not signed in (or a signed-out cookie) cannot drive the chat page's client:
+        # not by polling, not over a websocket, not with an upload.
         refused = await stranger.get(socket_poll(chat))
         assert refused.status_code == 403 and refused.json()["detail"]["kind"] == "sign_in_required"
         head = websocket_head(f"127.0.0.1:{exposed.port}").replace("transport=websocket",
                                                                   f"transport=websocket&client_id={chat}")
         status, _ = await raw_exchange(exposed.port, head)
         assert status.startswith("HTTP/1.1 403"), status
+        upload = await stranger.post(f"/_nicegui/client/{chat}/upload/1", files={"file": ("a.json", b"{}")})
+        assert upload.status_code == 403 and upload.json()["detail"]["kind"] == "sign_in_required"
         # The sign-in page's own socket works before signing in.
         login = client_id(await stranger.get("/login"))
         assert (await stranger.get(socket_poll(login))).status_code == 200

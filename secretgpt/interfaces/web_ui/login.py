@@ -24,10 +24,11 @@ LOGIN_PATH = "/login"
 # Not a POST route on LOGIN_PATH: NiceGUI's ui.page drops every route of its path.
 TOKEN_PATH = "/login/token"
 # Reachable without signing in: the sign-in page, NiceGUI's assets, and the API (which has its
-# bearer token). The page socket too, but only for the sign-in page's client (LoginRequired).
+# bearer token). A page's socket and uploads too, but only the sign-in page's (LoginRequired).
 OPEN_PATHS = (LOGIN_PATH, TOKEN_PATH, "/favicon.ico")
 OPEN_PREFIXES = ("/_nicegui/", "/api/")
 SOCKET_PREFIX = "/_nicegui_ws/"
+CLIENT_PREFIX = "/_nicegui/client/"  # a page's uploads
 WRONG_TOKEN = ("That is not the access token. Use the API token printed when SecretGPT started "
                "(or the value of SECRETGPT_API_TOKEN).")
 SLOWED = ("That is not the access token. After several wrong tokens from your address each further one is "
@@ -36,10 +37,11 @@ FAILURES = {"wrong": WRONG_TOKEN, "slowed": SLOWED}
 
 
 class LoginRequired:
-    """Sends a browser that has not signed in to the sign-in page. Its page socket serves only
-    the sign-in page: a socket for any other page's client (one left open in a browser that has
-    signed out since, or a copy of its cookie) is refused, so signing out ends the pages too.
-    Must run inside the session middleware."""
+    """Sends a browser that has not signed in to the sign-in page. A request for one page's
+    client (its socket, its uploads) is served only for the sign-in page: one for any other
+    page's client (left open in a browser that has signed out since, or reached with a copy of
+    its cookie) is refused, so signing out ends the pages too. Must run inside the session
+    middleware."""
 
     def __init__(self, app: ASGIApp, *, sign_ins: SignIns) -> None:
         self.app = app
@@ -50,8 +52,9 @@ class LoginRequired:
             await self.app(scope, receive, send)
             return
         path = scope.get("path", "")
-        if path.startswith(SOCKET_PREFIX):
-            if _serves_an_open_page(scope):
+        client = _client_named(scope)
+        if client is not None:
+            if _serves_an_open_page(client):
                 await self.app(scope, receive, send)
             else:
                 await _refuse(scope, receive, send)
@@ -61,12 +64,22 @@ class LoginRequired:
             await RedirectResponse(LOGIN_PATH, status_code=303)(scope, receive, send)
 
 
-def _serves_an_open_page(scope: Scope) -> bool:
-    """Whether a socket request is for a client of the sign-in page. NiceGUI's socket query names
-    the client on every request; a client it does not know it refuses itself (the browser then
-    reloads the page, which is sent to sign-in)."""
-    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
-    client = Client.instances.get(query.get("client_id", [""])[0])
+def _client_named(scope: Scope) -> str | None:
+    """The NiceGUI client a request is for: NiceGUI's socket names it in its query on every
+    request, an upload in its path. None: a request for no client in particular."""
+    path = scope.get("path", "")
+    if path.startswith(SOCKET_PREFIX):
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        return query.get("client_id", [""])[0]
+    if path.startswith(CLIENT_PREFIX):
+        return path[len(CLIENT_PREFIX):].split("/", 1)[0]
+    return None
+
+
+def _serves_an_open_page(client_id: str) -> bool:
+    """A client NiceGUI does not know it refuses itself (for a socket, the browser then reloads
+    the page, which is sent to sign-in)."""
+    client = Client.instances.get(client_id)
     return client is None or client.page.path in OPEN_PATHS
 
 
