@@ -56,6 +56,8 @@ def test_a_sign_in_lists_only_the_new_session_and_keeps_the_browsers_conversatio
     sign_ins.sign_in("before", "after")
     assert sign_ins.signed_in("after") and not sign_ins.signed_in("before"), "the old cookie's session is not"
     assert sign_ins.owner_of("after") == "web:before", "the conversations this browser made before"
+    # A planted cookie's holder does not get them either, should sign-in be turned off later.
+    assert sign_ins.owner_of("before") not in ("web:before", "web:after")
     sign_ins.sign_in("after", "again")  # signing in again (a new token, say) keeps them too
     assert sign_ins.owner_of("again") == "web:before" and not sign_ins.signed_in("after")
     assert not sign_ins.signed_in(""), "no session is not a signed-in one"

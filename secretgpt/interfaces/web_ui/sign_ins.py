@@ -57,9 +57,12 @@ class SignIns:
         """`new` (the browser's new session) is signed in, keeping the conversations of `previous`
         (its session before): a planted cookie's session cannot have any on an exposed app, where
         every page but sign-in needs a signed-in session; the browser's own, made while sign-in
-        was off, stay its own."""
+        was off, stay its own.
+
+        `previous` is retired, not just forgotten: whoever else holds its cookie (who planted it)
+        must not see those conversations as its own should sign-in ever be turned off."""
         owner = self.owner_of(previous)
-        self._sessions.pop(previous, None)  # one signed-in session per browser
+        self._sessions[previous] = {"owner": "retired:" + previous}  # signed in no more, owning nothing
         self._sessions[new] = {"marker": self.marker, "owner": owner}
 
     def sign_out(self, session: str) -> None:
