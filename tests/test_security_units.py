@@ -1,6 +1,6 @@
 """The pure pieces behind the network rules: host and origin checks, the CSP and its script
-hashes, body caps, sign-in throttling, settings for exposure, the private data dir, and the
-import nesting limit."""
+hashes, body caps, settings for exposure, the private data dir, and the import nesting limit
+(sign-in's own: tests/test_sign_ins.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import pytest
 
 from secretgpt.config import ConfigError, load_settings
 from secretgpt.config.private_dir import make_private
-from secretgpt.interfaces.web_ui.login import LoginThrottle, login_marker
 from secretgpt.interfaces.security import (
     IMPORT_PATH,
     HostPolicy,
@@ -98,29 +97,6 @@ def test_require_login_reads_true_false_and_blank(monkeypatch: pytest.MonkeyPatc
     for value, expected in (("true", True), ("false", False), ("", None)):
         monkeypatch.setenv("SECRETGPT_REQUIRE_LOGIN", value)
         assert load_settings(_env_file=None, data_dir=tmp_path).require_login is expected
-
-
-def test_login_throttle_refuses_after_five_wrong_tokens_until_the_window_passes() -> None:
-    now = [1000.0]
-    throttle = LoginThrottle(attempts=5, window=60.0, clock=lambda: now[0])
-    for _ in range(5):
-        assert throttle.wait("10.0.0.1") == 0
-        throttle.failed("10.0.0.1")
-        now[0] += 1
-    assert throttle.wait("10.0.0.1") == pytest.approx(55.0)
-    assert throttle.wait("10.0.0.2") == 0, "another address is not held back"
-    now[0] += 55
-    assert throttle.wait("10.0.0.1") == 0
-    throttle.failed("10.0.0.3")
-    throttle.succeeded("10.0.0.3")  # forgets that address's failures: five more are needed
-    for _ in range(4):
-        throttle.failed("10.0.0.3")
-    assert throttle.wait("10.0.0.3") == 0
-
-
-def test_the_login_marker_is_not_the_token_and_changes_with_it() -> None:
-    assert login_marker("token-a") != login_marker("token-b")
-    assert "token-a" not in login_marker("token-a")
 
 
 # --- CSP -------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from ..hub.runtime import Runtime
 from ..storage.failures import failure_reason
 from .http_api import mount_api
 from .listening import port_problem, when_listening
+from .request_heads import HeadTimeoutProtocol
 from .security import HostPolicy, SecurityMiddleware, body_limits
 from .sessions import install_sessions
 from .web_ui.favicon import FAVICON_SVG
@@ -118,6 +119,8 @@ def run(settings: Settings) -> None:
             # uvicorn runs the shutdown (which interrupts and saves streaming answers) only once every
             # response has ended: without a limit, one open response could hold a SIGTERM for long.
             timeout_graceful_shutdown=5,
+            # uvicorn's own protocol waits for ever for a request's headers (slowloris).
+            http=HeadTimeoutProtocol,
         )
     except SystemExit as exc:
         if _listening() or exc.code in (None, 0):

@@ -15,6 +15,8 @@ from .proof_dialog import ProofSettings
 from .remote_image import ImageFetcher
 from .settings_drawer import SettingsDrawer
 from .shortcuts import ShortcutActions, Shortcuts
+from .sign_ins import browser_owner
+from .sign_out import sign_out_button
 from .theme import Theme
 
 NARROW = 1024  # px: below this the drawers overlay the chat (Quasar's drawer breakpoint)
@@ -28,13 +30,16 @@ async def is_narrow() -> bool:
         return False
 
 
-def _fill_settings(drawer: SettingsDrawer, hub: ChatHub, theme: Theme) -> None:
-    """What the settings drawer holds beyond the model's settings: proofs and the theme."""
+def _fill_settings(drawer: SettingsDrawer, hub: ChatHub, theme: Theme, signs_in: bool) -> None:
+    """What the settings drawer holds beyond the model's settings: proofs, the theme, and sign-out
+    when the page asks for sign-in."""
     drawer.classes("dark:!bg-[#1d1e21]")
     with drawer:
         ProofSettings(hub)
         ui.label("Theme").classes("text-sm mt-2")
         theme.selector()
+        if signs_in:
+            sign_out_button()
 
 
 def register_page(hub: ChatHub, settings: Settings) -> None:
@@ -48,7 +53,7 @@ def register_page(hub: ChatHub, settings: Settings) -> None:
     async def index() -> None:
         catalog = hub.catalog
         prefs = Preferences(app.storage.user, settings)
-        owner = "web:" + str(app.storage.browser["id"])
+        owner = browser_owner(str(app.storage.browser["id"]))
         theme = Theme(app.storage.user)
         # The chat fills the page Quasar lays out below the header (its real height, whatever the
         # header's): the message list scrolls inside, the message box stays at the bottom.
@@ -67,7 +72,7 @@ def register_page(hub: ChatHub, settings: Settings) -> None:
         conversations.value = False
         conversations.props("show-if-above")
         drawer = SettingsDrawer(app.storage.user, catalog, chat.set_show_reasoning)
-        _fill_settings(drawer, hub, theme)
+        _fill_settings(drawer, hub, theme, settings.login_required)
         conversations.classes("dark:!bg-[#1d1e21]")
         shortcuts = Shortcuts(ShortcutActions(stop=chat.stop, focus_message=chat.focus_message,
                                               new_chat=lambda: open_conversation(None)))
