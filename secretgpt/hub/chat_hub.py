@@ -19,6 +19,7 @@ from ..storage import (
     StoredMessage,
 )
 from ..storage.failures import failure_reason
+from ..surrogates import well_formed
 from .attestation_desk import AttestationDesk, NoProof
 from .deadlines import StreamLimits
 from .registry import StreamRegistry, TooManyStreams
@@ -128,7 +129,7 @@ class ChatHub:
 
     async def rename(self, conversation_id: str, title: str, *, owner: str) -> None:
         """Raises ValueError for an empty title, ConversationNotFound."""
-        await self._store.rename(conversation_id, owner, title)
+        await self._store.rename(conversation_id, owner, well_formed(title))
 
     async def update_conversation(self, conversation_id: str, *, owner: str, title: str | None = None,
                                   system: str | None = None,
@@ -136,9 +137,9 @@ class ChatHub:
         """Rename and/or change the settings for the next answers (None: unchanged; options are
         replaced as a whole). Returns the conversation as it now is."""
         if title is not None:
-            await self._store.rename(conversation_id, owner, title)
+            await self.rename(conversation_id, title, owner=owner)
         conversation = await self._store.get(conversation_id, owner)
-        settings = conversation.settings.changed(system, options)
+        settings = conversation.settings.changed(_well_formed(system), options)
         if settings != conversation.settings:
             await self._store.update_settings(conversation_id, owner, settings)
         return conversation.model_copy(update={"system": settings.system, "options": settings.options})
@@ -171,10 +172,12 @@ class ChatHub:
     # --- streams ------------------------------------------------------------------------------
 
     def validate(self, message: str) -> str:
+        """The message as it will be sent (lone surrogates, which the page's websocket can carry,
+        made U+FFFD). Raises BadMessage."""
         if not message or not message.strip():
             raise BadMessage("The message is empty. Type something to send.")
         self.validate_length(len(message))
-        return message
+        return well_formed(message)
 
     def validate_length(self, length: int) -> None:
         """The length check alone: the page knows only the length of a text too long to carry."""
@@ -211,7 +214,8 @@ class ChatHub:
         if sum(v is not None for v in (regenerate, edit, continue_from)) > 1:
             raise BadMessage("Choose one of regenerate, edit and continue.")
         if regenerate is None and continue_from is None:
-            self.validate(message)
+            message = self.validate(message)
+        system = _well_formed(system)
         info = self._service.resolve(model)
         self._registry.reserve()
         conversation = await self._conversation_for(message, owner, conversation_id, system, options,
@@ -336,6 +340,10 @@ class ChatHub:
             self.save_retrier.retry(record)
             raise SecretAIError(ErrorKind.STORAGE, f"The answer could not be saved ({reason}). What arrived is "
                                 "shown but not stored; the server keeps trying to save it.") from None
+
+
+def _well_formed(text: str | None) -> str | None:
+    return None if text is None else well_formed(text)
 
 
 @dataclass(frozen=True)
