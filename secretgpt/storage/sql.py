@@ -210,7 +210,11 @@ class SqlConversationStore:
         async with self._write() as conn:
             await conversation_row(conn, conversation_id, owner)
             # Explicit rather than relying on ON DELETE CASCADE, which SQLite only honours when
-            # the connection enabled foreign keys.
+            # the connection enabled foreign keys. The parent links go first: otherwise deleting
+            # the root cascades down the thread one nested trigger per message, and SQLite stops
+            # at 1 000 levels ("too many levels of trigger recursion") — a long thread could not
+            # be deleted.
+            await conn.execute(update(M).where(M.c.conversation_id == conversation_id).values(parent_id=None))
             await conn.execute(delete(M).where(M.c.conversation_id == conversation_id))
             await conn.execute(delete(C).where(C.c.id == conversation_id))
 
