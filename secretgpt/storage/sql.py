@@ -12,14 +12,13 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, delete, event, exists, func, insert, or_, select, update
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy import Row, delete, exists, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..records import LIVE_STATUSES, ConversationSettings, StreamRecord, StreamStatus
+from .engine import WRITE, database_url, forget_the_wal, make_engine  # noqa: F401 (database_url: re-exported)
 from .export import ExportedConversation, copy_title, export_many, export_one, exported_conversation, parse_import
 from .import_rows import already_here, imported_rows, insert_imported
 from .markdown_export import render_markdown
@@ -48,54 +47,15 @@ from .stored import (
     StoredMessage,
 )
 
-DB_FILENAME = "secretgpt.db"
-# Set on the engine used for writes: on SQLite those transactions start with BEGIN IMMEDIATE, so
-# they take the write lock up front (waiting for it) instead of failing half-way when a
-# read-then-write transaction cannot upgrade.
-_WRITE = "secretgpt_write"
 # Columns with their own place in the table; the rest of StreamRecord.metadata() goes to JSON.
 _RECORD_COLUMNS = {"stream_id", "conversation_id", "status"}
-
-
-def database_url(data_dir: Path, override: str | None = None) -> str:
-    """SECRETGPT_DATABASE_URL if set, else the SQLite file in the data dir."""
-    return override or f"sqlite+aiosqlite:///{(Path(data_dir) / DB_FILENAME).resolve()}"
-
-
-def _make_engine(url: str) -> AsyncEngine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(parsed, pool_pre_ping=True, hide_parameters=True)
-    if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    # timeout: how long a writer waits for another one's lock before "database is locked".
-    # hide_parameters: a failed statement's error (and so the log) must not carry message text.
-    engine = create_async_engine(parsed, connect_args={"timeout": 30}, hide_parameters=True)
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy emit BEGIN (below) instead of the sqlite3 module, which skips it for
-        # SELECT and DDL: reads see one snapshot and migrations roll back as a whole.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        # WAL: readers never block the writer. synchronous=NORMAL: a commit survives the process
-        # being killed; only an OS crash can lose the last transactions.
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
-
-    return engine
 
 
 class SqlConversationStore:
     def __init__(self, engine: AsyncEngine) -> None:
         """Use `await SqlConversationStore.open(url)`, which also migrates."""
         self._engine = engine
-        self._writer = engine.execution_options(**{_WRITE: True})
+        self._writer = engine.execution_options(**{WRITE: True})
         # SQLite has one writer at a time. Queueing our own writers here is fair and immediate;
         # left to SQLite's busy handler they would poll with sleeps of up to 100 ms. The busy
         # timeout still covers other processes on the same file.
@@ -109,7 +69,7 @@ class SqlConversationStore:
 
     @classmethod
     async def open(cls, url: str, *, migrations: Sequence[tuple[int, Step]] = MIGRATIONS) -> SqlConversationStore:
-        engine = _make_engine(url)
+        engine = make_engine(url)
         store = cls(engine)
         try:
             await migrate(store._writer, migrations)
@@ -209,7 +169,16 @@ class SqlConversationStore:
                 raise ConversationNotFound(conversation_id)
 
     async def delete(self, conversation_id: str, owner: str) -> None:
-        async with self._write() as conn:
+        """Delete for good: on SQLite no copy of the text stays in the data dir (secure_delete zeroes
+        it in the database file, then the WAL, which still holds every version ever written, is
+        checkpointed and truncated). On PostgreSQL the rows are gone, but their old versions stay on
+        disk until VACUUM reuses the space (and in its WAL and backups): the operator's to manage."""
+        async with self._write_lock:
+            await self._delete(conversation_id, owner)
+            await forget_the_wal(self._engine)
+
+    async def _delete(self, conversation_id: str, owner: str) -> None:
+        async with self._writer.begin() as conn:
             await conversation_row(conn, conversation_id, owner)
             # Explicit rather than relying on ON DELETE CASCADE, which SQLite only honours when
             # the connection enabled foreign keys. The parent links go first: otherwise deleting
