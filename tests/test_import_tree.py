@@ -5,8 +5,10 @@ lone surrogates in a file become U+FFFD instead of failing."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -17,9 +19,8 @@ from secretgpt.storage.tree_shape import parents_first, tree_problem
 from tests.support.big_exports import chain
 
 OWNER = "owner"
-# An idle event loop on this shared 2-core box already sees 100 ms hiccups (and a full garbage
-# collection of the test process's objects takes about 0.2 s); parsing 20 000 messages on the loop
-# took 26 s.
+# An idle event loop on this shared 2-core box already sees 100 ms hiccups; parsing 20 000 messages
+# on the loop took 26 s.
 LOOP_GAP_SECONDS = 0.5
 
 
@@ -41,19 +42,31 @@ async def longest_gap(work: asyncio.Future) -> float:
     return gap
 
 
+@pytest.fixture
+def frozen_start_up() -> Iterator[None]:
+    """As the app does once it has started (interfaces/app.py): what exists so far is left out of
+    full garbage collections, which here would walk everything every test module made."""
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
+@pytest.mark.usefixtures("frozen_start_up")
 async def test_the_preview_and_the_import_leave_the_event_loop_free(store: SqlConversationStore) -> None:
     # The page's import dialog previews a file (the same check) before importing it.
     body = json.dumps(chain(20_000, text="Some words of a message. ")).encode()
     preview = asyncio.ensure_future(store.preview_import(OWNER, body))
-    assert await longest_gap(preview) < LOOP_GAP_SECONDS
+    gaps = [await longest_gap(preview)]
     [candidate] = preview.result()
     assert candidate.message_count == 20_000
     imported = asyncio.ensure_future(store.import_json(OWNER, body))
-    assert await longest_gap(imported) < LOOP_GAP_SECONDS
+    gaps.append(await longest_gap(imported))
     [conversation_id] = imported.result()
     export = asyncio.ensure_future(store.export_json(conversation_id, OWNER))
-    assert await longest_gap(export) < LOOP_GAP_SECONDS
+    gaps.append(await longest_gap(export))
     assert len(export.result()["conversation"]["messages"]) == 20_000
+    print("longest the loop waited (preview, import, export):", [f"{gap * 1000:.0f} ms" for gap in gaps])
+    assert max(gaps) < LOOP_GAP_SECONDS
 
 
 async def test_children_listed_before_their_parents_keep_their_order(store: SqlConversationStore) -> None:
