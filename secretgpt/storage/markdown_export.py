@@ -1,15 +1,19 @@
 """The readable Markdown export of a conversation's active thread (not importable: the JSON is).
 
-A pure function over the stored conversation; the store reads it (sql.py).
+A pure function over the stored conversation; the store reads it (sql.py). Every text it quotes
+— model text above all, but also titles, prompts and error words — goes through `inert`, so the
+file loads nothing by itself in any Markdown viewer (images become links, raw HTML is text).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from .. import __version__
 from ..records import ConversationSettings, StreamStatus
+from .inert_markdown import as_text, inert, loads_nothing
 from .stored import StoredConversation, StoredMessage
 
 _STATUS_NOTES = {
@@ -23,45 +27,64 @@ _STATUS_NOTES = {
 }
 
 
+# The export's own HTML: the collapsible blocks around reasoning and the system prompt.
+_OWN_HTML = re.compile(r"(<details><summary>[^<>\n]*</summary>|</details>)\n?")
+
+Quote = Callable[[str], str]
+
+
 def render_markdown(conversation: StoredConversation) -> str:
     """The active thread as a readable document."""
-    out = [f"# {conversation.title}", "",
+    document = _document(conversation, inert)
+    if loads_nothing(document, allowed_html=_OWN_HTML):
+        return document
+    # A piece that read safely alone does not in the whole (a reference defined in another one):
+    # everything quoted as plain text rather than a file that loads something.
+    return _document(conversation, as_text)
+
+
+def _document(conversation: StoredConversation, quote: Quote) -> str:
+    out = [f"# {quote(_one_line(conversation.title))}", "",
            f"_Exported from SecretGPT {__version__} · started {_when(conversation.created_at)} · "
            f"last message {_when(conversation.updated_at)}_", ""]
     if conversation.system.strip() or conversation.options.sent():
-        out += _settings_lines(conversation.settings)
+        out += _settings_lines(conversation.settings, quote)
     for m in conversation.messages:
-        out += [f"## {_heading(m)}", ""]
+        out += [f"## {quote(_heading(m))}", ""]
         if m.think:
             seconds = m.metadata.get("think_seconds")
             label = f"Reasoning (thought for {seconds:.1f} s)" if isinstance(seconds, (int, float)) else "Reasoning"
-            out += [f"<details><summary>{label}</summary>", "", _no_close_tag(closed_fences(m.think.strip())), "",
-                    "</details>", ""]
+            out += [f"<details><summary>{label}</summary>", "", quote(_no_close_tag(closed_fences(m.think.strip()))),
+                    "", "</details>", ""]
         if m.content:
-            out += [closed_fences(m.content.rstrip()), ""]
+            out += [quote(closed_fences(m.content.rstrip())), ""]
         elif m.role == "assistant":
             out += ["_(no text)_", ""]
     return "\n".join(out).rstrip() + "\n"
 
 
-def _settings_lines(settings: ConversationSettings) -> list[str]:
+def _settings_lines(settings: ConversationSettings, quote: Quote) -> list[str]:
     out = []
     if settings.system.strip():
-        out += ["<details><summary>System prompt</summary>", "", _no_close_tag(closed_fences(settings.system.strip())),
-                "", "</details>", ""]
+        out += ["<details><summary>System prompt</summary>", "",
+                quote(_no_close_tag(closed_fences(settings.system.strip()))), "", "</details>", ""]
     if settings.options.sent():
         out += ["_Options: " + ", ".join(f"{k} {v}" for k, v in settings.options.sent().items()) + "_", ""]
     return out
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def _heading(m: StoredMessage) -> str:
     parts = [m.role.capitalize()]
     if m.role == "assistant":
         if m.model:
-            parts.append(f"`{m.model}`")
+            parts.append(f"`{_one_line(str(m.model))}`")
         if m.status is StreamStatus.ERROR:
             error = m.metadata.get("error")
-            parts.append(f"error: {error}" if error else "error — partial answer")
+            parts.append(f"error: {_one_line(str(error))}" if error else "error — partial answer")
         elif m.status is not None:
             parts.append(_STATUS_NOTES.get(m.status, m.status.value))
     if len(m.sibling_ids) > 1:
