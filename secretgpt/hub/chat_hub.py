@@ -161,8 +161,9 @@ class ChatHub:
 
     async def import_json(self, data: Mapping[str, Any] | str | bytes, *, owner: str,
                           skip_existing: bool = False) -> list[str]:
-        """Raises InvalidImport, having changed nothing. Every conversation becomes a new one (a
-        copy, if the owner already has it) unless `skip_existing`."""
+        """Raises InvalidImport (ImportTooLarge over a cap on messages or conversations), having
+        changed nothing. Every conversation becomes a new one (a copy, if the owner already has
+        it) unless `skip_existing`. The file is parsed on a worker thread."""
         return await self._store.import_json(owner, data, skip_existing=skip_existing)
 
     async def preview_import(self, data: Mapping[str, Any] | str | bytes, *, owner: str) -> list[ImportCandidate]:

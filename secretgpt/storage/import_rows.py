@@ -16,7 +16,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .export import ExportedConversation, importable_status
-from .message_tree import new_id
+from .message_tree import ROWS_PER_READ, new_id
 from .schema import conversations as C
 from .schema import messages as M
 
@@ -75,17 +75,20 @@ async def already_here(conn: AsyncConnection, owner: str,
                        parsed: Sequence[ExportedConversation]) -> list[str | None]:
     """For each exported conversation, the owner's conversation that already is it: import gives
     new ids but keeps the times, so it is the one that started at the same instant (to the
-    microsecond) with the same first message."""
+    microsecond) with the same first message. (At most MAX_IMPORT_CONVERSATIONS start times: one
+    IN (...) takes them.)"""
     starts = {c.created_at for c in parsed}
     if not starts:
         return []
     same_start = (await conn.execute(select(C.c.id, C.c.created_at)
                                      .where(C.c.owner == owner, C.c.created_at.in_(starts)))).all()
-    roots = (await conn.execute(select(M.c.conversation_id, M.c.created_at, M.c.content).where(
-        M.c.conversation_id.in_([row.id for row in same_start]), M.c.parent_id.is_(None)))).all()
     firsts: dict[str, set[tuple[Any, str]]] = defaultdict(set)
-    for root in roots:
-        firsts[root.conversation_id].add((root.created_at, root.content))
+    ids = [row.id for row in same_start]
+    for start in range(0, len(ids), ROWS_PER_READ):  # the owner may have imported this file many times
+        roots = await conn.execute(select(M.c.conversation_id, M.c.created_at, M.c.content).where(
+            M.c.conversation_id.in_(ids[start:start + ROWS_PER_READ]), M.c.parent_id.is_(None)))
+        for root in roots:
+            firsts[root.conversation_id].add((root.created_at, root.content))
     by_start: dict[Any, list[str]] = defaultdict(list)
     for row in same_start:
         by_start[row.created_at].append(row.id)
