@@ -43,11 +43,19 @@ _PUNCTUATION = re.compile(r"""([!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~])""")
 def inert(text: str) -> str:
     """`text` (Markdown) written so that no viewer loads anything from it."""
     text = _LINE_END.sub("\n", text)
+    if not may_load(text):
+        return text
     # Rewritten even if it looks clean: markdown-it may not see what another viewer would.
     for candidate in (_defused(text), _defused_everywhere(text)):
         if loads_nothing(candidate):
             return candidate
     return as_text(text)
+
+
+def may_load(markdown: str) -> bool:
+    """Whether `markdown` could hold an image or HTML at all: both need `![` or `<` (what most
+    text lacks, so it needs no parsing)."""
+    return "![" in markdown or "<" in markdown
 
 
 def loads_nothing(markdown: str, allowed_html: re.Pattern[str] | None = None) -> bool:

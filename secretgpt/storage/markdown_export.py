@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 
 from .. import __version__
 from ..records import ConversationSettings, StreamStatus
-from .inert_markdown import as_text, inert, loads_nothing
+from .inert_markdown import as_text, inert, loads_nothing, may_load
 from .stored import StoredConversation, StoredMessage
 
 _STATUS_NOTES = {
@@ -35,8 +35,15 @@ Quote = Callable[[str], str]
 
 def render_markdown(conversation: StoredConversation) -> str:
     """The active thread as a readable document."""
-    document = _document(conversation, inert)
-    if loads_nothing(document, allowed_html=_OWN_HTML):
+    quoted: list[str] = []  # the pieces as written: only those that may still load need the check
+
+    def quote(text: str) -> str:
+        written = inert(text)
+        quoted.append(written)
+        return written
+
+    document = _document(conversation, quote)
+    if not any(may_load(piece) for piece in quoted) or loads_nothing(document, allowed_html=_OWN_HTML):
         return document
     # A piece that read safely alone does not in the whole (a reference defined in another one):
     # everything quoted as plain text rather than a file that loads something.
