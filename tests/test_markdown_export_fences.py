@@ -12,7 +12,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from secretgpt.records import StreamRecord, StreamStatus
-from secretgpt.storage.export import closed_fences
+from secretgpt.storage.markdown_export import closed_fences
 from secretgpt.storage.sql import SqlConversationStore, database_url
 
 OWNER = "owner"

@@ -20,6 +20,7 @@ from ..storage import (
 )
 from ..storage.failures import failure_reason
 from .admission import Via
+from ..surrogates import well_formed
 from .attestation_desk import AttestationDesk, NoProof
 from .deadlines import StreamLimits
 from .registry import StreamRegistry, TooManyStreams
@@ -130,7 +131,7 @@ class ChatHub:
 
     async def rename(self, conversation_id: str, title: str, *, owner: str) -> None:
         """Raises ValueError for an empty title, ConversationNotFound."""
-        await self._store.rename(conversation_id, owner, title)
+        await self._store.rename(conversation_id, owner, well_formed(title))
 
     async def update_conversation(self, conversation_id: str, *, owner: str, title: str | None = None,
                                   system: str | None = None,
@@ -138,9 +139,9 @@ class ChatHub:
         """Rename and/or change the settings for the next answers (None: unchanged; options are
         replaced as a whole). Returns the conversation as it now is."""
         if title is not None:
-            await self._store.rename(conversation_id, owner, title)
+            await self.rename(conversation_id, title, owner=owner)
         conversation = await self._store.get(conversation_id, owner)
-        settings = conversation.settings.changed(system, options)
+        settings = conversation.settings.changed(_well_formed(system), options)
         if settings != conversation.settings:
             await self._store.update_settings(conversation_id, owner, settings)
         return conversation.model_copy(update={"system": settings.system, "options": settings.options})
@@ -162,8 +163,9 @@ class ChatHub:
 
     async def import_json(self, data: Mapping[str, Any] | str | bytes, *, owner: str,
                           skip_existing: bool = False) -> list[str]:
-        """Raises InvalidImport, having changed nothing. Every conversation becomes a new one (a
-        copy, if the owner already has it) unless `skip_existing`."""
+        """Raises InvalidImport (ImportTooLarge over a cap on messages or conversations), having
+        changed nothing. Every conversation becomes a new one (a copy, if the owner already has
+        it) unless `skip_existing`. The file is parsed on a worker thread."""
         return await self._store.import_json(owner, data, skip_existing=skip_existing)
 
     async def preview_import(self, data: Mapping[str, Any] | str | bytes, *, owner: str) -> list[ImportCandidate]:
@@ -173,10 +175,12 @@ class ChatHub:
     # --- streams ------------------------------------------------------------------------------
 
     def validate(self, message: str) -> str:
+        """The message as it will be sent (lone surrogates, which the page's websocket can carry,
+        made U+FFFD). Raises BadMessage."""
         if not message or not message.strip():
             raise BadMessage("The message is empty. Type something to send.")
         self.validate_length(len(message))
-        return message
+        return well_formed(message)
 
     def validate_length(self, length: int) -> None:
         """The length check alone: the page knows only the length of a text too long to carry."""
@@ -214,7 +218,8 @@ class ChatHub:
         `cancel_when_orphaned`: stop the answer when its last follower leaves for good (the API);
         `allow_unverified`: send even to a host that is not verified (`via`: who chose, for the proof).
         """
-        info = self._checked(message, model, regenerate, edit, continue_from)
+        message, info = self._checked(message, model, regenerate, edit, continue_from)
+        system = _well_formed(system)
         admission = await self.attestation.admit(info, owner=owner, allow_unverified=allow_unverified, via=via)
         conversation = await self._conversation_for(message, owner, conversation_id, system, options,
                                                     variant=regenerate or edit or continue_from)
@@ -241,16 +246,17 @@ class ChatHub:
         stream.start()
         return stream
 
-    def _checked(self, message: str, model: str | None, *variants: str | None) -> ModelInfo:
-        """The cheap refusals, before anything waits or is stored; the model to answer with."""
+    def _checked(self, message: str, model: str | None, *variants: str | None) -> tuple[str, ModelInfo]:
+        """The cheap refusals, before anything waits or is stored; the message as it will be sent,
+        and the model to answer with."""
         regenerate, edit, continue_from = variants
         if sum(v is not None for v in variants) > 1:
             raise BadMessage("Choose one of regenerate, edit and continue.")
         if regenerate is None and continue_from is None:
-            self.validate(message)
+            message = self.validate(message)
         info = self._service.resolve(model)
         self._registry.reserve()
-        return info
+        return message, info
 
     async def _conversation_for(self, message: str, owner: str, conversation_id: str | None, system: str | None,
                                 options: GenerationOptions | None, variant: str | None) -> StoredConversation:
@@ -349,6 +355,10 @@ class ChatHub:
             self.save_retrier.retry(record)
             raise SecretAIError(ErrorKind.STORAGE, f"The answer could not be saved ({reason}). What arrived is "
                                 "shown but not stored; the server keeps trying to save it.") from None
+
+
+def _well_formed(text: str | None) -> str | None:
+    return None if text is None else well_formed(text)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ the server accepts a request; the API and the page are mounted on the hub it bui
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import AsyncIterator
@@ -57,6 +58,11 @@ async def _lifespan(fastapi_app: FastAPI) -> AsyncIterator[None]:
             raise
         mount_api(fastapi_app, hub, api_token=runtime.api_token, keepalive=settings.sse_keepalive_interval)
         register_page(hub, settings)
+        # What exists by now (modules, routes, schemas: some 260 000 objects) lives as long as the
+        # process. Out of the cyclic collector's sight, a full collection — which any big import
+        # or answer triggers, in whatever thread allocates — walks only what came after, instead
+        # of holding the GIL (and so every request) for 0.2 s each time.
+        gc.freeze()
         announcer = asyncio.create_task(when_listening(_listening, lambda: _announce(settings, runtime.api_token)))
         try:
             yield

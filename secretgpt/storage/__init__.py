@@ -1,6 +1,6 @@
 """Where conversations are kept: SQLite in the data dir by default, any SQLAlchemy async URL."""
 
-from .export import InvalidImport
+from .export import ImportTooLarge, InvalidImport
 from .migrations import SchemaTooNew
 from .sql import SqlConversationStore, database_url
 from .stored import (
@@ -9,7 +9,7 @@ from .stored import (
 )
 
 __all__ = [
-    "AnswerProof", "ConversationNotFound", "ConversationSummary", "ImportCandidate", "InvalidImport", "MessageNotFound",
-    "SchemaTooNew",
+    "AnswerProof", "ConversationNotFound", "ConversationSummary", "ImportCandidate", "ImportTooLarge", "InvalidImport",
+    "MessageNotFound", "SchemaTooNew",
     "SqlConversationStore", "StoredConversation", "StoredMessage", "database_url",
 ]

@@ -1,6 +1,8 @@
-"""Export files: the lossless JSON format (and its validation on import) and readable Markdown.
+"""Export files: the lossless JSON format, and its validation on import (readable Markdown:
+markdown_export.py).
 
-Pure functions over stored models; the store does the reading and writing (sql.py).
+Pure functions over stored models; the store does the reading and writing (sql.py), and runs
+`parse_import` on a worker thread: a 50 MB file is seconds of CPU.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from .. import __version__
 from ..records import (
     LIVE_STATUSES, MAX_SYSTEM_PROMPT_CHARS, ConversationSettings, GenerationOptions, Role, StreamStatus,
 )
-from .stored import StoredConversation, StoredMessage
+from ..surrogates import well_formed_json
+from .stored import StoredConversation
+from .tree_shape import parents_first, tree_problem
 
 FORMAT_ONE = "secretgpt.conversation"
 FORMAT_ALL = "secretgpt.conversations"
@@ -26,11 +30,20 @@ FORMAT_VERSION = 1
 # recursion limit in the JSON parser, in validation or when the metadata is stored again.
 MAX_IMPORT_DEPTH = 64
 _TOO_DEEP = f"This is not a SecretGPT export: its JSON is nested more than {MAX_IMPORT_DEPTH} levels deep."
+# What one file may hold. Far above any real conversation (hundreds of messages; the benchmark's
+# heavy user has 200 of 50), while the worst file stays a few seconds of work, off the event
+# loop, and one write transaction of bounded length. MAX_IMPORT_MB caps its bytes.
+MAX_IMPORT_MESSAGES = 100_000  # in all its conversations together, so also in any one of them
+MAX_IMPORT_CONVERSATIONS = 10_000  # an empty conversation costs a row too
 
 
 class InvalidImport(ValueError):
     """The file cannot be imported; the message says why in words a user can act on. Nothing was
     changed."""
+
+
+class ImportTooLarge(InvalidImport):
+    """The file holds more than one import may (MAX_IMPORT_MESSAGES, MAX_IMPORT_CONVERSATIONS)."""
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -77,49 +90,22 @@ class ExportedConversation(BaseModel):
 
     @model_validator(mode="after")
     def _a_tree(self) -> ExportedConversation:
-        ids: set[str] = set()
-        for m in self.messages:
-            if m.id in ids:
-                raise ValueError(f"message id {m.id!r} appears twice")
-            ids.add(m.id)
-        parent = {m.id: m.parent_id for m in self.messages}
-        for m in self.messages:
-            if m.parent_id is not None and m.parent_id not in ids:
-                raise ValueError(f"message {m.id!r} has parent_id {m.parent_id!r}, which is not a message "
-                                 f"of this conversation")
+        problem = tree_problem(self.messages)  # linear: the file may hold a 100 000-message chain
+        if problem is not None:
+            raise ValueError(problem)
         streams = [m.stream_id for m in self.messages if m.stream_id is not None]
         if len(streams) != len(set(streams)):
             raise ValueError("two messages have the same stream_id")
-        for m in self.messages:
-            seen: set[str] = set()
-            node: str | None = m.id
-            while node is not None:
-                if node in seen:
-                    raise ValueError(f"message {m.id!r} is its own ancestor (parent_id loop)")
-                seen.add(node)
-                node = parent[node]
-        if self.current_leaf_id is not None and self.current_leaf_id not in ids:
+        if self.current_leaf_id is not None and self.current_leaf_id not in {m.id for m in self.messages}:
             raise ValueError(f"current_leaf_id {self.current_leaf_id!r} is not a message of this conversation")
         return self
 
     def parents_first(self) -> list[ExportedMessage]:
         """The messages in file order, except that a parent always comes before its children."""
-        placed: set[str] = set()
-        out: list[ExportedMessage] = []
-        pending = list(self.messages)
-        # The file is normally in order already, so this is one pass; a shuffled one takes more.
-        while pending:
-            waiting = []
-            for m in pending:
-                if m.parent_id is None or m.parent_id in placed:
-                    out.append(m)
-                    placed.add(m.id)
-                else:
-                    waiting.append(m)
-            if len(waiting) == len(pending):
-                raise ValueError("messages whose parents are missing or form a loop")
-            pending = waiting
-        return out
+        ordered = parents_first(self.messages)
+        if len(ordered) != len(self.messages):  # the validator has ruled this out
+            raise ValueError("messages whose parents are missing or form a loop")
+        return ordered
 
 
 class ConversationExport(BaseModel):
@@ -144,7 +130,7 @@ class ConversationsExport(BaseModel):
 
 # --- export ------------------------------------------------------------------------------------
 
-def exported_conversation(conversation: StoredConversation, messages: Sequence[StoredMessage]) -> ExportedConversation:
+def exported_conversation(conversation: StoredConversation, messages: Sequence[ExportedMessage]) -> ExportedConversation:
     return ExportedConversation(
         id=conversation.id,
         title=conversation.title,
@@ -153,8 +139,7 @@ def exported_conversation(conversation: StoredConversation, messages: Sequence[S
         current_leaf_id=conversation.current_leaf_id,
         system=conversation.system,
         options=conversation.options,
-        messages=[ExportedMessage.model_validate(m.model_dump(include=set(ExportedMessage.model_fields)))
-                  for m in messages],
+        messages=list(messages),
     )
 
 
@@ -174,9 +159,10 @@ def export_many(conversations: Sequence[ExportedConversation]) -> dict[str, Any]
 
 def parse_import(data: Mapping[str, Any] | str | bytes) -> list[ExportedConversation]:
     """Validate an export file (either format). Raises InvalidImport saying what is wrong."""
+    surrogates = _may_hold_surrogates(data)
     if isinstance(data, (str, bytes, bytearray)):
         try:
-            data = json.loads(data)
+            data = json.loads(data, object_pairs_hook=_json_object)
         except RecursionError:
             raise InvalidImport(_TOO_DEEP) from None
         except (ValueError, UnicodeDecodeError) as exc:
@@ -198,6 +184,11 @@ def parse_import(data: Mapping[str, Any] | str | bytes) -> list[ExportedConversa
     if version != FORMAT_VERSION or isinstance(version, bool):
         raise InvalidImport(f"This export has format version {version!r}; SecretGPT {__version__} reads version "
                             f"{FORMAT_VERSION}.")
+    _within_caps(data.get("conversations") if fmt == FORMAT_ALL else [data.get("conversation")])
+    if surrogates:
+        # pydantic refuses such a string, and one inside `metadata` would fail every JSON
+        # response that carries it: U+FFFD instead, as for model text.
+        data = well_formed_json(data)
     model = ConversationExport if fmt == FORMAT_ONE else ConversationsExport
     try:
         doc = model.model_validate(data)
@@ -211,9 +202,50 @@ _MARKDOWN_EXPORT = ("This is a Markdown export: it is for reading and cannot be 
                     "export instead (Export JSON, or Export all).")
 
 
+def _json_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Each JSON object, as json.loads would make it. A Python function on purpose: json's C parser
+    holds the GIL for the whole file (0.2 s for 37 MB, during which the event loop's thread cannot
+    run), and calling back into Python gives it a chance to hand the GIL over, object by object."""
+    return dict(pairs)
+
+
 def _looks_like_markdown_export(data: str | bytes | bytearray) -> bool:
     head = data[:2000] if isinstance(data, str) else bytes(data[:2000]).decode("utf-8", "replace")
     return head.startswith("# ") and "_Exported from SecretGPT" in head
+
+
+def _within_caps(conversations: Any) -> None:
+    """Raises ImportTooLarge for a file over MAX_IMPORT_CONVERSATIONS or MAX_IMPORT_MESSAGES,
+    before the costly part (validation, the tree check, the insert) starts. A malformed file is
+    left for validation to name."""
+    if not isinstance(conversations, list):
+        return
+    if len(conversations) > MAX_IMPORT_CONVERSATIONS:
+        raise ImportTooLarge(f"This file holds {len(conversations):,} conversations; SecretGPT imports at most "
+                             f"{MAX_IMPORT_CONVERSATIONS:,} conversations per file. Export fewer at a time.")
+    messages = sum(len(c["messages"]) for c in conversations
+                   if isinstance(c, Mapping) and isinstance(c.get("messages"), list))
+    if messages > MAX_IMPORT_MESSAGES:
+        raise ImportTooLarge(f"This file holds {messages:,} messages; SecretGPT imports at most "
+                             f"{MAX_IMPORT_MESSAGES:,} messages per file (all its conversations together). "
+                             "Export fewer conversations at a time.")
+
+
+# A surrogate's JSON escape, or the surrogate itself (in bytes: as UTF-8 would encode one; valid
+# UTF-8 never has ED followed by A0-BF).
+_SURROGATE_TEXT = re.compile("\\\\u[dD][89a-fA-F][0-9a-fA-F]{2}|[\ud800-\udfff]")
+_SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\xed[\xa0-\xbf]")
+
+
+def _may_hold_surrogates(data: Mapping[str, Any] | str | bytes | bytearray) -> bool:
+    """Whether the parsed file may hold a lone surrogate (one scan of the raw text; a false yes
+    only costs one more pass over the parsed file)."""
+    if isinstance(data, str):
+        return bool(_SURROGATE_TEXT.search(data))
+    if isinstance(data, (bytes, bytearray)):
+        # json.loads decodes bytes with surrogatepass, and reads UTF-16 and UTF-32 too.
+        return json.detect_encoding(data) != "utf-8" or bool(_SURROGATE_BYTES.search(data))
+    return True  # already parsed (a caller's own dict): walked, never changed in place
 
 
 def _too_deep(value: Any, limit: int) -> bool:
@@ -265,94 +297,3 @@ def _explain(exc: ValidationError, limit: int = 5) -> str:
         parts.append(f"{where}: {msg}" if where else msg)
     more = exc.error_count() - limit
     return "; ".join(parts) + (f" (and {more} more problems)" if more > 0 else "") + "."
-
-
-# --- Markdown ----------------------------------------------------------------------------------
-
-_STATUS_NOTES = {
-    StreamStatus.STOPPED: "stopped — partial answer",
-    StreamStatus.INTERRUPTED: "interrupted — partial answer",
-    StreamStatus.TIMEOUT: "timed out — partial answer",
-    StreamStatus.PAUSE_TIMEOUT: "paused too long — partial answer",
-    StreamStatus.CONNECTING: "still connecting",
-    StreamStatus.STREAMING: "still streaming — partial answer",
-    StreamStatus.PAUSED: "paused — partial answer",
-}
-
-
-def render_markdown(conversation: StoredConversation) -> str:
-    """The active thread as a readable document."""
-    out = [f"# {conversation.title}", "",
-           f"_Exported from SecretGPT {__version__} · started {_when(conversation.created_at)} · "
-           f"last message {_when(conversation.updated_at)}_", ""]
-    if conversation.system.strip() or conversation.options.sent():
-        out += _settings_lines(conversation.settings)
-    for m in conversation.messages:
-        out += [f"## {_heading(m)}", ""]
-        if m.think:
-            seconds = m.metadata.get("think_seconds")
-            label = f"Reasoning (thought for {seconds:.1f} s)" if isinstance(seconds, (int, float)) else "Reasoning"
-            out += [f"<details><summary>{label}</summary>", "", _no_close_tag(closed_fences(m.think.strip())), "",
-                    "</details>", ""]
-        if m.content:
-            out += [closed_fences(m.content.rstrip()), ""]
-        elif m.role == "assistant":
-            out += ["_(no text)_", ""]
-    return "\n".join(out).rstrip() + "\n"
-
-
-def _settings_lines(settings: ConversationSettings) -> list[str]:
-    out = []
-    if settings.system.strip():
-        out += ["<details><summary>System prompt</summary>", "", _no_close_tag(closed_fences(settings.system.strip())),
-                "", "</details>", ""]
-    if settings.options.sent():
-        out += ["_Options: " + ", ".join(f"{k} {v}" for k, v in settings.options.sent().items()) + "_", ""]
-    return out
-
-
-def _heading(m: StoredMessage) -> str:
-    parts = [m.role.capitalize()]
-    if m.role == "assistant":
-        if m.model:
-            parts.append(f"`{m.model}`")
-        if m.status is StreamStatus.ERROR:
-            error = m.metadata.get("error")
-            parts.append(f"error: {error}" if error else "error — partial answer")
-        elif m.status is not None:
-            parts.append(_STATUS_NOTES.get(m.status, m.status.value))
-    if len(m.sibling_ids) > 1:
-        noun = "answer" if m.role == "assistant" else "version"
-        parts.append(f"{noun} {m.sibling_index + 1} of {len(m.sibling_ids)}")
-    return " · ".join(parts)
-
-
-def _when(value: datetime) -> str:
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _no_close_tag(text: str) -> str:
-    # Reasoning that mentions </details> must not end the collapsible block early.
-    return text.replace("</details>", "&lt;/details&gt;")
-
-
-# A CommonMark code fence: up to three spaces, then three or more backticks or tildes.
-_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})(.*)")
-_LINE_END = re.compile(r"\r\n|\r|\n")  # CommonMark's line endings (str.splitlines knows more)
-
-
-def closed_fences(text: str) -> str:
-    """`text` with the code fence it leaves open (an answer stopped inside a code block) closed at its
-    end, by the same character at the same length, so what follows in the document is not code."""
-    open_fence: str | None = None
-    for line in _LINE_END.split(text):
-        match = _FENCE.fullmatch(line)
-        if match is None:
-            continue
-        fence, rest = match.groups()
-        if open_fence is None:
-            if not (fence[0] == "`" and "`" in rest):  # backticks in a backtick fence's info string: not a fence
-                open_fence = fence
-        elif fence[0] == open_fence[0] and len(fence) >= len(open_fence) and not rest.strip(" \t"):
-            open_fence = None
-    return text if open_fence is None else f"{text}\n{open_fence}"

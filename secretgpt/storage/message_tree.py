@@ -1,24 +1,33 @@
 """The message tree inside a transaction: walking threads and alternatives, appending messages,
-importing whole trees, and turning rows into stored records. Every function runs inside the
-caller's transaction (sql.py opens it)."""
+and turning rows into stored records. Every function runs inside the caller's transaction (sql.py
+opens it; imports: import_rows.py)."""
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Row, Select, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..records import ConversationSettings, StreamStatus
-from .export import ExportedConversation, importable_status
+from .export import ExportedMessage
 from .schema import conversations as C
 from .schema import messages as M
 from .stored import ConversationNotFound, MessageNotFound, StoredConversation, StoredMessage
+
+
+# Rows per read of a long conversation (an import may hold 100 000 messages): SQLAlchemy turns
+# each batch into rows on the event loop, a few ms per 1 000, and the loop serves other requests
+# between batches. Also well below the bound parameters one IN (...) may have (PostgreSQL: 32 767).
+ROWS_PER_READ = 1_000
+# Every column but `proof`: each answer's provenance holds every turn it was sent, which only its
+# proof needs (a thread of n answers would read O(n²) of it).
+MESSAGE_COLUMNS = [column for column in M.c if column.key != "proof"]
 
 
 def utc_now() -> datetime:
@@ -32,9 +41,12 @@ def new_id() -> str:
 class Tree:
     """The shape of a conversation without the text: enough to walk threads and alternatives."""
 
-    def __init__(self, rows: Iterable[Row]) -> None:
+    def __init__(self, rows: Iterable[Row] = ()) -> None:
         self.parent: dict[str, str | None] = {}
         self.children: dict[str | None, list[str]] = defaultdict(list)  # oldest first; None: roots
+        self.add(rows)
+
+    def add(self, rows: Iterable[Row]) -> None:
         for row in rows:  # in seq order
             self.parent[row.id] = row.parent_id
             self.children[row.parent_id].append(row.id)
@@ -56,9 +68,18 @@ async def conversation_row(conn: AsyncConnection, conversation_id: str, owner: s
 
 
 async def load_tree(conn: AsyncConnection, conversation_id: str) -> Tree:
-    rows = await conn.execute(select(M.c.id, M.c.parent_id).where(M.c.conversation_id == conversation_id)
-                              .order_by(M.c.seq))
-    return Tree(rows)
+    tree = Tree()
+    async for rows in in_batches(conn, select(M.c.id, M.c.parent_id).where(M.c.conversation_id == conversation_id)
+                                 .order_by(M.c.seq)):
+        tree.add(rows)
+    return tree
+
+
+async def in_batches(conn: AsyncConnection, query: Select[Any]) -> AsyncIterator[Sequence[Row]]:
+    """The rows of `query`, ROWS_PER_READ at a time (a server-side cursor)."""
+    result = await conn.stream(query)
+    async for rows in result.partitions(ROWS_PER_READ):
+        yield rows
 
 
 async def load_thread(conn: AsyncConnection, conversation_id: str, leaf: str | None,
@@ -69,11 +90,11 @@ async def load_thread(conn: AsyncConnection, conversation_id: str, leaf: str | N
         return []
     tree = tree or await load_tree(conn, conversation_id)
     path = tree.path_to(leaf)
-    rows = {row.id: row for row in await conn.execute(select(M).where(M.c.id.in_(path)))}
     thread = []
-    for message_id in path:
-        siblings = tree.children[tree.parent[message_id]]
-        thread.append(message_of(rows[message_id], siblings))
+    for start in range(0, len(path), ROWS_PER_READ):
+        chunk = path[start:start + ROWS_PER_READ]
+        rows = {row.id: row for row in await conn.execute(select(*MESSAGE_COLUMNS).where(M.c.id.in_(chunk)))}
+        thread += [message_of(rows[message_id], tree.children[tree.parent[message_id]]) for message_id in chunk]
     return thread
 
 
@@ -104,36 +125,21 @@ async def append(conn: AsyncConnection, conversation_id: str, parent_id: str | N
     return message_id
 
 
-def imported_meta(metadata: dict) -> dict:
-    """An imported answer's details without its attestation: that is kept only with the proof this
-    app made of it, and a file could claim any."""
-    return {**metadata, "attestation": None} if metadata.get("attestation") is not None else metadata
-
-
-async def insert_imported(conn: AsyncConnection, owner: str, conversation: ExportedConversation) -> str:
-    conversation_id = new_id()
-    ids = {m.id: new_id() for m in conversation.messages}
-    leaf = ids[conversation.current_leaf_id] if conversation.current_leaf_id else None
-    await conn.execute(insert(C).values(id=conversation_id, owner=owner, title=conversation.title,
-                                        created_at=conversation.created_at, updated_at=conversation.updated_at,
-                                        current_leaf_id=leaf, settings=conversation.settings.model_dump(mode="json")))
-    rows = [dict(id=ids[m.id], conversation_id=conversation_id, parent_id=ids[m.parent_id] if m.parent_id else None,
-                 seq=seq, role=m.role, content=m.content, think=m.think, created_at=m.created_at,
-                 updated_at=m.updated_at, stream_id=m.stream_id,
-                 status=s.value if (s := importable_status(m.status)) else None, meta=imported_meta(m.metadata))
-            for seq, m in enumerate(conversation.parents_first(), start=1)]
-    if rows:
-        # One executemany; parents come first, so the parent_id foreign key holds row by row.
-        await conn.execute(insert(M), rows)
-    return conversation_id
-
-
 def message_of(row: Row, siblings: Sequence[str]) -> StoredMessage:
     return StoredMessage(
         id=row.id, parent_id=row.parent_id, role=row.role, content=row.content, think=row.think,
         created_at=row.created_at, updated_at=row.updated_at, stream_id=row.stream_id,
         status=StreamStatus(row.status) if row.status else None, metadata=row.meta or {},
         sibling_ids=list(siblings), sibling_index=siblings.index(row.id),
+    )
+
+
+def exported_message(row: Row) -> ExportedMessage:
+    """A message as the export file has it (its siblings are the file's shape: not listed)."""
+    return ExportedMessage(
+        id=row.id, parent_id=row.parent_id, role=row.role, content=row.content, think=row.think,
+        created_at=row.created_at, updated_at=row.updated_at, stream_id=row.stream_id,
+        status=StreamStatus(row.status) if row.status else None, metadata=row.meta or {},
     )
 
 

@@ -12,22 +12,23 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Row, delete, event, exists, func, insert, or_, select, update
-from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy import Row, delete, exists, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..records import LIVE_STATUSES, ConversationSettings, StreamRecord, StreamStatus
-from .export import (
-    ExportedConversation, copy_title, export_many, export_one, exported_conversation, parse_import, render_markdown,
-)
+from .engine import WRITE, database_url, forget_the_wal, make_engine  # noqa: F401 (database_url: re-exported)
+from .export import ExportedConversation, copy_title, export_many, export_one, exported_conversation, parse_import
+from .import_rows import already_here, imported_rows, insert_imported
+from .markdown_export import render_markdown
 from .message_tree import (
     append,
     conversation_of,
     conversation_row,
-    insert_imported,
+    MESSAGE_COLUMNS,
+    exported_message,
+    in_batches,
     message_of,
     new_id,
     utc_now,
@@ -46,54 +47,15 @@ from .stored import (
     StoredMessage,
 )
 
-DB_FILENAME = "secretgpt.db"
-# Set on the engine used for writes: on SQLite those transactions start with BEGIN IMMEDIATE, so
-# they take the write lock up front (waiting for it) instead of failing half-way when a
-# read-then-write transaction cannot upgrade.
-_WRITE = "secretgpt_write"
 # Columns with their own place in the table; the rest of StreamRecord.metadata() goes to JSON.
 _RECORD_COLUMNS = {"stream_id", "conversation_id", "status"}
-
-
-def database_url(data_dir: Path, override: str | None = None) -> str:
-    """SECRETGPT_DATABASE_URL if set, else the SQLite file in the data dir."""
-    return override or f"sqlite+aiosqlite:///{(Path(data_dir) / DB_FILENAME).resolve()}"
-
-
-def _make_engine(url: str) -> AsyncEngine:
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(parsed, pool_pre_ping=True, hide_parameters=True)
-    if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    # timeout: how long a writer waits for another one's lock before "database is locked".
-    # hide_parameters: a failed statement's error (and so the log) must not carry message text.
-    engine = create_async_engine(parsed, connect_args={"timeout": 30}, hide_parameters=True)
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy emit BEGIN (below) instead of the sqlite3 module, which skips it for
-        # SELECT and DDL: reads see one snapshot and migrations roll back as a whole.
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        # WAL: readers never block the writer. synchronous=NORMAL: a commit survives the process
-        # being killed; only an OS crash can lose the last transactions.
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
-            cursor.execute(f"PRAGMA {pragma}")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(_WRITE) else "BEGIN")
-
-    return engine
 
 
 class SqlConversationStore:
     def __init__(self, engine: AsyncEngine) -> None:
         """Use `await SqlConversationStore.open(url)`, which also migrates."""
         self._engine = engine
-        self._writer = engine.execution_options(**{_WRITE: True})
+        self._writer = engine.execution_options(**{WRITE: True})
         # SQLite has one writer at a time. Queueing our own writers here is fair and immediate;
         # left to SQLite's busy handler they would poll with sleeps of up to 100 ms. The busy
         # timeout still covers other processes on the same file.
@@ -107,7 +69,7 @@ class SqlConversationStore:
 
     @classmethod
     async def open(cls, url: str, *, migrations: Sequence[tuple[int, Step]] = MIGRATIONS) -> SqlConversationStore:
-        engine = _make_engine(url)
+        engine = make_engine(url)
         store = cls(engine)
         try:
             await migrate(store._writer, migrations)
@@ -207,10 +169,23 @@ class SqlConversationStore:
                 raise ConversationNotFound(conversation_id)
 
     async def delete(self, conversation_id: str, owner: str) -> None:
-        async with self._write() as conn:
+        """Delete for good: on SQLite no copy of the text stays in the data dir (secure_delete zeroes
+        it in the database file, then the WAL, which still holds every version ever written, is
+        checkpointed and truncated). On PostgreSQL the rows are gone, but their old versions stay on
+        disk until VACUUM reuses the space (and in its WAL and backups): the operator's to manage."""
+        async with self._write_lock:
+            await self._delete(conversation_id, owner)
+            await forget_the_wal(self._engine)
+
+    async def _delete(self, conversation_id: str, owner: str) -> None:
+        async with self._writer.begin() as conn:
             await conversation_row(conn, conversation_id, owner)
             # Explicit rather than relying on ON DELETE CASCADE, which SQLite only honours when
-            # the connection enabled foreign keys.
+            # the connection enabled foreign keys. The parent links go first: otherwise deleting
+            # the root cascades down the thread one nested trigger per message, and SQLite stops
+            # at 1 000 levels ("too many levels of trigger recursion") — a long thread could not
+            # be deleted.
+            await conn.execute(update(M).where(M.c.conversation_id == conversation_id).values(parent_id=None))
             await conn.execute(delete(M).where(M.c.conversation_id == conversation_id))
             await conn.execute(delete(C).where(C.c.id == conversation_id))
 
@@ -294,66 +269,54 @@ class SqlConversationStore:
             return result.rowcount
 
     # --- export / import -------------------------------------------------------------------
+    # The files' CPU work (building and validating the documents, parsing an import) runs on a
+    # worker thread: linear, but seconds for a 100 000-message file, which must not stop the loop.
 
     async def export_json(self, conversation_id: str, owner: str) -> dict[str, Any]:
         """Lossless: every message of the tree with reasoning, status and stream metadata."""
-        return export_one((await self._exported(owner, conversation_id))[0])
+        exported = await self._exported(owner, conversation_id)
+        return await asyncio.to_thread(lambda: export_one(exported[0]))
 
     async def export_all(self, owner: str) -> dict[str, Any]:
-        return export_many(await self._exported(owner))
+        exported = await self._exported(owner)
+        return await asyncio.to_thread(export_many, exported)
 
     async def export_markdown(self, conversation_id: str, owner: str) -> str:
         """The active thread, readable."""
-        return render_markdown(await self.get(conversation_id, owner))
+        return await asyncio.to_thread(render_markdown, await self.get(conversation_id, owner))
 
     async def import_json(self, owner: str, data: Mapping[str, Any] | str | bytes,
                           skip_existing: bool = False) -> list[str]:
         """Import an export file as new conversations (new ids, nothing existing is touched);
         `skip_existing` leaves out those the owner already has (see `preview_import`).
-        Raises InvalidImport, having changed nothing."""
-        parsed = parse_import(data)
+        Raises InvalidImport (ImportTooLarge over a cap), having changed nothing."""
+        parsed = await asyncio.to_thread(parse_import, data)
         here = await self._already_here(owner, parsed)
         if skip_existing:
             parsed = [c for c, existing in zip(parsed, here) if existing is None]
             here = [None] * len(parsed)
+        prepared = await asyncio.to_thread(imported_rows, owner, parsed)
         new_ids: list[str] = []
         async with self._write() as conn:
             titles = set((await conn.execute(select(C.c.title).where(C.c.owner == owner))).scalars())
-            for conversation, existing in zip(parsed, here):
+            for conversation, rows, existing in zip(parsed, prepared, here):
+                title = None
                 if existing is not None:  # a copy of one the owner has: told apart in the list by its title
-                    conversation = conversation.model_copy(update={"title": copy_title(conversation.title, titles)})
-                    titles.add(conversation.title)
-                new_ids.append(await insert_imported(conn, owner, conversation))
+                    title = copy_title(conversation.title, titles)
+                    titles.add(title)
+                new_ids.append(await insert_imported(conn, rows, title))
         return new_ids
 
     async def preview_import(self, owner: str, data: Mapping[str, Any] | str | bytes) -> list[ImportCandidate]:
         """What `import_json` would import, and which of it the owner already has. Raises InvalidImport."""
-        parsed = parse_import(data)
+        parsed = await asyncio.to_thread(parse_import, data)
         existing = await self._already_here(owner, parsed)
         return [ImportCandidate(title=c.title, message_count=len(c.messages), existing_id=e)
                 for c, e in zip(parsed, existing)]
 
     async def _already_here(self, owner: str, parsed: Sequence[ExportedConversation]) -> list[str | None]:
-        """For each exported conversation, the owner's conversation that already is it: import gives
-        new ids but keeps the times, so it is the one that started at the same instant (to the
-        microsecond) with the same first message."""
-        starts = {c.created_at for c in parsed}
-        if not starts:
-            return []
         async with self._engine.connect() as conn:
-            same_start = (await conn.execute(select(C.c.id, C.c.created_at)
-                                             .where(C.c.owner == owner, C.c.created_at.in_(starts)))).all()
-            roots = (await conn.execute(select(M.c.conversation_id, M.c.created_at, M.c.content).where(
-                M.c.conversation_id.in_([row.id for row in same_start]), M.c.parent_id.is_(None)))).all()
-        firsts: dict[str, set[tuple[Any, str]]] = defaultdict(set)
-        for root in roots:
-            firsts[root.conversation_id].add((root.created_at, root.content))
-        found: list[str | None] = []
-        for conversation in parsed:
-            first = next(((m.created_at, m.content) for m in conversation.messages if m.parent_id is None), None)
-            found.append(next((row.id for row in same_start if row.created_at == conversation.created_at
-                               and (first is None or first in firsts[row.id])), None))
-        return found
+            return await already_here(conn, owner, parsed)
 
     async def _exported(self, owner: str, conversation_id: str | None = None) -> list[ExportedConversation]:
         scope = [C.c.owner == owner] + ([C.c.id == conversation_id] if conversation_id is not None else [])
@@ -361,13 +324,17 @@ class SqlConversationStore:
             rows = (await conn.execute(select(C).where(*scope).order_by(C.c.updated_at.desc(), C.c.id))).all()
             if conversation_id is not None and not rows:
                 raise ConversationNotFound(conversation_id)
-            message_rows = (await conn.execute(select(M).join(C, C.c.id == M.c.conversation_id).where(*scope)
-                                               .order_by(M.c.conversation_id, M.c.seq))).all()
-        by_conversation: dict[str, list[Row]] = defaultdict(list)
-        for m in message_rows:
-            by_conversation[m.conversation_id].append(m)
-        return [exported_conversation(conversation_of(row, []), with_siblings(by_conversation[row.id]))
-                for row in rows]
+            message_rows = [row async for rows in in_batches(conn, select(*MESSAGE_COLUMNS).join(
+                C, C.c.id == M.c.conversation_id).where(*scope).order_by(M.c.conversation_id, M.c.seq)) for row in rows]
+
+        def build() -> list[ExportedConversation]:
+            by_conversation: dict[str, list[Row]] = defaultdict(list)
+            for m in message_rows:
+                by_conversation[m.conversation_id].append(m)
+            return [exported_conversation(conversation_of(row, []), [exported_message(m) for m in by_conversation[row.id]])
+                    for row in rows]
+
+        return await asyncio.to_thread(build)
 
 
 def _escape_like(text: str) -> str:

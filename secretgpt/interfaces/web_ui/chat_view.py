@@ -205,7 +205,7 @@ class ChatView:
             notify("Wait for this answer to finish, or stop it (Esc), then send your message.", "warning")
             return
         try:
-            self.hub.validate(message)
+            message = self.hub.validate(message)  # drawn as it will be stored
         except BadMessage as exc:
             notify(str(exc), "warning")
             return

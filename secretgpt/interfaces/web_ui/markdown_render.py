@@ -12,7 +12,9 @@ off, shows any HTML in the text as text. On top of it:
 - a fenced code block gets a header with its language and a "Copy" button (one listener on the
   container sends the code to the server, see `streaming_markdown`), up to `MAX_CODE_HEADERS`
   per block;
-- `$…$` and `$$…$$` become MathML (`markdown_math`, bounded the same way).
+- `$…$` and `$$…$$` become MathML (`markdown_math`, bounded the same way);
+- direction controls that could disguise text (a right-to-left override in an address) are shown
+  as their code point (`markdown_bidi`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pygments.lexers import get_lexer_by_name
 from pygments.util import ClassNotFound
 
 from . import markdown_math
+from .markdown_bidi import reveal_bidi_controls
 from .markdown_blocks import close_open_fence
 
 log = logging.getLogger(__name__)
@@ -65,6 +68,10 @@ _COPY_CLASSES = "sg-copy-code px-2 rounded cursor-pointer hover:bg-gray-300 dark
 
 def render_markdown(text: str) -> str:
     """HTML for one block (or a whole message). Never raises."""
+    return reveal_bidi_controls(_rendered(text))
+
+
+def _rendered(text: str) -> str:
     if len(text) > MAX_BLOCK_CHARS:
         return as_preformatted(text)
     try:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from ..attestation.pinning import NotAttested, RedirectRefused
+from ...surrogates import well_formed
 from .catalog import ModelInfo
 
 
@@ -34,6 +35,7 @@ class SecretAIError(Exception):
     """A model-side failure, mapped from raw SDK/httpx/ollama errors to a kind a user can act on."""
 
     def __init__(self, kind: ErrorKind, message: str, *, status: int | None = None) -> None:
+        message = well_formed(message)  # it may quote the model server's own words, odd text included
         super().__init__(message)
         self.kind = kind
         self.message = message

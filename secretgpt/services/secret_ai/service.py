@@ -11,6 +11,7 @@ from openai import AsyncOpenAI
 
 from ..attestation.pinning import KeyGate
 from ...records import ChatTurn, GenerationOptions, StreamChunk, Usage
+from ...surrogates import SurrogateMender
 from .catalog import Catalog, ModelInfo, Protocol
 from .errors import ErrorKind, SecretAIError, map_error
 from .ollama_client import ChatModelFactory, ollama_deltas, secret_chat_model
@@ -86,6 +87,9 @@ class SecretAIService:
         """
         info = self.resolve(model)
         parser = ThinkTagParser()
+        # Where model text enters the app: a lone surrogate (a JSON `\ud800` escape) becomes
+        # U+FFFD here, before the hash chain, the store or the page could fail on it.
+        reasoning_text, content_text = SurrogateMender(), SurrogateMender()
         usage = Usage(model=info.name)
         source: AsyncIterator[Delta] | None = None
         try:
@@ -98,10 +102,10 @@ class SecretAIService:
                                        usage=usage, no_reasoning=self._no_reasoning)
             async for reasoning, content in source:
                 if reasoning:
-                    for piece in parser.feed_reasoning(reasoning):
+                    for piece in parser.feed_reasoning(reasoning_text.feed(reasoning)):
                         yield piece
                 if content:
-                    for piece in parser.feed(content):
+                    for piece in parser.feed(content_text.feed(content)):
                         yield piece
         except SecretAIError:
             raise
@@ -110,6 +114,7 @@ class SecretAIService:
         finally:
             if source is not None:
                 await source.aclose()  # type: ignore[attr-defined]
-        for piece in parser.finish():
+        for piece in [*parser.feed_reasoning(reasoning_text.flush()), *parser.feed(content_text.flush()),
+                      *parser.finish()]:
             yield piece
         yield usage
