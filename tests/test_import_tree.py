@@ -14,7 +14,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from secretgpt.storage import InvalidImport, SqlConversationStore, database_url
+from secretgpt.storage import SqlConversationStore, database_url
+from secretgpt.records import InvalidImport
 from secretgpt.storage.tree_shape import parents_first, tree_problem
 from tests.support.big_exports import chain
 

@@ -13,7 +13,7 @@ from secretgpt.hub.stream import ActiveStream
 from secretgpt.records import StreamStatus
 from secretgpt.services.loopback_model import LoopbackModelServer, Reply, Step
 from secretgpt.services.secret_ai import SecretAIService
-from secretgpt.surrogates import SurrogateMender, well_formed
+from secretgpt.records import SurrogateMender, well_formed
 from tests.conftest import OWNER
 from tests.support.scripted_model import ScriptedModel
 from tests.test_secret_ai_service import collect, text_of, think_of

@@ -22,7 +22,7 @@ from secretgpt.interfaces.security import (
     host_name,
     inline_script_hashes,
 )
-from secretgpt.storage import InvalidImport
+from secretgpt.records import InvalidImport
 from secretgpt.storage.export import MAX_IMPORT_DEPTH, parse_import
 
 

@@ -12,7 +12,7 @@ import pytest
 
 import secretgpt
 from secretgpt.records import StreamRecord, StreamStatus
-from secretgpt.storage import StoredConversation
+from secretgpt.records import StoredConversation
 from secretgpt.storage.export import InvalidImport
 from secretgpt.storage.sql import SqlConversationStore, database_url
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from secretgpt.records import StreamRecord, StreamStatus
-from secretgpt.storage import ConversationNotFound, MessageNotFound
+from secretgpt.records import ConversationNotFound, MessageNotFound
 from secretgpt.storage.sql import SqlConversationStore, database_url
 
 A, B = "owner-a", "owner-b"

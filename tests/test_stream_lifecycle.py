@@ -18,7 +18,7 @@ from secretgpt.records import StreamStatus
 from secretgpt.hub.chat_hub import BadMessage, ChatHub
 from secretgpt.hub.stream import ActiveStream
 from secretgpt.services.loopback_model import LoopbackModelServer, Reply, Step
-from secretgpt.storage import ConversationNotFound
+from secretgpt.records import ConversationNotFound
 
 LONG = " ".join(f"word{i}" for i in range(300))
 

@@ -34,7 +34,7 @@ from ..services.attestation.freshness import Freshness, freshness_of
 from ..services.attestation.measurement_log import Change, LogEntry, MeasurementLog, PendingChange
 from ..services.attestation.status import DEMO_REASON, PLAIN_HTTP_REASON, unverified
 from ..services.secret_ai import Catalog, ModelInfo
-from ..storage import AnswerProof
+from ..records import AnswerProof
 from .admission import Admissions, Via
 
 NOT_YET = "not checked yet"

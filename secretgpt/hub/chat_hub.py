@@ -14,13 +14,11 @@ from ..proofs import SignedProof
 from ..records import ChatTurn, ConversationSettings, GenerationOptions
 from ..services.attestation import AttestationService
 from ..services.secret_ai import Catalog, ErrorKind, ModelInfo, SecretAIError, SecretAIService
-from ..storage import (
-    ConversationSummary, ImportCandidate, MessageNotFound, SqlConversationStore, StoredConversation,
-    StoredMessage,
-)
+from ..storage import SqlConversationStore
+from ..records import ConversationSummary, ImportCandidate, MessageNotFound, StoredConversation, StoredMessage
 from ..storage.failures import failure_reason
 from .admission import Via
-from ..surrogates import well_formed
+from ..records import well_formed
 from .attestation_desk import AttestationDesk, NoProof
 from .deadlines import StreamLimits
 from .registry import StreamRegistry, TooManyStreams

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from ..records import StreamRecord
-from ..storage import ConversationNotFound
+from ..records import ConversationNotFound
 from ..storage.failures import failure_reason
 
 log = logging.getLogger(__name__)

@@ -1,15 +1,7 @@
-"""Where conversations are kept: SQLite in the data dir by default, any SQLAlchemy async URL."""
+"""Where conversations are kept: SQLite in the data dir by default, any SQLAlchemy async URL. What
+comes back (stored conversations and messages) and the errors are records (`secretgpt.records`)."""
 
-from .export import ImportTooLarge, InvalidImport
 from .migrations import SchemaTooNew
 from .sql import SqlConversationStore, database_url
-from .stored import (
-    AnswerProof, ConversationNotFound, ConversationSummary, ImportCandidate, MessageNotFound, StoredConversation,
-    StoredMessage,
-)
 
-__all__ = [
-    "AnswerProof", "ConversationNotFound", "ConversationSummary", "ImportCandidate", "ImportTooLarge", "InvalidImport",
-    "MessageNotFound", "SchemaTooNew",
-    "SqlConversationStore", "StoredConversation", "StoredMessage", "database_url",
-]
+__all__ = ["SchemaTooNew", "SqlConversationStore", "database_url"]

@@ -19,8 +19,8 @@ from .. import __version__
 from ..records import (
     LIVE_STATUSES, MAX_SYSTEM_PROMPT_CHARS, ConversationSettings, GenerationOptions, Role, StreamStatus,
 )
-from ..surrogates import well_formed_json
-from .stored import StoredConversation
+from ..records import well_formed_json
+from ..records import ImportTooLarge, InvalidImport, StoredConversation
 from .tree_shape import parents_first, tree_problem
 
 FORMAT_ONE = "secretgpt.conversation"
@@ -35,15 +35,6 @@ _TOO_DEEP = f"This is not a SecretGPT export: its JSON is nested more than {MAX_
 # loop, and one write transaction of bounded length. MAX_IMPORT_MB caps its bytes.
 MAX_IMPORT_MESSAGES = 100_000  # in all its conversations together, so also in any one of them
 MAX_IMPORT_CONVERSATIONS = 10_000  # an empty conversation costs a row too
-
-
-class InvalidImport(ValueError):
-    """The file cannot be imported; the message says why in words a user can act on. Nothing was
-    changed."""
-
-
-class ImportTooLarge(InvalidImport):
-    """The file holds more than one import may (MAX_IMPORT_MESSAGES, MAX_IMPORT_CONVERSATIONS)."""
 
 
 def _as_utc(value: datetime) -> datetime:

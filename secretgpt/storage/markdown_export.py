@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from .. import __version__
 from ..records import ConversationSettings, StreamStatus
 from .inert_markdown import as_text, inert, loads_nothing, may_load
-from .stored import StoredConversation, StoredMessage
+from ..records import StoredConversation, StoredMessage
 
 _STATUS_NOTES = {
     StreamStatus.STOPPED: "stopped — partial answer",

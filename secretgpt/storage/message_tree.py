@@ -18,7 +18,7 @@ from ..records import ConversationSettings, StreamStatus
 from .export import ExportedMessage
 from .schema import conversations as C
 from .schema import messages as M
-from .stored import ConversationNotFound, MessageNotFound, StoredConversation, StoredMessage
+from ..records import ConversationNotFound, MessageNotFound, StoredConversation, StoredMessage
 
 
 # Rows per read of a long conversation (an import may hold 100 000 messages): SQLAlchemy turns

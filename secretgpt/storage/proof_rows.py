@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ..records import AnswerProvenance, StreamRecord
 from .schema import evidence as E
 from .schema import messages as M
-from .stored import AnswerProof, StoredMessage
+from ..records import AnswerProof, StoredMessage
 
 
 async def keep_evidence(conn: AsyncConnection, record: StreamRecord) -> None:

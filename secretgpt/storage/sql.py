@@ -42,10 +42,7 @@ from .proof_rows import keep_evidence, proof_of
 from .schema import conversations as C
 from .schema import messages as M
 from .schema import schema_version
-from .stored import (
-    AnswerProof, ConversationNotFound, ConversationSummary, ImportCandidate, MessageNotFound, StoredConversation,
-    StoredMessage,
-)
+from ..records import AnswerProof, ConversationNotFound, ConversationSummary, ImportCandidate, MessageNotFound, StoredConversation, StoredMessage
 
 # Columns with their own place in the table; the rest of StreamRecord.metadata() goes to JSON.
 _RECORD_COLUMNS = {"stream_id", "conversation_id", "status"}

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ...hub.attestation_desk import HostReport, LogEntry, NoProof
 from ...hub.chat_hub import ChatHub
-from ...storage import ConversationNotFound, MessageNotFound
+from ...records import ConversationNotFound, MessageNotFound
 from .requests import ApiRoute, api_error, json_body, refused
 
 MAX_LOG_ENTRIES = 10_000

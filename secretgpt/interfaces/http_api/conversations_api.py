@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...hub.chat_hub import ChatHub, ConversationBusy
 from ...records import MAX_SYSTEM_PROMPT_CHARS, GenerationOptions
-from ...storage import ConversationNotFound, ConversationSummary, InvalidImport, StoredConversation
+from ...records import ConversationNotFound, ConversationSummary, InvalidImport, StoredConversation
 from .requests import ApiRoute, json_body, refused
 
 

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from ...hub.chat_hub import BadMessage, ConversationBusy, StreamNotFound, TooManyStreams
 from ...services.secret_ai import ErrorKind, SecretAIError
-from ...storage import ConversationNotFound, ImportTooLarge, InvalidImport, MessageNotFound
+from ...records import ConversationNotFound, ImportTooLarge, InvalidImport, MessageNotFound
 
 ERROR_STATUS = {ErrorKind.BAD_REQUEST: 422, ErrorKind.UNAVAILABLE: 503, ErrorKind.AUTH: 502,
                 ErrorKind.UNREACHABLE: 502, ErrorKind.TIMEOUT: 504, ErrorKind.OVERLOADED: 503,

@@ -17,7 +17,7 @@ from ...hub.chat_hub import BadMessage, ChatHub, StreamNotFound, TooManyStreams
 from ...hub.stream import ActiveStream
 from ...records import MAX_SYSTEM_PROMPT_CHARS, GenerationOptions, StreamRecord
 from ...services.secret_ai import ErrorKind, SecretAIError
-from ...storage import ConversationNotFound, MessageNotFound
+from ...records import ConversationNotFound, MessageNotFound
 from .requests import ApiRoute, ERROR_STATUS, api_error, json_body, refused
 from .sse import event_source
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from nicegui import ui
 
 from ...records import ChunkKind, StreamRecord, StreamStatus
-from ...storage import StoredMessage
+from ...records import StoredMessage
 from .attestation_badge import AnswerAttestationBar
 from .message_actions import MessageActions, action_row
 from .remote_image import ImageFetcher

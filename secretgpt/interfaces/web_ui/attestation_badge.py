@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from ...hub.chat_hub import ChatHub
 from ...records import AnswerAttestation
-from ...storage import StoredMessage
+from ...records import StoredMessage
 from .notices import notify
 
 # status word -> (Quasar colour, icon, what the badge says)

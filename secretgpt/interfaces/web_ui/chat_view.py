@@ -17,7 +17,7 @@ from ...hub.chat_hub import BadMessage, ChatHub, TooManyStreams
 from ...hub.stream import ActiveStream
 from ...records import StreamStatus
 from ...services.secret_ai import SecretAIError
-from ...storage import ConversationNotFound, MessageNotFound, StoredConversation, StoredMessage
+from ...records import ConversationNotFound, MessageNotFound, StoredConversation, StoredMessage
 from .announcer import Announcer
 from .answer_view import AnswerMessage, ThinkStyle
 from .attestation_badge import AttestationActions

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from nicegui import ui
 
 from ...hub.chat_hub import ChatHub, ConversationBusy
-from ...storage import ConversationNotFound, ConversationSummary
+from ...records import ConversationNotFound, ConversationSummary
 from .import_dialog import ImportDialog
 from .notices import notify
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from ...hub.chat_hub import BadMessage, ChatHub
 from ...records import MAX_SYSTEM_PROMPT_CHARS, ConversationSettings, GenerationOptions
-from ...storage import ConversationNotFound
+from ...records import ConversationNotFound
 from .message_box import MessageBox
 from .notices import notify
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from nicegui import events, ui
 
 from ...hub.chat_hub import ChatHub
-from ...storage import ImportCandidate, InvalidImport
+from ...records import ImportCandidate, InvalidImport
 from .notices import notify
 
 MAX_IMPORT_BYTES = 50_000_000  # the page's cap; the server's own (MAX_IMPORT_MB) still applies

@@ -9,7 +9,7 @@ from typing import Any
 
 from nicegui import ui
 
-from ...storage import StoredMessage
+from ...records import StoredMessage
 from .notices import notify
 
 Action = Callable[[str], Awaitable[None]]

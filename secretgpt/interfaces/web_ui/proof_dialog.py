@@ -8,7 +8,7 @@ from nicegui import events, ui
 from ...hub.attestation_desk import NoProof
 from ...hub.chat_hub import ChatHub
 from ...proofs.verify import EXIT_UNKNOWN_SIGNER, ProofReport
-from ...storage import ConversationNotFound, MessageNotFound
+from ...records import ConversationNotFound, MessageNotFound
 from .notices import notify
 
 MAX_PROOF_BYTES = 20_000_000  # a proof with GPU evidence and collateral is ~100 KB

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from ...storage import StoredMessage
+from ...records import StoredMessage
 from .message_actions import MessageActions, action_row
 
 

@@ -7,39 +7,13 @@ Both model paths end here, so a failure reads the same whichever API the server 
 from __future__ import annotations
 
 import json
-from enum import Enum
 from typing import Any
 
 import httpx
 
 from ..attestation.pinning import NotAttested, RedirectRefused
-from ...surrogates import well_formed
 from .catalog import ModelInfo
-
-
-class ErrorKind(str, Enum):
-    AUTH = "auth"
-    UNREACHABLE = "unreachable"
-    TIMEOUT = "timeout"
-    MODEL = "model_error"
-    INTERRUPTED = "interrupted"
-    BAD_REQUEST = "bad_request"
-    OVERLOADED = "overloaded"
-    UNAVAILABLE = "unavailable"
-    STORAGE = "storage"  # the answer arrived but could not be saved
-    NOT_ATTESTED = "not_attested"  # refused: the host (or this connection's key) is not verified
-    REDIRECT = "redirect"  # the model host redirected; model connections follow none
-
-
-class SecretAIError(Exception):
-    """A model-side failure, mapped from raw SDK/httpx/ollama errors to a kind a user can act on."""
-
-    def __init__(self, kind: ErrorKind, message: str, *, status: int | None = None) -> None:
-        message = well_formed(message)  # it may quote the model server's own words, odd text included
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
-        self.status = status
+from ...records import ErrorKind, SecretAIError
 
 
 NO_API_KEY = "No API key: set SECRET_AI_API_KEY and restart."

@@ -11,7 +11,7 @@ from openai import AsyncOpenAI
 
 from ..attestation.pinning import KeyGate
 from ...records import ChatTurn, GenerationOptions, StreamChunk, Usage
-from ...surrogates import SurrogateMender
+from ...records import SurrogateMender
 from .catalog import Catalog, ModelInfo, Protocol
 from .errors import ErrorKind, SecretAIError, map_error
 from .ollama_client import ChatModelFactory, ollama_deltas, secret_chat_model

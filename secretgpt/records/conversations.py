@@ -1,5 +1,4 @@
-"""Stored records: the shapes stored conversations and messages come back in, and the errors for
-what is not there."""
+"""Conversations as they are kept: the shapes stored conversations and messages come back in."""
 
 from __future__ import annotations
 
@@ -8,20 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from ..records import AnswerProvenance, ConversationSettings, GenerationOptions, Role, StreamRecord, StreamStatus
-
-
-class ConversationNotFound(LookupError):
-    pass
-
-
-class MessageNotFound(LookupError):
-    """The message does not exist in that conversation (or the conversation is someone else's). Its
-    text is a sentence for the user (`absent` makes the usual one)."""
-
-    @classmethod
-    def absent(cls, message_id: str) -> MessageNotFound:
-        return cls(f"No message {message_id!r} in this conversation.")
+from .streams import AnswerProvenance, ConversationSettings, GenerationOptions, Role, StreamRecord, StreamStatus
 
 
 class StoredMessage(BaseModel):

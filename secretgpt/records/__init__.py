@@ -1,0 +1,26 @@
+"""The records every layer shares (the bottom of the app: it imports nothing of it): chat turns and
+chunks, how an answer ended and everything known about it, conversations as they are kept, the
+errors that cross layers, and well-formed text (no lone surrogates)."""
+
+from .streams import (
+    Role, ChatTurn, ChunkKind, StreamChunk, Usage, StreamStatus, LIVE_STATUSES, MAX_SYSTEM_PROMPT_CHARS,
+    GenerationOptions, ConversationSettings, AttestationWord, AnswerAttestation, Consent, Admission,
+    AnswerProvenance, StreamRecord,
+)
+from .conversations import (
+    StoredMessage, StoredConversation, ImportCandidate, ConversationSummary, AnswerProof,
+)
+from .errors import (
+    ConversationNotFound, MessageNotFound, InvalidImport, ImportTooLarge, ErrorKind, SecretAIError,
+)
+from .surrogates import (
+    well_formed, well_formed_json, SurrogateMender,
+)
+
+__all__ = [
+    "Admission", "AnswerAttestation", "AnswerProof", "AnswerProvenance", "AttestationWord", "ChatTurn",
+    "ChunkKind", "Consent", "ConversationNotFound", "ConversationSettings", "ConversationSummary", "ErrorKind",
+    "GenerationOptions", "ImportCandidate", "ImportTooLarge", "InvalidImport", "LIVE_STATUSES",
+    "MAX_SYSTEM_PROMPT_CHARS", "MessageNotFound", "Role", "SecretAIError", "StoredConversation", "StoredMessage",
+    "StreamChunk", "StreamRecord", "StreamStatus", "SurrogateMender", "Usage", "well_formed", "well_formed_json",
+]
