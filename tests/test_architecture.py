@@ -2,7 +2,7 @@
 
 - nothing below `interfaces/` imports NiceGUI, FastAPI or Starlette;
 - storage imports nothing from the hub (nor from the services or the interfaces);
-- `records/`, at the bottom, imports nothing of the app;
+- `records/` and `config/`, at the bottom, import nothing of the app;
 - the interfaces reach the hub only through its verbs (never its store, registry, service or settings);
 - the HTTP API and the page do not import each other;
 - no module over 400 lines, no function over 60 lines except route tables;
@@ -120,6 +120,12 @@ def test_storage_imports_nothing_from_the_hub_services_or_interfaces() -> None:
     storage = python_files(APP / "storage")
     assert any("secretgpt.records" in imported_by(p) for p in storage)  # it does import the records
     found = {str(p.relative_to(ROOT)): bad for p in storage if (bad := forbidden_imports(p, layers))}
+    assert found == {}
+
+
+def test_config_imports_nothing_of_the_app() -> None:
+    found = {str(p.relative_to(ROOT)): bad for p in python_files(APP / "config")
+             if (bad := [n for n in forbidden_imports(p, ("secretgpt",)) if not n.startswith("secretgpt.config")])}
     assert found == {}
 
 

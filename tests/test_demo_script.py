@@ -105,7 +105,7 @@ def test_a_long_answer_streams_for_over_thirty_seconds_at_the_default_pace() -> 
 
 async def test_the_demo_app_stops_at_max_tokens_and_continue_carries_on(make_settings) -> None:  # noqa: ANN001
     """Through the app: the demo server, AsyncOpenAI, the hub, as `python main.py` runs it without a key."""
-    from secretgpt.hub.runtime import Runtime
+    from secretgpt.interfaces.runtime import Runtime
     from secretgpt.records import GenerationOptions
 
     runtime = Runtime(make_settings(demo_tokens_per_second=4000))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from secretgpt.config import Settings
-from secretgpt.hub.runtime import Runtime
+from secretgpt.interfaces.runtime import Runtime
 from secretgpt.services.loopback_model import Reply
 from secretgpt.services.secret_ai import ErrorKind, ProtocolDetector, SecretAIError, discover
 from secretgpt.services.secret_ai.discovery import MAX_RETRY, retry_delays

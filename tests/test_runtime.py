@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from secretgpt.config import Settings
-from secretgpt.hub import runtime as runtime_module
-from secretgpt.hub.runtime import Runtime
+from secretgpt.interfaces import runtime as runtime_module
+from secretgpt.interfaces.runtime import Runtime
 from secretgpt.records import StreamRecord
 from secretgpt.storage import SqlConversationStore
 

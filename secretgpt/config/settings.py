@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from ..services.attestation.config import DEFAULT_PCCS_URL, AttestationSettings, CaBundle, PccsUrl
+from .attestation import DEFAULT_PCCS_URL, AttestationSettings, CaBundle, PccsUrl
 from .private_dir import make_private
 
 

@@ -18,7 +18,7 @@ from nicegui import app, core, ui
 from nicegui.server import Server
 
 from ..config import Settings
-from ..hub.runtime import Runtime
+from .runtime import Runtime
 from ..storage.failures import failure_reason
 from .http_api import mount_api
 from .listening import port_problem, when_listening

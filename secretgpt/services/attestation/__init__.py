@@ -32,7 +32,7 @@ from .capture import (
     client_options,
     record_peer_certificates,
 )
-from .config import AttestationSettings
+from ...config.attestation import AttestationSettings
 from .fetch import fetch_evidence, origin_of
 from .models import AttestationStatus, Check, Evidence, EvidenceVerdict, HostAttestation, StatusWord
 from .service import AttestationService

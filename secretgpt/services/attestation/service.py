@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .config import AttestationSettings
+from ...config.attestation import AttestationSettings
 from .fetch import NoEvidence, PlainHttp, fetch_evidence, origin_of
 from .measurement_log import MeasurementLog
 from .models import AttestationStatus, HostAttestation

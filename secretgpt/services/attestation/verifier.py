@@ -15,7 +15,7 @@ import json
 from datetime import datetime, timezone
 
 from . import library
-from .config import DEFAULT_PCCS_URL
+from ...config.attestation import DEFAULT_PCCS_URL
 from .models import CPU_QUOTE, EVIDENCE, GPU, GPU_NONCE, TCB, WORKLOAD, Check, Evidence, EvidenceVerdict
 from .quote import ACCEPTED_TCB, CollateralUnavailable, ParsedQuote, fetch_collateral, parse_cpu_quote, td_debug, verify_tdx
 

@@ -1,8 +1,8 @@
 """What attestation needs of the settings, and how those values are checked.
 
-The values are read once, by `secretgpt.config.Settings` (env keys SECRET_AI_CA_BUNDLE,
-ATTESTATION_TTL, SECRETVM_PCCS_URL, ATTESTATION_POLICY), which hands them here as `Settings.attestation`; this
-package reads no environment of its own.
+The values are read once, by `Settings` (env keys SECRET_AI_CA_BUNDLE, ATTESTATION_TTL,
+SECRETVM_PCCS_URL, ATTESTATION_POLICY), which hands them to the attestation service as
+`Settings.attestation`; the service reads no environment of its own.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from ..services.secret_ai import (
 )
 from ..services.secret_ai.protocol import API_KEY_ENV
 from ..storage import SqlConversationStore, database_url
-from .chat_hub import ChatHub
+from ..hub.chat_hub import ChatHub
 
 log = logging.getLogger(__name__)
 
