@@ -26,7 +26,7 @@ from secretgpt.config import Settings, load_settings
 from secretgpt.hub.chat_hub import ChatHub
 from secretgpt.hub.stream import ActiveStream
 from secretgpt.interfaces.http_api import mount_api
-from secretgpt.services.secret_ai import Protocol
+from secretgpt.records import ModelApi
 from secretgpt.services.loopback_model import LoopbackModelServer, Reply
 from secretgpt.services.secret_ai import Catalog, ModelInfo, SecretAIService
 from secretgpt.storage import SqlConversationStore, database_url
@@ -62,14 +62,14 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(params=["openai", "ollama"])
-def protocol(request: pytest.FixtureRequest) -> Protocol:
+def protocol(request: pytest.FixtureRequest) -> ModelApi:
     """Every test of the model path runs twice: AsyncOpenAI against an OpenAI-only host (Secret AI
     today), and the real ChatSecret against an Ollama-only one."""
     return request.param
 
 
 @pytest.fixture
-def script(protocol: Protocol) -> ScriptedModel:
+def script(protocol: ModelApi) -> ScriptedModel:
     """What the loopback model answers (`script.reply`: a fixed `Reply`, or a function of the request)."""
     return ScriptedModel(Reply.of("Hello from the loopback model.", "Let me think."), api_key=SECRET_AI_KEY,
                          models=[MODEL], protocols={protocol})
@@ -101,7 +101,7 @@ def settings(make_settings: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
-async def service(model_server: LoopbackModelServer, protocol: Protocol,
+async def service(model_server: LoopbackModelServer, protocol: ModelApi,
                   monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[SecretAIService]:
     # Both clients read the key only from the environment.
     monkeypatch.setenv("SECRET_AI_API_KEY", SECRET_AI_KEY)

@@ -1,11 +1,14 @@
 """The records every layer shares (the bottom of the app: it imports nothing of it): chat turns and
-chunks, how an answer ended and everything known about it, conversations as they are kept, the
-errors that cross layers, and well-formed text (no lone surrogates)."""
+chunks, how an answer ended and everything known about it, the models there are, conversations as
+they are kept, the errors that cross layers, and well-formed text (no lone surrogates)."""
 
 from .streams import (
     Role, ChatTurn, ChunkKind, StreamChunk, Usage, StreamStatus, LIVE_STATUSES, MAX_SYSTEM_PROMPT_CHARS,
     GenerationOptions, ConversationSettings, AttestationWord, AnswerAttestation, Consent, Admission,
     AnswerProvenance, StreamRecord,
+)
+from .catalog import (
+    ModelApi, ModelInfo, Catalog,
 )
 from .conversations import (
     StoredMessage, StoredConversation, ImportCandidate, ConversationSummary, AnswerProof,
@@ -18,9 +21,10 @@ from .surrogates import (
 )
 
 __all__ = [
-    "Admission", "AnswerAttestation", "AnswerProof", "AnswerProvenance", "AttestationWord", "ChatTurn",
+    "Admission", "AnswerAttestation", "AnswerProof", "AnswerProvenance", "AttestationWord", "Catalog", "ChatTurn",
     "ChunkKind", "Consent", "ConversationNotFound", "ConversationSettings", "ConversationSummary", "ErrorKind",
     "GenerationOptions", "ImportCandidate", "ImportTooLarge", "InvalidImport", "LIVE_STATUSES",
-    "MAX_SYSTEM_PROMPT_CHARS", "MessageNotFound", "Role", "SecretAIError", "StoredConversation", "StoredMessage",
-    "StreamChunk", "StreamRecord", "StreamStatus", "SurrogateMender", "Usage", "well_formed", "well_formed_json",
+    "MAX_SYSTEM_PROMPT_CHARS", "MessageNotFound", "ModelApi", "ModelInfo", "Role", "SecretAIError",
+    "StoredConversation", "StoredMessage", "StreamChunk", "StreamRecord", "StreamStatus", "SurrogateMender",
+    "Usage", "well_formed", "well_formed_json",
 ]

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import httpx
 
-from .catalog import Catalog, ModelInfo
+from ...records import Catalog, ModelInfo
 from .errors import ErrorKind, SecretAIError
 from .protocol import ProtocolDetector
 

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from ..attestation.pinning import NotAttested, RedirectRefused
-from .catalog import ModelInfo
+from ...records import ModelInfo
 from ...records import ErrorKind, SecretAIError
 
 

@@ -16,7 +16,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from ...records import ChatTurn, GenerationOptions, Usage
 from ..attestation.capture import client_options
 from ..attestation.pinning import KeyGate
-from .catalog import ModelInfo
+from ...records import ModelInfo
 from .errors import map_error
 from .think_tags import Delta
 

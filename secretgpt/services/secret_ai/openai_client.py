@@ -20,7 +20,7 @@ from openai import AsyncOpenAI
 from ...records import ChatTurn, GenerationOptions, Usage
 from ..attestation.capture import client_options
 from ..attestation.pinning import KeyGate
-from .catalog import ModelInfo
+from ...records import ModelInfo
 from .errors import NO_API_KEY, ErrorKind, SecretAIError
 from .protocol import api_key_from_env
 from .think_tags import Delta

@@ -22,7 +22,7 @@ import httpx
 from ..attestation.origin import origin_of
 from ..attestation.pinning import KeyGate, NotAttested, PinnedTransport, RedirectRefused
 from ..attestation.tls import tls_context
-from .catalog import Protocol
+from ...records import ModelApi
 from .errors import ErrorKind, SecretAIError
 
 log = logging.getLogger(__name__)
@@ -63,13 +63,13 @@ class ProtocolDetector:
         self.timeout = timeout
         self.ca_bundle = ca_bundle  # SECRET_AI_CA_BUNDLE: the hosts are asked over the same trust as answers
         self.gate = gate  # the questions carry the key: their connections are checked like an answer's
-        self._known: dict[str, Protocol] = {}
+        self._known: dict[str, ModelApi] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
-    def known(self, url: str) -> Protocol | None:
+    def known(self, url: str) -> ModelApi | None:
         return self.choice if self.choice != "auto" else self._known.get(_key(url))
 
-    async def protocol_for(self, url: str) -> Protocol:
+    async def protocol_for(self, url: str) -> ModelApi:
         """Raises SecretAIError naming every try when the server answers neither API."""
         if self.choice != "auto":
             return self.choice
@@ -96,7 +96,7 @@ class ProtocolDetector:
         except RedirectRefused as exc:
             raise SecretAIError(ErrorKind.REDIRECT, exc.message) from None
 
-    async def _probe(self, base: str) -> Protocol:
+    async def _probe(self, base: str) -> ModelApi:
         async with self.client(base, api_key_from_env()) as client:
             openai = await _get(client, base, "/v1/models", "data", list)
             if openai.matched:
@@ -123,7 +123,7 @@ NOT_ASKED = (" Under ATTESTATION_POLICY=require SecretGPT sends such a host neit
              "Set SECRET_AI_MODEL to name its model without asking it (you can then choose to send to it "
              "anyway), or ATTESTATION_POLICY=warn.")
 
-_NAMES: dict[Protocol, str] = {"openai": "OpenAI-compatible", "ollama": "Ollama"}
+_NAMES: dict[ModelApi, str] = {"openai": "OpenAI-compatible", "ollama": "Ollama"}
 
 
 def _key(url: str) -> str:

@@ -12,7 +12,7 @@ from openai import AsyncOpenAI
 from ..attestation.pinning import KeyGate
 from ...records import ChatTurn, GenerationOptions, StreamChunk, Usage
 from ...records import SurrogateMender
-from .catalog import Catalog, ModelInfo, Protocol
+from ...records import Catalog, ModelApi, ModelInfo
 from .errors import ErrorKind, SecretAIError, map_error
 from .ollama_client import ChatModelFactory, ollama_deltas, secret_chat_model
 from .openai_client import openai_deltas, secret_openai_client
@@ -55,7 +55,7 @@ class SecretAIService:
                                 f"Unknown model {model!r}. Available: {', '.join(self.catalog.names)}")
         return found
 
-    async def protocol(self, info: ModelInfo) -> Protocol:
+    async def protocol(self, info: ModelInfo) -> ModelApi:
         return info.protocol or await self.detector.protocol_for(info.url)
 
     def _client(self, info: ModelInfo) -> BaseChatModel:

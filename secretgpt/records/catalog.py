@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 # The two APIs a model server may speak: OpenAI-compatible chat completions (Secret AI's vLLM
 # behind LiteLLM today) or Ollama's /api/chat (ChatSecret).
-Protocol = Literal["openai", "ollama"]
+ModelApi = Literal["openai", "ollama"]
 
 
 class ModelInfo(BaseModel):
@@ -16,7 +16,7 @@ class ModelInfo(BaseModel):
     url: str
     demo: bool = False
     # None: not known yet; asked of the server (SECRET_AI_PROTOCOL=auto) on first use.
-    protocol: Protocol | None = None
+    protocol: ModelApi | None = None
 
 
 class Catalog(BaseModel):
