@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from secretgpt.hub.chat_hub import ChatHub, TooManyStreams
+from secretgpt.hub.chat_hub import ChatHub
+from secretgpt.hub.errors import TooManyStreams
 from secretgpt.hub.events import StreamEvent
 from secretgpt.hub.stream import ActiveStream
 from secretgpt.records import StreamStatus

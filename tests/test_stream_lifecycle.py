@@ -15,7 +15,8 @@ from tests.conftest import OWNER, eventually
 from tests.support.scripted_model import ScriptedModel
 from secretgpt.hub.events import FINAL_EVENTS, StreamEvent
 from secretgpt.records import StreamStatus
-from secretgpt.hub.chat_hub import BadMessage, ChatHub
+from secretgpt.hub.chat_hub import ChatHub
+from secretgpt.hub.errors import BadMessage
 from secretgpt.hub.stream import ActiveStream
 from secretgpt.services.loopback_model import LoopbackModelServer, Reply, Step
 from secretgpt.records import ConversationNotFound

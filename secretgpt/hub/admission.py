@@ -17,26 +17,13 @@ from typing import Literal
 from ..records import Admission, Consent
 from ..services.attestation import AttestationService, AttestationStatus, origin_of
 from ..services.attestation.status import unverified
-from ..services.secret_ai import ErrorKind, ModelInfo, SecretAIError
+from .errors import HostNotVerified
+from ..records import ModelInfo
 
 # A host's first attestation before its first prompt: evidence, collateral, checks. It normally
 # takes well under a second; a host that does not answer in time is "could not be checked".
 ATTEST_WAIT = 30.0
 Via = Literal["page", "api"]
-
-
-class HostNotVerified(SecretAIError):
-    """Refused before anything was sent: the host's attestation did not verify."""
-
-    def __init__(self, origin: str, status: AttestationStatus) -> None:
-        word = "could not be verified" if status.status == "unverified" else f"is {status.status}"
-        super().__init__(ErrorKind.NOT_ATTESTED, (
-            f"Nothing was sent: the model host {origin} {word} ({status.reason}). SecretGPT sends prompts only "
-            "to a verified confidential VM (ATTESTATION_POLICY=require). To send anyway to this unverified host: "
-            "choose \"Send anyway\" on the page, or send with \"allow_unverified\": true over the API, or set "
-            "ATTESTATION_POLICY=warn."))
-        self.origin = origin
-        self.host_status = status
 
 
 def _state(status: AttestationStatus) -> tuple[str, str | None, str]:

@@ -36,16 +36,12 @@ from ..services.attestation.status import DEMO_REASON, PLAIN_HTTP_REASON, unveri
 from ..services.secret_ai import Catalog, ModelInfo
 from ..records import AnswerProof
 from .admission import Admissions, Via
+from .errors import NoProof
 
 NOT_YET = "not checked yet"
 LOG_FILE = "attestation-log.jsonl"  # in the data dir: each host's verified measurement sets
 ENDINGS = {StreamStatus.COMPLETED: "completed", StreamStatus.STOPPED: "stopped",
            StreamStatus.INTERRUPTED: "interrupted"}
-
-
-class NoProof(LookupError):
-    """No proof for this message: a question, or an answer without proof material (made before proofs
-    existed, imported, or cut off by a crash)."""
 
 
 class HostReport(BaseModel):

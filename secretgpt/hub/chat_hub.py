@@ -18,10 +18,13 @@ from ..storage import SqlConversationStore
 from ..records import ConversationSummary, ImportCandidate, MessageNotFound, StoredConversation, StoredMessage
 from ..storage.failures import failure_reason
 from .admission import Via
+from .errors import BadMessage, ConversationBusy, StreamNotFound, TooManyStreams
 from ..records import well_formed
-from .attestation_desk import AttestationDesk, NoProof
+from .attestation_desk import AttestationDesk
+from .errors import NoProof
 from .deadlines import StreamLimits
-from .registry import StreamRegistry, TooManyStreams
+from .registry import StreamRegistry
+from .errors import TooManyStreams
 from .saving import SaveRetrier
 from .stream import ActiveStream
 from .witness import AnswerWitness
@@ -29,21 +32,6 @@ from .witness import AnswerWitness
 log = logging.getLogger(__name__)
 
 __all__ = ["BadMessage", "ChatHub", "ConversationBusy", "OpenConversation", "StreamNotFound", "TooManyStreams"]
-
-
-class BadMessage(ValueError):
-    """The message cannot be sent as it is; the text says why."""
-
-
-class StreamNotFound(LookupError):
-    pass
-
-
-class ConversationBusy(RuntimeError):
-    """An answer is still streaming in the conversation."""
-
-    def __init__(self) -> None:
-        super().__init__("An answer is still streaming in this conversation; stop it first.")
 
 
 @dataclass(frozen=True)

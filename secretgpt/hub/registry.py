@@ -7,13 +7,7 @@ import uuid
 from collections.abc import Callable
 
 from .stream import ActiveStream
-
-
-class TooManyStreams(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"Too many answers are streaming at once (limit {limit}, MAX_CONCURRENT_STREAMS). "
-                         "Wait for one to finish or stop one, then try again.")
-        self.limit = limit
+from .errors import TooManyStreams
 
 
 class StreamRegistry:

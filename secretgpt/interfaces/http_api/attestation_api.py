@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...hub.attestation_desk import HostReport, LogEntry, NoProof
+from ...hub.attestation_desk import HostReport, LogEntry
+from ...hub.errors import NoProof
 from ...hub.chat_hub import ChatHub
 from ...records import ConversationNotFound, MessageNotFound
 from .requests import ApiRoute, api_error, json_body, refused

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
-from ...hub.chat_hub import BadMessage, ConversationBusy, StreamNotFound, TooManyStreams
+from ...hub.errors import BadMessage, ConversationBusy, StreamNotFound, TooManyStreams
 from ...services.secret_ai import ErrorKind, SecretAIError
 from ...records import ConversationNotFound, ImportTooLarge, InvalidImport, MessageNotFound
 

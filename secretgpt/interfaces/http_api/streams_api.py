@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
-from ...hub.chat_hub import BadMessage, ChatHub, StreamNotFound, TooManyStreams
+from ...hub.chat_hub import ChatHub
+from ...hub.errors import BadMessage, StreamNotFound, TooManyStreams
 from ...hub.stream import ActiveStream
 from ...records import MAX_SYSTEM_PROMPT_CHARS, GenerationOptions, StreamRecord
 from ...services.secret_ai import ErrorKind, SecretAIError

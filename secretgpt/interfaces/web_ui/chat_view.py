@@ -12,8 +12,9 @@ from typing import Any
 from nicegui import background_tasks, ui
 
 from ...config import TypingSpeed
-from ...hub.admission import HostNotVerified
-from ...hub.chat_hub import BadMessage, ChatHub, TooManyStreams
+from ...hub.errors import HostNotVerified
+from ...hub.chat_hub import ChatHub
+from ...hub.errors import BadMessage, TooManyStreams
 from ...hub.stream import ActiveStream
 from ...records import StreamStatus
 from ...services.secret_ai import SecretAIError

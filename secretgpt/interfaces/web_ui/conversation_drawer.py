@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
-from ...hub.chat_hub import ChatHub, ConversationBusy
+from ...hub.chat_hub import ChatHub
+from ...hub.errors import ConversationBusy
 from ...records import ConversationNotFound, ConversationSummary
 from .import_dialog import ImportDialog
 from .notices import notify

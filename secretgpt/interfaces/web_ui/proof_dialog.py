@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from nicegui import events, ui
 
-from ...hub.attestation_desk import NoProof
+from ...hub.errors import NoProof
 from ...hub.chat_hub import ChatHub
 from ...proofs.verify import EXIT_UNKNOWN_SIGNER, ProofReport
 from ...records import ConversationNotFound, MessageNotFound

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
-from ...hub.admission import HostNotVerified
+from ...hub.errors import HostNotVerified
 from ...hub.chat_hub import ChatHub
 from .notices import notify
 
