@@ -24,7 +24,7 @@ from fastapi import FastAPI
 
 from secretgpt.config import Settings, load_settings
 from secretgpt.hub.chat_hub import ChatHub
-from secretgpt.hub.stream import ActiveStream
+from secretgpt.hub import StreamView
 from secretgpt.interfaces.http_api import mount_api
 from secretgpt.records import ModelApi
 from secretgpt.services.loopback_model import LoopbackModelServer, Reply
@@ -166,11 +166,11 @@ class ApiServer:
                last_event_id: int | None = None) -> contextlib.AbstractAsyncContextManager[EventStream]:
         return attached(self.client, stream_id, last_event_id)
 
-    def stream(self, stream_id: str) -> ActiveStream:
+    async def stream(self, stream_id: str) -> StreamView:
         """A stream as the hub has it (the API's token owns every stream these tests start)."""
         from secretgpt.interfaces.http_api import owner_for_token
 
-        return self.hub.stream(stream_id, owner=owner_for_token(API_TOKEN))
+        return await self.hub.stream(stream_id, owner=owner_for_token(API_TOKEN))
 
 
 def build_app(hub: ChatHub, token: str, keepalive: float) -> FastAPI:

@@ -62,7 +62,7 @@ async def test_sse_frames(api: ApiServer, script: ScriptedModel) -> None:
     assert done.data["status"] == "completed" and done.data["model"] == "loopback"
     assert done.data["chunks"] == len(reply.steps) and done.data["time_to_first_token"] is not None
     assert "text" not in done.data and "owner" not in done.data
-    record = api.stream(start.data["stream_id"]).record()
+    record = (await api.stream(start.data["stream_id"])).record()
     assert (record.text, record.think) == (reply.text, reply.thinking)
 
 
@@ -125,7 +125,7 @@ async def test_failures_end_the_event_stream_with_one_error(api: ApiServer, scri
     assert error["kind"] == kind and error["message"]
     assert error["status"] in ("error", "timeout")
     assert text_in(frames) == partial
-    assert api.stream(frames[0].data["stream_id"]).record().text == partial
+    assert (await api.stream(frames[0].data["stream_id"])).record().text == partial
 
 
 async def test_model_server_rejecting_the_key_over_sse(api: ApiServer, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,7 +204,7 @@ async def test_cancel_closes_the_model_connection_within_half_a_second(api: ApiS
         assert conn.closed_by_client_at - cancelled_at < 0.5 and not conn.finished
         await sse.rest()
     assert_event_stream(sse.frames, "cancelled")
-    record = api.stream(stream_id).record()
+    record = (await api.stream(stream_id)).record()
     assert record.status is StreamStatus.STOPPED
     assert record.text and record.text == text_in(sse.frames) and LONG.startswith(record.text)
     assert (await api.client.get("/api/v1/chat/streams")).json() == []
@@ -221,7 +221,7 @@ async def test_client_disconnect_closes_the_model_connection(api: ApiServer, scr
     # Leaving the block closed the HTTP response: the browser tab is gone.
     await asyncio.wait_for(conn.closed.wait(), 5)
     assert not conn.finished
-    stream = api.stream(stream_id)
+    stream = await api.stream(stream_id)
     record = await asyncio.wait_for(stream.wait(), 5)
     assert record.status is StreamStatus.STOPPED and record.text and LONG.startswith(record.text)
     assert [e.type for e in stream.follow().take()][-1] == "cancelled"

@@ -43,7 +43,7 @@ async def test_every_route_needs_the_token(api: ApiServer, model_server) -> None
             # Authentication comes first: a bad body without a token is still a 401.
             response = await anonymous.post("/api/v1/chat/stream", content=b"not json", headers=headers)
             assert response.status_code == 401, authorization
-    assert model_server.connections == [] and api.hub.active_streams() == []
+    assert model_server.connections == [] and await api.hub.active_streams() == []
 
 
 BAD_BODIES: list[tuple[object, str]] = [
@@ -74,7 +74,7 @@ async def test_bad_bodies_are_a_422_with_a_clear_message(make_api, model_server)
     for path in ("/api/v1/chat/stream/pause", "/api/v1/chat/stream/resume"):
         response = await api.client.post(path, json={})
         assert response.status_code == 422 and "stream_id" in response.json()["detail"]["message"]
-    assert model_server.connections == [] and api.hub.active_streams() == []
+    assert model_server.connections == [] and await api.hub.active_streams() == []
 
 
 async def test_unknown_stream_and_conversation_are_404(api: ApiServer, model_server) -> None:
@@ -136,7 +136,7 @@ async def test_streams_of_another_token_are_invisible(make_api, script: Scripted
     assert (await api.client.get("/api/v1/chat/streams")).json() == []
     assert (await api.client.delete(f"/api/v1/chat/stream/{other.id}")).status_code == 404
     assert not other.ended
-    other.cancel()
+    await api.hub.stop(other.id, owner=owner_for_token("another-token"))
     await asyncio.wait_for(other.wait(), 5)
 
 

@@ -3,7 +3,9 @@
 - nothing below `interfaces/` imports NiceGUI, FastAPI or Starlette;
 - storage imports nothing from the hub (nor from the services or the interfaces);
 - `records/` and `config/`, at the bottom, import nothing of the app;
-- the interfaces reach the hub only through its verbs (never its store, registry, service or settings);
+- the interfaces reach the hub only through its verbs (never its store, registry, service or settings),
+  and import nothing of the app but the hub's public package, the records and config (the start-up,
+  `interfaces/runtime.py`, builds what the hub runs on);
 - the HTTP API and the page do not import each other;
 - no module over 400 lines, no function over 60 lines except route tables;
 - no `asyncio.wait_for` in the app (Python 3.11's swallows a cancellation that lands as the awaited
@@ -143,6 +145,26 @@ def test_the_api_and_the_page_do_not_import_each_other() -> None:
     assert [str(p) for p in page if forbidden_imports(p, ("secretgpt.interfaces.http_api",))] == []
 
 
+INTERFACE_MAY_IMPORT = ("secretgpt.hub", "secretgpt.records", "secretgpt.config", "secretgpt.interfaces")
+COMPOSITION_ROOT = APP / "interfaces" / "runtime.py"  # builds the services, storage and bus the hub runs on
+
+
+def reaches_past_the_hub(names: list[str]) -> list[str]:
+    """What an interface module imports of the app beyond the hub's public face, the records,
+    config and the interfaces themselves (`secretgpt.hub.stream` is past the face; `secretgpt.hub`
+    is the face)."""
+    return [name for name in names if name.startswith("secretgpt")
+            and not any(name == ok or (ok != "secretgpt.hub" and name.startswith(ok + "."))
+                        for ok in INTERFACE_MAY_IMPORT)]
+
+
+def test_the_interfaces_see_the_hub_through_its_public_face() -> None:
+    interfaces = [p for p in python_files(APP / "interfaces") if p != COMPOSITION_ROOT]
+    assert len(interfaces) > 30
+    found = {str(p.relative_to(ROOT)): bad for p in interfaces if (bad := reaches_past_the_hub(imported_by(p)))}
+    assert found == {}
+
+
 def test_interfaces_use_the_hubs_verbs_only() -> None:
     found = {str(p.relative_to(ROOT)): bad for p in python_files(APP / "interfaces")
              if (bad := hub_internals_reached(p.read_text(encoding="utf-8")))}
@@ -182,6 +204,10 @@ def test_the_checks_can_fail(tmp_path: Path) -> None:
     assert hub_internals_reached("async def f(self):\n    await self.hub.store.get(1)\n    hub._registry.x") == [
         "hub.store (line 2)", "hub._registry (line 3)"]
     assert hub_internals_reached("hub.send()\nhub.catalog\nself.store") == []
+    bad = ("from ...hub.stream import ActiveStream\nfrom ...hub import ChatHub\n"
+           "from ...storage import SqlConversationStore\nfrom ...records import ChatTurn\nfrom .notices import notify\n")
+    assert reaches_past_the_hub(list(imports(bad, "secretgpt.interfaces.web_ui.bad"))) == [
+        "secretgpt.hub.stream", "secretgpt.storage"]
     assert wait_for_calls("import asyncio\nasync def f(e):\n    await asyncio.wait_for(e.wait(), 1)") == [3]
     assert wait_for_calls("async def f(e):\n    async with asyncio.timeout(1):\n        await e.wait()") == []
     long = "def f():\n" + "    x = 1\n" * 61

@@ -39,7 +39,8 @@ async def test_a_lone_surrogate_from_the_model_becomes_a_replacement_character(
     record = stream.record()
     assert record.status is StreamStatus.COMPLETED, record.error  # was "Internal error: UnicodeEncodeError"
     assert (record.think, record.text) == ("why \ufffd not", "Odd \ufffd text.")
-    assert record.provenance is not None and record.provenance.chain_head
+    proof = await hub.proof(stream.conversation_id, stream.message_id, owner=OWNER)  # the chain took it too
+    assert proof.proof.answer.text == "Odd \ufffd text." and proof.proof.chain.head
     stored = (await hub.conversation(stream.conversation_id, owner=OWNER)).messages[-1]
     assert (stored.think, stored.content, stored.status) == ("why \ufffd not", "Odd \ufffd text.",
                                                              StreamStatus.COMPLETED)

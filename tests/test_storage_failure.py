@@ -67,7 +67,7 @@ async def test_a_failed_final_save_ends_the_stream_with_a_storage_error_and_is_r
     assert not any(f.type == "done" for f in frames)
     # Everything streamed was delivered: the client has the answer even though storage does not.
     assert "".join(f.data["content"] for f in frames if f.type == "text") == reply.text
-    stream = api.stream(frames[0].data["stream_id"])
+    stream = await api.stream(frames[0].data["stream_id"])
     assert stream.status is StreamStatus.ERROR and stream.text == reply.text
 
     # In the background: two more failures, then the save lands, as the answer was when it ended.
@@ -105,5 +105,5 @@ async def test_an_answer_still_unsaved_at_shutdown_gets_one_last_try(
     await api.hub.shutdown()
     assert saves.final_attempts == 2 and not api.hub.save_retrier.pending
     stored = await api.hub.conversation(frames[0].data["conversation_id"],
-                                        owner=api.stream(frames[0].data["stream_id"]).owner)
+                                        owner=(await api.stream(frames[0].data["stream_id"])).owner)
     assert stored.messages[-1].content == "Saved on the way out."

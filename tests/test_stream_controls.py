@@ -43,7 +43,7 @@ async def test_pause_holds_delivery_while_the_model_keeps_going(hub: ChatHub, sc
     stream = await hub.send("count", owner=OWNER)
     seen = Collector(stream)
     await eventually(lambda: any(e.type == "text" for e in seen.events), what="first text")
-    assert hub.pause(stream.id, owner=OWNER).paused
+    assert (await hub.pause(stream.id, owner=OWNER)).paused
     conn = await connection(model_server)
     await eventually(lambda: seen.events and seen.events[-1].type == "paused", what="the paused event")
     delivered_at_pause = len(seen.events)
@@ -51,12 +51,11 @@ async def test_pause_holds_delivery_while_the_model_keeps_going(hub: ChatHub, sc
 
     # The model keeps generating into the buffer; nothing reaches the subscriber.
     await eventually(lambda: conn.chunks_sent >= sent_at_pause + 20, what="more tokens while paused")
-    await eventually(lambda: len(stream.text) > len(delivered(seen.events)) + 20, what="a buffer")
     await asyncio.sleep(0.2)
     assert len(seen.events) == delivered_at_pause
     assert stream.status is StreamStatus.PAUSED and not stream.ended
 
-    hub.resume(stream.id, owner=OWNER)
+    await hub.resume(stream.id, owner=OWNER)
     events = await seen.done()
     assert_well_formed(events, "done")
     types = [e.type for e in events]
@@ -71,16 +70,19 @@ async def test_model_finishes_during_a_pause_then_resume_delivers_all_then_done(
     stream = await hub.send("count", owner=OWNER)
     seen = Collector(stream)
     await eventually(lambda: any(e.type == "text" for e in seen.events), what="first text")
-    hub.pause(stream.id, owner=OWNER)
-    await eventually(lambda: stream.upstream_done, what="the model to finish")
+    await hub.pause(stream.id, owner=OWNER)
     conn = await connection(model_server)
-    assert conn.finished
+    await eventually(lambda: conn.finished, what="the model to finish")
     await asyncio.sleep(0.1)
     assert seen.events[-1].type == "paused" and not stream.ended
-    assert stream in hub.active_streams()  # paused streams are still active…
-    assert stream.upstream_done  # …but no longer hold a model connection
+    assert stream.id in [s.id for s in await hub.active_streams()]  # paused streams are still active…
+    # …but no longer hold a model connection: both of the limit's slots are free.
+    script.reply = Reply.of("short")
+    others = [await hub.send(m, owner=OWNER) for m in ("a", "b")]
+    for other in others:
+        await other.wait()
 
-    hub.resume(stream.id, owner=OWNER)
+    await hub.resume(stream.id, owner=OWNER)
     events = await seen.done()
     assert_well_formed(events, "done")
     after_resume = events[[e.type for e in events].index("resumed") + 1:]
@@ -93,7 +95,7 @@ async def test_pause_longer_than_the_stream_timeout_ends_the_stream(make_hub, sc
     hub = make_hub(stream_timeout=1.0)
     reply = script.reply = Reply.of("Everything the model wrote is kept.", first_token_delay=0.2)
     stream = await hub.send("hi", owner=OWNER)
-    hub.pause(stream.id, owner=OWNER)
+    await hub.pause(stream.id, owner=OWNER)
     events = await drain(stream)
     assert_well_formed(events, "error")
     assert events[-1].data["kind"] == "timeout" and "STREAM_TIMEOUT" in events[-1].data["message"]
@@ -110,7 +112,7 @@ async def test_cancel_closes_the_model_connection_at_once(hub: ChatHub, script: 
     await eventually(lambda: sum(e.type == "text" for e in seen.events) >= 3, what="some text")
     conn = await connection(model_server)
     cancelled_at = time.monotonic()
-    hub.stop(stream.id, owner=OWNER)
+    await hub.stop(stream.id, owner=OWNER)
     await asyncio.wait_for(conn.closed.wait(), 5)
     assert conn.closed_by_client_at is not None and conn.closed_by_client_at - cancelled_at < 0.5
     assert not conn.finished
@@ -120,7 +122,8 @@ async def test_cancel_closes_the_model_connection_at_once(hub: ChatHub, script: 
     assert record.status is StreamStatus.STOPPED and record.error is None
     assert record.text and LONG.startswith(record.text) and record.text == delivered(events)
     assert events[-1].data["status"] == "stopped"
-    assert not hub.stop(stream.id, owner=OWNER).cancel()  # a second cancel is a no-op
+    again = await hub.stop(stream.id, owner=OWNER)  # a second stop changes nothing
+    assert again.ended and again.record().text == record.text and len(again.follow().take()) == len(events)
 
 
 async def test_cancel_before_the_first_token(hub: ChatHub, script: ScriptedModel, model_server) -> None:
@@ -128,7 +131,7 @@ async def test_cancel_before_the_first_token(hub: ChatHub, script: ScriptedModel
     stream = await hub.send("hi", owner=OWNER)
     conn = await connection(model_server)
     cancelled_at = time.monotonic()
-    hub.stop(stream.id, owner=OWNER)
+    await hub.stop(stream.id, owner=OWNER)
     events = await drain(stream)
     await asyncio.wait_for(conn.closed.wait(), 5)
     assert conn.closed_by_client_at - cancelled_at < 0.5
@@ -143,19 +146,21 @@ async def test_cancel_while_paused_keeps_what_was_buffered(hub: ChatHub, script:
     stream = await hub.send("hi", owner=OWNER)
     seen = Collector(stream)
     await eventually(lambda: any(e.type == "text" for e in seen.events), what="first text")
-    hub.pause(stream.id, owner=OWNER)
+    await hub.pause(stream.id, owner=OWNER)
     conn = await connection(model_server)
-    words_at_pause = len(stream.text.split())
-    # Wait for the client side (not just the server) to have buffered more.
-    await eventually(lambda: len(stream.text.split()) >= words_at_pause + 5, what="tokens while paused")
-    buffered = stream.text
-    hub.stop(stream.id, owner=OWNER)
+    await eventually(lambda: seen.events[-1].type == "paused", what="the paused event")
+    shown = delivered(seen.events)
+    sent_at_pause = conn.chunks_sent
+    # The model keeps writing into the held buffer.
+    await eventually(lambda: conn.chunks_sent >= sent_at_pause + 5, what="tokens while paused")
+    await asyncio.sleep(0.2)  # and the client side reads them
+    await hub.stop(stream.id, owner=OWNER)
     await asyncio.wait_for(conn.closed.wait(), 5)
     events = await seen.done()
     assert_well_formed(events, "cancelled")
     record = stream.record()
     assert delivered(events) == record.text and LONG.startswith(record.text)
-    assert record.text.startswith(buffered)
+    assert record.text.startswith(shown) and len(record.text.split()) >= len(shown.split()) + 5  # the buffer too
 
 
 # --- concurrency ------------------------------------------------------------------------------
@@ -168,12 +173,12 @@ async def test_concurrency_limit(hub: ChatHub, script: ScriptedModel) -> None:
     second = await hub.send("two", owner=OWNER)
     with pytest.raises(TooManyStreams, match="MAX_CONCURRENT_STREAMS"):
         await hub.send("three", owner=OWNER)
-    assert len(hub.active_streams()) == 2
-    hub.stop(first.id, owner=OWNER)
+    assert len(await hub.active_streams()) == 2
+    await hub.stop(first.id, owner=OWNER)
     await first.wait()
     third = await hub.send("three", owner=OWNER)  # a slot is free again
     for stream in (second, third):
-        hub.stop(stream.id, owner=OWNER)
+        await hub.stop(stream.id, owner=OWNER)
         assert (await asyncio.wait_for(stream.wait(), 10)).status is StreamStatus.STOPPED
 
 

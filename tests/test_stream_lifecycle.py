@@ -72,12 +72,12 @@ async def test_answer_streams_and_leaves_a_record(hub: ChatHub, script: Scripted
     assert events[-1].data == {**record.metadata(), "message_id": stream.message_id}
     assert record.attestation is not None and record.attestation.status == "unverified"  # plain http
 
-    await stream.wait_saved()
+    await stream.wait()
     conversation = await hub.conversation(stream.conversation_id, owner=OWNER)
     assert [(t.role, t.content) for t in conversation.messages] == [("user", "Capital of France?"),
                                                                  ("assistant", reply.text)]
     assert conversation.messages[1].think == reply.thinking
-    assert hub.active_streams() == []
+    assert await hub.active_streams() == []
 
 
 async def test_chunks_are_coalesced_by_streaming_chunk_size(make_hub, script: ScriptedModel) -> None:
@@ -134,7 +134,7 @@ async def test_second_message_while_the_first_streams_is_refused(hub: ChatHub, s
     stream = await hub.send("one", owner=OWNER)
     with pytest.raises(BadMessage, match="still streaming"):
         await hub.send("two", owner=OWNER, conversation_id=stream.conversation_id)
-    hub.stop(stream.id, owner=OWNER)
+    await hub.stop(stream.id, owner=OWNER)
     await stream.wait()
 
 
@@ -147,7 +147,7 @@ async def test_bad_messages_are_refused_before_anything_is_stored(make_hub, mode
         assert "MAX_MESSAGE_CHARS" in str(caught.value)
     else:
         assert "empty" in str(caught.value)
-    assert model_server.connections == [] and hub.active_streams() == []
+    assert model_server.connections == [] and await hub.active_streams() == []
 
 
 async def test_unknown_conversation(hub: ChatHub) -> None:
@@ -230,7 +230,7 @@ async def test_failure_mid_answer_keeps_the_partial_text(hub: ChatHub, script: S
     record = stream.record()
     assert record.status is StreamStatus.ERROR and record.text == partial and record.error_kind == kind
     assert not record.fallback and len(model_server.connections) == 1  # text had arrived: no retry
-    await stream.wait_saved()
+    await stream.wait()
     conversation = await hub.conversation(stream.conversation_id, owner=OWNER)
     assert conversation.messages[-1].content == partial
 

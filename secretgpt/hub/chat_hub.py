@@ -1,6 +1,7 @@
 """`ChatHub`: what the interfaces can do — open, send, stop, pause, resume, rename, delete, export
-and import — with the same rules for the page and the API. It owns the streams (their registry
-and limits) and is the only one that writes conversations while they stream."""
+and import — with the same rules for the page and the API. It is the only one that writes
+conversations while they stream; the streams themselves (this instance's, and the deployment's
+through the stream bus) are `Streams`'."""
 
 from __future__ import annotations
 
@@ -11,55 +12,35 @@ from typing import Any
 
 from ..config import Settings
 from ..proofs import SignedProof
-from ..records import ChatTurn, ConversationSettings, GenerationOptions
+from ..records import (
+    Catalog, ConversationSummary, GenerationOptions, ImportCandidate, ModelInfo, StoredConversation, StoredMessage,
+    well_formed,
+)
 from ..services.attestation import AttestationService
-from ..services.secret_ai import Catalog, ErrorKind, ModelInfo, SecretAIError, SecretAIService
-from ..storage import SqlConversationStore
-from ..records import ConversationSummary, ImportCandidate, MessageNotFound, StoredConversation, StoredMessage
-from ..storage.failures import failure_reason
 from .admission import Via
-from .errors import BadMessage, ConversationBusy, StreamNotFound, TooManyStreams
-from ..records import well_formed
 from .attestation_desk import AttestationDesk
-from .errors import NoProof
+from .bus import StreamBus
 from .deadlines import StreamLimits
-from .registry import StreamRegistry
-from .errors import TooManyStreams
-from .saving import SaveRetrier
-from .stream import ActiveStream
+from .errors import BadMessage, ConversationBusy, NoProof
+from .local_bus import LocalBus
+from .ports import ConversationStore, ModelClient
+from .stream_view import StreamView
+from .streams import StreamPlan, Streams
+from .turns import conversation_for, settings_from_now_on, turn_for, with_system
 from .witness import AnswerWitness
 
 log = logging.getLogger(__name__)
-
-__all__ = ["BadMessage", "ChatHub", "ConversationBusy", "OpenConversation", "StreamNotFound", "TooManyStreams"]
 
 
 @dataclass(frozen=True)
 class OpenConversation:
     conversation: StoredConversation
-    stream: ActiveStream | None  # an answer still streaming in it, to re-attach to
-
-
-def title_from(message: str) -> str:
-    words = " ".join(message.split())
-    return words if len(words) <= 60 else words[:59].rstrip() + "…"
-
-
-def model_context(messages: list[StoredMessage]) -> list[ChatTurn]:
-    """What the model sees: the thread without reasoning, and without answers that hold nothing
-    (failed before the first token) — they would teach the model to say nothing."""
-    return [ChatTurn(role=m.role, content=m.content) for m in messages
-            if m.role != "assistant" or m.content.strip()]
-
-
-def with_system(system: str, messages: list[ChatTurn]) -> list[ChatTurn]:
-    """The conversation's system prompt goes first, as every chat API expects it."""
-    return [ChatTurn(role="system", content=system), *messages] if system.strip() else messages
+    stream: StreamView | None  # an answer still streaming in it, to re-attach to
 
 
 class ChatHub:
-    def __init__(self, settings: Settings, service: SecretAIService, store: SqlConversationStore,
-                 attestation: AttestationService | None = None) -> None:
+    def __init__(self, settings: Settings, service: ModelClient, store: ConversationStore,
+                 attestation: AttestationService | None = None, bus: StreamBus | None = None) -> None:
         self._settings = settings
         self._service = service
         self._store = store
@@ -67,30 +48,31 @@ class ChatHub:
         self.attestation = AttestationDesk(attestation or AttestationService(settings.attestation),
                                            settings.ensure_data_dir, lambda: self._service.catalog,
                                            policy=settings.attestation_policy)
-        self._registry = StreamRegistry(settings.max_concurrent_streams, settings.stream_retention)
-        self.limits = StreamLimits(
-            stream_timeout=settings.stream_timeout,
-            idle_timeout=settings.stream_idle_timeout,
-            first_token_timeout=settings.stream_first_token_timeout,
-            detach_grace=settings.stream_detach_grace,
-            chunk_size=settings.streaming_chunk_size,
-        )
-        self.save_retrier = SaveRetrier(lambda record: self._store.save_answer(record))
+        self._streams = Streams(settings, service, store, bus or LocalBus(settings.stream_retention))
 
     @property
     def catalog(self) -> Catalog:
         """The models this server can use (or why there are none)."""
         return self._service.catalog
 
+    @property
+    def limits(self) -> StreamLimits:
+        """Each stream's time limits (from the settings)."""
+        return self._streams.limits
+
+    @property
+    def save_retrier(self):  # noqa: ANN201 - the background saves of answers whose final save failed
+        return self._streams.save_retrier
+
     # --- conversations ------------------------------------------------------------------------
 
     async def open(self, conversation_id: str, *, owner: str) -> OpenConversation:
         """A conversation as stored, with the answer still streaming in it (if any). Raises
         ConversationNotFound."""
-        # An answer that has just ended may not be stored in its final form yet.
-        await self._registry.wait_saved(conversation_id, owner)
+        # A stream's final event comes once the answer is stored: a conversation whose answer has
+        # not sent it yet comes with that stream, whose view shows the rest.
         conversation = await self._store.get(conversation_id, owner)
-        return OpenConversation(conversation, self._registry.for_conversation(conversation.id))
+        return OpenConversation(conversation, await self._streams.in_conversation(conversation.id))
 
     async def conversation(self, conversation_id: str, *, owner: str) -> StoredConversation:
         return await self._store.get(conversation_id, owner)
@@ -104,7 +86,6 @@ class ChatHub:
 
     async def proof(self, conversation_id: str, message_id: str, *, owner: str) -> SignedProof:
         """The signed proof of one answer. Raises ConversationNotFound, MessageNotFound, NoProof."""
-        await self._registry.wait_saved(conversation_id, owner)
         found = await self._store.answer_proof(conversation_id, owner, message_id)
         try:
             return self.attestation.sign(conversation_id, found)
@@ -127,14 +108,15 @@ class ChatHub:
         if title is not None:
             await self.rename(conversation_id, title, owner=owner)
         conversation = await self._store.get(conversation_id, owner)
-        settings = conversation.settings.changed(_well_formed(system), options)
+        settings = conversation.settings.changed(None if system is None else well_formed(system), options)
         if settings != conversation.settings:
             await self._store.update_settings(conversation_id, owner, settings)
         return conversation.model_copy(update={"system": settings.system, "options": settings.options})
 
     async def delete(self, conversation_id: str, *, owner: str) -> None:
         """Raises ConversationBusy while an answer streams in it, ConversationNotFound."""
-        if self._registry.for_conversation(conversation_id) is not None:
+        streaming = await self._streams.in_conversation(conversation_id)
+        if streaming is not None and not streaming.ended:
             raise ConversationBusy()
         await self._store.delete(conversation_id, owner)
 
@@ -190,7 +172,7 @@ class ChatHub:
         options: GenerationOptions | None = None,
         allow_unverified: bool = False,
         via: Via = "api",
-    ) -> ActiveStream:
+    ) -> StreamView:
         """Start an answer. Raises BadMessage, SecretAIError (no such model / none available; the
         host not verified: HostNotVerified), ConversationNotFound, MessageNotFound or TooManyStreams
         — all before anything is stored.
@@ -205,32 +187,29 @@ class ChatHub:
         `allow_unverified`: send even to a host that is not verified (`via`: who chose, for the proof).
         """
         message, info = self._checked(message, model, regenerate, edit, continue_from)
-        system = _well_formed(system)
+        system = None if system is None else well_formed(system)
         admission = await self.attestation.admit(info, owner=owner, allow_unverified=allow_unverified, via=via)
-        conversation = await self._conversation_for(message, owner, conversation_id, system, options,
-                                                    variant=regenerate or edit or continue_from)
-        turn = await self._turn(conversation, owner, message, regenerate=regenerate, edit=edit,
-                                continue_from=continue_from)
-        settings = await self._settings_from_now_on(conversation, owner, system, options)
-        messages = with_system(settings.system, turn.messages)
-        witness = AnswerWitness(self.attestation.attestation_service, info.url, demo=info.demo, admission=admission)
-        stream = self._registry.open(lambda stream_id: ActiveStream(
-            stream_id, owner=owner, conversation_id=conversation.id, model=info.name, messages=messages,
-            service=self._service, limits=self.limits, streaming=streaming,
-            cancel_when_orphaned=cancel_when_orphaned, on_end=self._stream_ended, on_checkpoint=self._checkpoint,
-            settings=settings, witness=witness), start=False)
-        stream.user_message_id = turn.user_message_id
-        if turn.prefix is not None:
-            stream.seed(turn.prefix.content, turn.prefix.think)
+        stream_id = self._streams.new_id()
+        await self._streams.claim(stream_id, owner, conversation_id)
         try:
-            # Saved before the first token, under the right question: a crash from here on still
-            # leaves the answer in the conversation (as interrupted).
-            stream.message_id = await self._store.save_answer(stream.record(), sibling_of=turn.sibling_of)
+            conversation = await conversation_for(
+                self._store, message, owner, conversation_id, default_system=self._settings.default_system_prompt,
+                system=system, options=options, variant=regenerate or edit or continue_from)
+            if conversation_id is None:
+                await self._streams.bus.bind(stream_id, conversation.id)
+            turn = await turn_for(self._store, conversation, owner, message, regenerate=regenerate, edit=edit,
+                                  continue_from=continue_from)
+            settings = await settings_from_now_on(self._store, conversation, owner, system, options)
+            witness = AnswerWitness(self.attestation.attestation_service, info.url, demo=info.demo,
+                                    admission=admission)
+            return await self._streams.launch(stream_id, StreamPlan(
+                owner=owner, conversation_id=conversation.id, model=info.name,
+                messages=with_system(settings.system, turn.messages), settings=settings, witness=witness,
+                streaming=streaming, cancel_when_orphaned=cancel_when_orphaned, user_message_id=turn.user_message_id,
+                sibling_of=turn.sibling_of, prefix=turn.prefix))
         except BaseException:
-            self._registry.discard(stream.id)
+            await self._streams.bus.release(stream_id)
             raise
-        stream.start()
-        return stream
 
     def _checked(self, message: str, model: str | None, *variants: str | None) -> tuple[str, ModelInfo]:
         """The cheap refusals, before anything waits or is stored; the message as it will be sent,
@@ -240,116 +219,30 @@ class ChatHub:
             raise BadMessage("Choose one of regenerate, edit and continue.")
         if regenerate is None and continue_from is None:
             message = self.validate(message)
-        info = self._service.resolve(model)
-        self._registry.reserve()
-        return message, info
+        return message, self._service.resolve(model)
 
-    async def _conversation_for(self, message: str, owner: str, conversation_id: str | None, system: str | None,
-                                options: GenerationOptions | None, variant: str | None) -> StoredConversation:
-        if conversation_id is None:
-            if variant is not None:
-                raise MessageNotFound("There is no such message in a new conversation.")
-            defaults = ConversationSettings(system=self._settings.default_system_prompt)
-            return await self._store.create(owner, title_from(message), settings=defaults.changed(system, options))
-        # An answer's final save lands just after its `done` event, and a client may already be
-        # sending the next message: without this wait the model would miss that answer.
-        await self._registry.wait_saved(conversation_id, owner)
-        if self._registry.for_conversation(conversation_id) is not None:
-            raise BadMessage("An answer is still streaming in this conversation. Stop it or wait for it to end.")
-        return await self._store.get(conversation_id, owner)
+    async def stream(self, stream_id: str, *, owner: str) -> StreamView:
+        """A stream of this owner's, running or ended lately (STREAM_RETENTION), wherever its model
+        is read. Raises StreamNotFound."""
+        return await self._streams.view(stream_id, owner=owner)
 
-    async def _turn(self, conversation: StoredConversation, owner: str, message: str, *, regenerate: str | None,
-                    edit: str | None, continue_from: str | None) -> _Turn:
-        """What the model is asked, and where the answer goes in the tree."""
-        thread = conversation.messages
-        target = regenerate or edit or continue_from
-        if target is None:
-            user_message_id = await self._store.add_user_turn(conversation.id, owner, message)
-            return _Turn([*model_context(thread), ChatTurn(role="user", content=message)], user_message_id)
-        index = next((i for i, m in enumerate(thread) if m.id == target), None)
-        expected = "user" if edit else "assistant"
-        if index is None or thread[index].role != expected:
-            raise MessageNotFound(f"No {expected} message {target!r} in this conversation.")
-        if regenerate:
-            turn = _Turn(model_context(thread[:index]), sibling_of=regenerate)
-        elif edit:
-            user_message_id = await self._store.add_user_turn(conversation.id, owner, message, sibling_of=edit)
-            turn = _Turn([*model_context(thread[:index]), ChatTurn(role="user", content=message)], user_message_id)
-        else:
-            turn = _Turn(model_context(thread[: index + 1]), sibling_of=continue_from, prefix=thread[index])
-        if not turn.messages or turn.messages[-1].role == "system":
-            raise BadMessage("There is no question to answer here.")
-        return turn
-
-    async def _settings_from_now_on(self, conversation: StoredConversation, owner: str, system: str | None,
-                                    options: GenerationOptions | None) -> ConversationSettings:
-        """What a request gave becomes the conversation's settings (stored) from this answer on."""
-        settings = conversation.settings.changed(system, options)
-        if settings != conversation.settings:
-            await self._store.update_settings(conversation.id, owner, settings)
-        return settings
-
-    def stream(self, stream_id: str, *, owner: str) -> ActiveStream:
-        """A stream of this owner's, running or ended lately (STREAM_RETENTION). Raises StreamNotFound."""
-        stream = self._registry.get(stream_id)
-        if stream is None or stream.owner != owner:
-            raise StreamNotFound(stream_id)
-        return stream
-
-    def active_streams(self, *, owner: str | None = None) -> list[ActiveStream]:
+    async def active_streams(self, *, owner: str | None = None) -> list[StreamView]:
         """Streams that have not ended (paused ones whose model has finished included)."""
-        return self._registry.get_active_streams(owner)
+        return await self._streams.live(owner)
 
-    def stop(self, stream_id: str, *, owner: str) -> ActiveStream:
+    async def stop(self, stream_id: str, *, owner: str) -> StreamView:
         """Close the model connection now; the partial answer is kept."""
-        stream = self.stream(stream_id, owner=owner)
-        stream.cancel()
-        return stream
+        return await self._streams.control(stream_id, "stop", owner=owner)
 
-    def pause(self, stream_id: str, *, owner: str) -> ActiveStream:
+    async def pause(self, stream_id: str, *, owner: str) -> StreamView:
         """Hold delivery; the model keeps writing into a buffer."""
-        stream = self.stream(stream_id, owner=owner)
-        stream.pause()
-        return stream
+        return await self._streams.control(stream_id, "pause", owner=owner)
 
-    def resume(self, stream_id: str, *, owner: str) -> ActiveStream:
+    async def resume(self, stream_id: str, *, owner: str) -> StreamView:
         """Deliver everything held, then continue live."""
-        stream = self.stream(stream_id, owner=owner)
-        stream.resume()
-        return stream
+        return await self._streams.control(stream_id, "resume", owner=owner)
 
     async def shutdown(self) -> None:
         # First: answers being interrupted must not wait for (or start) an attestation.
         await self.attestation.attestation_service.aclose()
-        await self._registry.interrupt_all()
-        await self.save_retrier.close()
-
-    # --- saving -------------------------------------------------------------------------------
-
-    async def _checkpoint(self, stream: ActiveStream) -> None:
-        await self._store.save_answer(stream.record())
-
-    async def _stream_ended(self, stream: ActiveStream) -> None:
-        self._registry.mark_ended(stream)
-        record = stream.record()
-        log.info("stream %s ended: %s, %d chunks", stream.id, record.status.value, record.chunks)
-        try:
-            await self._store.save_answer(record)
-        except Exception as exc:
-            reason = failure_reason(exc)
-            log.error("stream %s: saving the answer failed (%s); retrying in the background", stream.id, reason)
-            self.save_retrier.retry(record)
-            raise SecretAIError(ErrorKind.STORAGE, f"The answer could not be saved ({reason}). What arrived is "
-                                "shown but not stored; the server keeps trying to save it.") from None
-
-
-def _well_formed(text: str | None) -> str | None:
-    return None if text is None else well_formed(text)
-
-
-@dataclass(frozen=True)
-class _Turn:
-    messages: list[ChatTurn]
-    user_message_id: str | None = None
-    sibling_of: str | None = None
-    prefix: StoredMessage | None = None  # Continue: the partial answer this one carries on
+        await self._streams.shutdown()

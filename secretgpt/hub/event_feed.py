@@ -7,22 +7,26 @@ more, or the stream has ended; `async for batch in feed` does both until the fin
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
-from .event_log import EventLog
+from .bus import EventSource
 from .events import StreamEvent
+from .stream_state import StreamState
 
 
 class EventFeed:
-    def __init__(self, log: EventLog, ended: Callable[[], bool], after: int = 0) -> None:
-        self._log = log
-        self._ended = ended
+    """`state`, if given, folds every event taken (a reader following from the start knows the
+    stream's text, pause and status from its events alone)."""
+
+    def __init__(self, source: EventSource, after: int = 0, state: StreamState | None = None) -> None:
+        self._source = source
         self._seq = max(0, after)
-        self.done = False  # the final event was taken (or the stream ended without one)
+        self.state = state
+        self.done = False  # the final event was taken (or the stream is gone without one)
 
     def take(self) -> list[StreamEvent]:
         """Every event delivered since the last `take`, up to and including the final one."""
-        batch = self._log.after(self._seq)
+        batch = self._source.after(self._seq)
         for index, event in enumerate(batch):
             if event.final:
                 batch = batch[: index + 1]
@@ -30,15 +34,18 @@ class EventFeed:
                 break
         if batch:
             self._seq = batch[-1].seq
-        elif self._ended():
+            if self.state is not None:
+                for event in batch:
+                    self.state.add(event)
+        elif self._source.gone():
             self.done = True
         return batch
 
     async def wait(self) -> None:
         """Until something can be taken, or there will never be more."""
-        if self.done or self._log.last_seq > self._seq or self._ended():
+        if self.done or self._source.last_seq > self._seq or self._source.gone():
             return
-        await self._log.changed()
+        await self._source.changed()
 
     async def __aiter__(self) -> AsyncIterator[list[StreamEvent]]:
         while not self.done:

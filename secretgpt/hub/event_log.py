@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any
 
 from ..records import ChunkKind
 from .events import FINAL_EVENTS, StreamEvent
@@ -23,6 +25,9 @@ class EventLog:
         self._chunk_size = chunk_size  # upstream chunks coalesced into one event
         self._coalesce: StreamEvent | None = None
         self._coalesced = 0
+        self.closed = False  # the final event is delivered
+        # Called with each delivered event, in order (a bus that carries them to other instances).
+        self.sink: Callable[[StreamEvent], None] | None = None
 
     @property
     def last_seq(self) -> int:
@@ -35,24 +40,35 @@ class EventLog:
         """Return when the next event is delivered."""
         await self._wakeup.wait()
 
+    def gone(self) -> bool:
+        return self.closed
+
+    async def catch_up(self) -> None:
+        """Every event is here already (the log is what was delivered)."""
+
     def append(self, event: StreamEvent) -> None:
         if self.holding and event.type in HELD_KINDS:
             self._held.append(event)
             return
         event.seq = len(self._events) + 1
         self._events.append(event)
+        if event.final:
+            self.closed = True
+        if self.sink is not None:
+            self.sink(event)
         self._wakeup.set()
         self._wakeup = asyncio.Event()
 
-    def deliver(self, kind: ChunkKind, content: str) -> None:
-        """A model chunk: one event, or coalesced with the next ones (STREAMING_CHUNK_SIZE)."""
+    def deliver(self, kind: ChunkKind, content: str, data: dict[str, Any] | None = None) -> None:
+        """A model chunk: one event, or coalesced with the next ones (STREAMING_CHUNK_SIZE).
+        `data`: with the first chunk of each kind, when it came (`t`)."""
         if self._chunk_size <= 1:
-            self.append(StreamEvent(0, kind, content))
+            self.append(StreamEvent(0, kind, content, data))
             return
-        if self._coalesce is not None and self._coalesce.type != kind:
+        if self._coalesce is not None and (self._coalesce.type != kind or data):
             self.flush()
         if self._coalesce is None:
-            self._coalesce = StreamEvent(0, kind, "")
+            self._coalesce = StreamEvent(0, kind, "", data)
         self._coalesce.content += content
         self._coalesced += 1
         if self._coalesced >= self._chunk_size:
@@ -70,7 +86,7 @@ class EventLog:
         held, self._held = self._held, []
         merged: list[StreamEvent] = []
         for event in held:
-            if merged and isinstance(event.type, ChunkKind) and merged[-1].type == event.type:
+            if merged and isinstance(event.type, ChunkKind) and merged[-1].type == event.type and not event.data:
                 merged[-1].content += event.content
             else:
                 merged.append(event)

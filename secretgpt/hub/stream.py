@@ -1,6 +1,7 @@
 """`ActiveStream`: one answer being produced, and its lifecycle — produce, pause, resume, stop.
 
-Its other jobs live beside it: what it delivered (`EventLog`, read through `EventFeed`), what it
+Its other jobs live beside it: what it delivered (`EventLog`, made by the stream bus and read
+through it by every reader), what it
 produced and when (`Tally`), its deadlines (`Watchdog`), when it is saved (`SaveOrder`) and what
 happens when its client leaves (`OrphanTimer`).
 """
@@ -18,8 +19,8 @@ from ..records import (
 )
 from ..services.secret_ai import ErrorKind, SecretAIError, SecretAIService
 from .deadlines import EndReason, StreamLimits, Watchdog
-from .event_feed import EventFeed
 from .event_log import EventLog
+from .endings import final_event, storage_error
 from .events import Signal, StreamEvent
 from .orphan import OrphanTimer
 from .saving import SaveOrder
@@ -51,7 +52,8 @@ class ActiveStream:
                  service: SecretAIService, limits: StreamLimits, streaming: bool = True,
                  cancel_when_orphaned: bool = False, on_end: StreamCallback | None = None,
                  on_checkpoint: StreamCallback | None = None, settings: ConversationSettings | None = None,
-                 witness: AnswerWitness | None = None) -> None:
+                 witness: AnswerWitness | None = None, log: EventLog | None = None,
+                 on_model_done: Callable[[], None] | None = None) -> None:
         self.id = stream_id
         self.owner = owner
         self.conversation_id = conversation_id
@@ -67,7 +69,9 @@ class ActiveStream:
         self.message_id: str | None = None
         self.user_message_id: str | None = None
 
-        self.log = EventLog(limits.chunk_size)
+        self.log = log if log is not None else EventLog(limits.chunk_size)  # the bus's, for its readers
+        self._on_model_done = on_model_done  # its model connection is closed (a slot is free)
+        self._kinds_seen: set[ChunkKind] = set()
         self.tally = Tally(streaming)
         self.status = StreamStatus.CONNECTING
         self.upstream_done = False  # the model connection is closed
@@ -197,10 +201,6 @@ class ActiveStream:
 
     # --- subscribers ----------------------------------------------------------------------------
 
-    def follow(self, after: int = 0) -> EventFeed:
-        """Read the delivered events with seq > after, live until the final one."""
-        return EventFeed(self.log, lambda: self.ended, after)
-
     def attach(self) -> None:
         self._orphan.attach()
 
@@ -295,6 +295,8 @@ class ActiveStream:
 
     async def _model_ended(self) -> None:
         self.upstream_done = True
+        if self._on_model_done is not None:
+            self._on_model_done()
         self.tally.model_ended()
         self._watchdog.poke()
         if self.paused and self._stop_reason is None:
@@ -318,7 +320,7 @@ class ActiveStream:
                         self.witness.first_chunk()
                     if not self.paused:
                         self.status = StreamStatus.STREAMING
-                self.log.deliver(chunk.kind, chunk.content)
+                self.log.deliver(chunk.kind, chunk.content, self._first_of_kind(chunk.kind))
         except SecretAIError as exc:
             if streaming and self.tally.first_token is None and exc.kind in FALLBACK_KINDS:
                 log.info("stream %s: streaming failed before the first token (%s); retrying without streaming",
@@ -331,6 +333,14 @@ class ActiveStream:
         finally:
             await source.aclose()
         self.log.flush()
+
+    def _first_of_kind(self, kind: ChunkKind) -> dict[str, float] | None:
+        """With the first reasoning and the first text: when it came (seconds since the start), so
+        every reader can time the thinking from the events alone."""
+        if kind in self._kinds_seen:
+            return None
+        self._kinds_seen.add(kind)
+        return {"t": round(self.tally.last_activity - self.tally.started, 3)}
 
     async def _deadline_passed(self, reason: EndReason) -> None:
         if reason.status is StreamStatus.PAUSE_TIMEOUT and self.upstream_done:
@@ -370,23 +380,10 @@ class ActiveStream:
         self._finished.set()
 
     def _final_event(self) -> StreamEvent:
-        meta = {**self.record().metadata(), "message_id": self.message_id}
-        if self.status is StreamStatus.COMPLETED:
-            return StreamEvent(0, Signal.DONE, data=meta)
-        if self.status is StreamStatus.STOPPED:
-            return StreamEvent(0, Signal.CANCELLED, data=meta)
-        err = self._error or SecretAIError(ErrorKind.INTERRUPTED, "The stream ended unexpectedly.")
-        return StreamEvent(0, Signal.ERROR, data={**meta, "message": err.message, "kind": err.kind.value})
+        return final_event(self.status, {**self.record().metadata(), "message_id": self.message_id}, self._error)
 
     def _save_failed(self, exc: Exception) -> None:
         """The answer stays on screen and in this stream's record, but is not stored: say so."""
-        if isinstance(exc, SecretAIError) and exc.kind is ErrorKind.STORAGE:
-            error = exc
-        else:
+        if not (isinstance(exc, SecretAIError) and exc.kind is ErrorKind.STORAGE):
             log.error("stream %s: saving the answer failed: %s", self.id, type(exc).__name__)
-            error = SecretAIError(ErrorKind.STORAGE, f"The answer could not be saved ({type(exc).__name__}). "
-                                  "What arrived is shown but not stored.")
-        if self._error is not None:  # the answer had already failed: say both
-            error = SecretAIError(ErrorKind.STORAGE, f"{error.message} (Before that: {self._error.message})")
-        self._error = error
-        self.status = StreamStatus.ERROR
+        self._error, self.status = storage_error(exc, self._error), StreamStatus.ERROR

@@ -19,7 +19,6 @@ from nicegui.server import Server
 
 from ..config import Settings
 from .runtime import Runtime
-from ..storage.failures import failure_reason
 from .http_api import mount_api
 from .listening import port_problem, when_listening
 from .request_heads import HeadTimeoutProtocol
@@ -49,13 +48,7 @@ async def _lifespan(fastapi_app: FastAPI) -> AsyncIterator[None]:
     async with _NICEGUI_LIFESPAN(fastapi_app):
         runtime: Runtime = fastapi_app.state.runtime
         settings = runtime.settings
-        try:
-            hub = await runtime.start()
-        except Exception as exc:
-            # main.py checked storage just before; if it fails anyway, do not serve without it.
-            log.critical("SecretGPT cannot open its conversation storage (%s); stopping. Check SECRETGPT_DATA_DIR / "
-                         "SECRETGPT_DATABASE_URL.", failure_reason(exc))
-            raise
+        hub = await runtime.start()  # raises, having said why, when storage cannot be opened
         mount_api(fastapi_app, hub, api_token=runtime.api_token, keepalive=settings.sse_keepalive_interval)
         register_page(hub, settings)
         # What exists by now (modules, routes, schemas: some 260 000 objects) lives as long as the

@@ -16,6 +16,7 @@ from ..services.secret_ai import (
 )
 from ..services.secret_ai.protocol import API_KEY_ENV
 from ..storage import SqlConversationStore, database_url
+from ..storage.failures import failure_reason
 from ..hub.chat_hub import ChatHub
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,13 @@ class Runtime:
     async def start(self) -> ChatHub:
         """Open storage, start the demo model or discovery, and build the hub over them."""
         url = database_url(self.settings.ensure_data_dir(), self.settings.database_url)
-        self._store = store = await SqlConversationStore.open(url)
+        try:
+            self._store = store = await SqlConversationStore.open(url)
+        except Exception as exc:
+            # main.py checked storage just before; if it fails anyway, do not serve without it.
+            log.critical("SecretGPT cannot open its conversation storage (%s); stopping. Check SECRETGPT_DATA_DIR / "
+                         "SECRETGPT_DATABASE_URL.", failure_reason(exc))
+            raise
         interrupted = await store.mark_interrupted()
         if interrupted:
             log.info("%d answer(s) were cut off by the last shutdown; marked interrupted", interrupted)
@@ -102,7 +109,7 @@ class Runtime:
                 async with asyncio.timeout(SHUTDOWN_WAIT):
                     await self._hub.shutdown()
             except TimeoutError:
-                unsaved = [s.id for s in self._hub.active_streams()]
+                unsaved = [s.id for s in await self._hub.active_streams()]
                 log.error("shutdown: answers still not saved after %g s (streams %s); stopping without them",
                           SHUTDOWN_WAIT, ", ".join(unsaved) or "none active")
         await self.service.aclose()

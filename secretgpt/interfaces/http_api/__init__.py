@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from ...hub.chat_hub import ChatHub
+from ...hub import ChatHub
 from .attestation_api import attestation_api
 from .conversations_api import conversations_api
 from .requests import owner_for_token, token_guard

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from ...hub.attestation_desk import HostReport, LogEntry
-from ...hub.errors import NoProof
-from ...hub.chat_hub import ChatHub
+from ...hub import HostReport, LogEntry
+from ...hub import NoProof
+from ...hub import ChatHub
 from ...records import ConversationNotFound, MessageNotFound
 from .requests import ApiRoute, api_error, json_body, refused
 

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from ...hub.chat_hub import ChatHub
-from ...hub.errors import ConversationBusy
+from ...hub import ChatHub
+from ...hub import ConversationBusy
 from ...records import MAX_SYSTEM_PROMPT_CHARS, GenerationOptions
 from ...records import ConversationNotFound, ConversationSummary, InvalidImport, StoredConversation
 from .requests import ApiRoute, json_body, refused

@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
-from ...hub.errors import BadMessage, ConversationBusy, StreamNotFound, TooManyStreams
-from ...services.secret_ai import ErrorKind, SecretAIError
+from ...hub import BadMessage, ConversationBusy, StreamNotFound, TooManyStreams
+from ...records import ErrorKind, SecretAIError
 from ...records import ConversationNotFound, ImportTooLarge, InvalidImport, MessageNotFound
 
 ERROR_STATUS = {ErrorKind.BAD_REQUEST: 422, ErrorKind.UNAVAILABLE: 503, ErrorKind.AUTH: 502,

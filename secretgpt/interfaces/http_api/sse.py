@@ -8,14 +8,14 @@ client that hung up (the feed is closed, and the stream's orphan timer starts) a
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import AppStatus
 
-from ...hub.events import StreamEvent
-from ...hub.stream import ActiveStream
+from ...hub import StreamEvent, StreamView
 
 SEPARATOR = "\n"
 KEEP_ALIVE = ServerSentEvent(comment="keep-alive", sep=SEPARATOR)
@@ -26,7 +26,7 @@ KEEP_ALIVE = ServerSentEvent(comment="keep-alive", sep=SEPARATOR)
 AppStatus.disable_automatic_graceful_drain()
 
 
-def event_source(stream: ActiveStream, after: int, keepalive: float) -> EventSourceResponse:
+def event_source(stream: StreamView, after: int, keepalive: float) -> EventSourceResponse:
     """The events with seq > after, live until the final one; `: keep-alive` every `keepalive` s."""
     return EventSourceResponse(_frames(stream, after), sep=SEPARATOR, ping=keepalive,
                                ping_message_factory=lambda: KEEP_ALIVE, headers={"Cache-Control": "no-cache"})
@@ -37,13 +37,11 @@ def encode(event: StreamEvent) -> bytes:
     return ServerSentEvent(data, id=str(event.seq), sep=SEPARATOR).encode()
 
 
-async def _frames(stream: ActiveStream, after: int) -> AsyncIterator[bytes]:
-    stream.attach()
+async def _frames(stream: StreamView, after: int) -> AsyncIterator[bytes]:
+    # The final event is delivered once the answer is stored: a client that saw it can read it back.
+    await stream.attach()
     try:
         async for batch in stream.follow(after):
-            if batch[-1].final:
-                # The end goes out once the answer is stored: a client that saw it can read it back.
-                await stream.wait_saved()
             yield b"".join(encode(event) for event in batch)
     finally:
-        stream.detach()
+        await asyncio.shield(stream.detach())

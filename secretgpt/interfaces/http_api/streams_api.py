@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Header
@@ -13,12 +13,11 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse
 
-from ...hub.chat_hub import ChatHub
-from ...hub.errors import BadMessage, StreamNotFound, TooManyStreams
-from ...hub.stream import ActiveStream
+from ...hub import (
+    BadMessage, ChatHub, ConversationNotFound, ErrorKind, MessageNotFound, SecretAIError, StreamNotFound, StreamView,
+    TooManyStreams,
+)
 from ...records import MAX_SYSTEM_PROMPT_CHARS, GenerationOptions, StreamRecord
-from ...services.secret_ai import ErrorKind, SecretAIError
-from ...records import ConversationNotFound, MessageNotFound
 from .requests import ApiRoute, ERROR_STATUS, api_error, json_body, refused
 from .sse import event_source
 
@@ -44,7 +43,7 @@ class StreamRef(BaseModel):
     stream_id: str
 
 
-class StreamInfo(BaseModel):
+class StreamSummary(BaseModel):
     stream_id: str
     conversation_id: str
     model: str
@@ -54,10 +53,11 @@ class StreamInfo(BaseModel):
     last_event_id: int
 
     @classmethod
-    def of(cls, stream: ActiveStream) -> StreamInfo:
+    async def of(cls, stream: StreamView) -> StreamSummary:
+        state = await stream.refresh()  # what its events say, wherever its model is read
         return cls(stream_id=stream.id, conversation_id=stream.conversation_id, model=stream.model,
-                   status=stream.status.value, paused=stream.paused, chars=len(stream.text),
-                   last_event_id=stream.last_seq)
+                   status=state.status.value, paused=state.paused, chars=len(state.text),
+                   last_event_id=state.events)
 
 
 class ChatAnswer(BaseModel):
@@ -81,7 +81,7 @@ class ChatAnswer(BaseModel):
 def streams_api(hub: ChatHub, require_token: Any, keepalive: float) -> APIRouter:
     api = APIRouter(prefix="/api/v1", dependencies=[Depends(require_token)], route_class=ApiRoute)
 
-    async def start(body: ChatRequest, owner: str, streaming: bool) -> ActiveStream:
+    async def start(body: ChatRequest, owner: str, streaming: bool) -> StreamView:
         try:
             return await hub.send(body.message, owner=owner, conversation_id=body.conversation_id, model=body.model,
                                   streaming=streaming, cancel_when_orphaned=streaming, regenerate=body.regenerate,
@@ -90,10 +90,10 @@ def streams_api(hub: ChatHub, require_token: Any, keepalive: float) -> APIRouter
         except (BadMessage, TooManyStreams, ConversationNotFound, MessageNotFound, SecretAIError) as exc:
             raise refused(exc, conversation_id=body.conversation_id) from None
 
-    def control(verb: Callable[..., ActiveStream], stream_id: str, owner: str) -> ActiveStream:
+    async def control(verb: Callable[..., Awaitable[StreamView]], stream_id: str, owner: str) -> StreamView:
         """`hub.stream`, `.pause`, `.resume` or `.stop` on one of this owner's streams, or 404."""
         try:
-            return verb(stream_id, owner=owner)
+            return await verb(stream_id, owner=owner)
         except StreamNotFound as exc:
             raise refused(exc, stream_id=stream_id) from None
 
@@ -105,7 +105,7 @@ def streams_api(hub: ChatHub, require_token: Any, keepalive: float) -> APIRouter
     @api.get("/chat/stream/{stream_id}", summary="Re-attach to a stream; replays after Last-Event-ID")
     async def chat_stream_attach(stream_id: str, owner: str = Depends(require_token),
                                  last_event_id: str | None = Header(None)) -> EventSourceResponse:
-        stream = control(hub.stream, stream_id, owner)
+        stream = await control(hub.stream, stream_id, owner)
         try:
             after = int(last_event_id) if last_event_id else 0
         except ValueError:
@@ -113,30 +113,29 @@ def streams_api(hub: ChatHub, require_token: Any, keepalive: float) -> APIRouter
         return event_source(stream, after, keepalive)
 
     @api.post("/chat/stream/pause", summary="Hold delivery; the model keeps generating into a buffer")
-    async def pause(body: StreamRef = json_body(StreamRef), owner: str = Depends(require_token)) -> StreamInfo:
-        return StreamInfo.of(control(hub.pause, body.stream_id, owner))
+    async def pause(body: StreamRef = json_body(StreamRef), owner: str = Depends(require_token)) -> StreamSummary:
+        return await StreamSummary.of(await control(hub.pause, body.stream_id, owner))
 
     @api.post("/chat/stream/resume", summary="Deliver everything held, then continue live")
-    async def resume(body: StreamRef = json_body(StreamRef), owner: str = Depends(require_token)) -> StreamInfo:
-        return StreamInfo.of(control(hub.resume, body.stream_id, owner))
+    async def resume(body: StreamRef = json_body(StreamRef), owner: str = Depends(require_token)) -> StreamSummary:
+        return await StreamSummary.of(await control(hub.resume, body.stream_id, owner))
 
     @api.delete("/chat/stream/{stream_id}", summary="Stop: close the model connection now, keep the partial answer")
-    async def cancel(stream_id: str, owner: str = Depends(require_token)) -> StreamInfo:
-        stream = control(hub.stop, stream_id, owner)
+    async def cancel(stream_id: str, owner: str = Depends(require_token)) -> StreamSummary:
+        stream = await control(hub.stop, stream_id, owner)
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
                 await stream.wait()
-        return StreamInfo.of(stream)
+        return await StreamSummary.of(stream)
 
     @api.get("/chat/streams", summary="Streams that have not ended")
-    async def streams(owner: str = Depends(require_token)) -> list[StreamInfo]:
-        return [StreamInfo.of(s) for s in hub.active_streams(owner=owner)]
+    async def streams(owner: str = Depends(require_token)) -> list[StreamSummary]:
+        return [await StreamSummary.of(s) for s in await hub.active_streams(owner=owner)]
 
     @api.post("/chat", summary="The whole answer, without streaming")
     async def chat(body: ChatRequest = json_body(ChatRequest), owner: str = Depends(require_token)) -> JSONResponse:
         stream = await start(body, owner, streaming=False)
-        record = await stream.wait()
-        await stream.wait_saved()  # answered means stored: a GET right after must find it
+        record = await stream.wait()  # its final event comes once it is stored: a GET right after finds it
         payload = ChatAnswer.of(record, stream.message_id).model_dump(mode="json")
         if record.error:
             payload["error"] = {"message": record.error, "kind": record.error_kind}

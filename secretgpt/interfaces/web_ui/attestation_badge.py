@@ -10,7 +10,7 @@ from typing import Any
 from nicegui import ui
 from pydantic import ValidationError
 
-from ...hub.chat_hub import ChatHub
+from ...hub import ChatHub
 from ...records import AnswerAttestation
 from ...records import StoredMessage
 from .notices import notify

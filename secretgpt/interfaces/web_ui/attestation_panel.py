@@ -12,8 +12,8 @@ from typing import Any, Protocol
 
 from nicegui import ui
 
-from ...hub.attestation_desk import AttestationDesk, HostReport
-from ...services.attestation.freshness import NO_NONCE_NOTE, fetched_at_of
+from ...hub import AttestationDesk, HostReport
+from ...hub import NO_NONCE_NOTE, fetched_at_of
 from .attestation_badge import WORDS
 from .measurement_changes import MeasurementChanges
 from .notices import notify

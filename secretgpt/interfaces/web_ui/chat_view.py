@@ -12,12 +12,12 @@ from typing import Any
 from nicegui import background_tasks, ui
 
 from ...config import TypingSpeed
-from ...hub.errors import HostNotVerified
-from ...hub.chat_hub import ChatHub
-from ...hub.errors import BadMessage, TooManyStreams
-from ...hub.stream import ActiveStream
+from ...hub import HostNotVerified
+from ...hub import ChatHub
+from ...hub import BadMessage, TooManyStreams
+from ...hub import StreamView
 from ...records import StreamStatus
-from ...services.secret_ai import SecretAIError
+from ...records import SecretAIError
 from ...records import ConversationNotFound, MessageNotFound, StoredConversation, StoredMessage
 from .announcer import Announcer
 from .answer_view import AnswerMessage, ThinkStyle
@@ -149,7 +149,7 @@ class ChatView:
         self._welcome_panel = None
         self._answers.clear()
 
-    def _render_thread(self, conversation: StoredConversation, live: ActiveStream | None,
+    def _render_thread(self, conversation: StoredConversation, live: StreamView | None,
                        everything: bool = False) -> None:
         """The stored thread; the live answer (if any) is shown by its own view, not from storage."""
         messages = conversation.messages
@@ -167,7 +167,7 @@ class ChatView:
             elif message.role == "assistant" and (live is None or message.stream_id != live.id):
                 self._new_answer().show_stored(message, conversation.id, self.owner)
 
-    def _show_everything(self, conversation: StoredConversation, live: ActiveStream | None) -> None:
+    def _show_everything(self, conversation: StoredConversation, live: StreamView | None) -> None:
         answer = self.live.answer if self.live is not None else None
         self._clear()
         self._render_thread(conversation, live, everything=True)
@@ -297,30 +297,31 @@ class ChatView:
             await self.on_change(stream.conversation_id)
         return True
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         if self.live is not None:
-            self.hub.stop(self.live.stream.id, owner=self.owner)
+            await self.hub.stop(self.live.stream.id, owner=self.owner)
 
-    def toggle_pause(self) -> None:
+    async def toggle_pause(self) -> None:
+        """Pause or resume; the button says so at once (the stream's own event follows)."""
         if self.live is None:
             return
-        stream = self.live.stream
-        if stream.paused:
-            self.hub.resume(stream.id, owner=self.owner)
-        else:
-            self.hub.pause(stream.id, owner=self.owner)
-        self._show_pause_state(stream.paused)
+        live = self.live
+        live.paused = not live.paused
+        self._show_pause_state(live.paused)
+        verb = self.hub.pause if live.paused else self.hub.resume
+        await verb(live.stream.id, owner=self.owner)
 
     # --- streaming into the page ----------------------------------------------------------------
 
-    def _attach(self, stream: ActiveStream, *, replay: bool) -> None:
+    def _attach(self, stream: StreamView, *, replay: bool) -> None:
         answer = self._new_answer()
         answer.message_id = stream.message_id
         self.live = LiveAnswer(stream, answer, speed=TypingSpeed(self.prefs.typing_speed),
                                update_hz=self.display.update_hz, scroll=self.scroll, on_status=self._show_status)
         self.scroll.restart()
         self._set_running(True)
-        self._show_pause_state(stream.paused)
+        self.live.paused = stream.paused
+        self._show_pause_state(self.live.paused)
         if not replay:
             self.announcer.started()
         self._consumer = background_tasks.create(self._consume(self.live, replay), name=f"ui-{stream.id}")
@@ -350,13 +351,12 @@ class ChatView:
 
     async def _finish(self, live: LiveAnswer, data: dict[str, Any]) -> None:
         stream, answer = live.stream, live.answer
-        record = stream.record()
+        record = live.state.record()  # the final event is in: everything, stored already
         error = data.get("message") if record.status not in (StreamStatus.COMPLETED, StreamStatus.STOPPED) else None
         answer.finish(record, record.status, error)
         self.announcer.ended(record.status)
         self.scroll.to_end()
         self._stream_ended()
-        await stream.wait_saved()
         if stream.message_id is None:
             return
         try:
@@ -386,6 +386,6 @@ class ChatView:
         self.pause_button.text = label
         self.pause_button.props(f"aria-label={label} icon={'play_arrow' if paused else 'pause'}")
         if self.live is not None:
-            status = StreamStatus.PAUSED if paused else self.live.stream.status
+            status = StreamStatus.PAUSED if paused else self.live.state.status
             self.live.answer.set_status(status)
             self.status.text = self.live.answer.status.text  # one status: paused means paused

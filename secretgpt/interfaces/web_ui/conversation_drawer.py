@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
-from ...hub.chat_hub import ChatHub
-from ...hub.errors import ConversationBusy
+from ...hub import ChatHub
+from ...hub import ConversationBusy
 from ...records import ConversationNotFound, ConversationSummary
 from .import_dialog import ImportDialog
 from .notices import notify
@@ -163,7 +163,7 @@ class ConversationDrawer(ui.left_drawer):
         await self.refresh()
 
     async def ask_delete(self, conversation_id: str) -> None:
-        if any(s.conversation_id == conversation_id for s in self.hub.active_streams(owner=self.owner)):
+        if any(s.conversation_id == conversation_id for s in await self.hub.active_streams(owner=self.owner)):
             notify(str(ConversationBusy()), "warning")  # said before asking, not after a "yes"
             return
         with ui.dialog() as dialog, ui.card():

@@ -12,8 +12,8 @@ from typing import Any
 from nicegui import ui
 from pydantic import ValidationError
 
-from ...hub.chat_hub import ChatHub
-from ...hub.errors import BadMessage
+from ...hub import ChatHub
+from ...hub import BadMessage
 from ...records import MAX_SYSTEM_PROMPT_CHARS, ConversationSettings, GenerationOptions
 from ...records import ConversationNotFound
 from .message_box import MessageBox

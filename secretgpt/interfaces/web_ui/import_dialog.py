@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from nicegui import events, ui
 
-from ...hub.chat_hub import ChatHub
+from ...hub import ChatHub
 from ...records import ImportCandidate, InvalidImport
 from .notices import notify
 

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ...config import TypingSpeed
-from ...hub.events import StreamEvent
-from ...hub.stream import ActiveStream
+from ...hub import StreamEvent
+from ...hub import StreamState, StreamView
 from ...records import ChunkKind, StreamStatus
 from .answer_view import AnswerMessage
 from .reveal import Backlog, RevealPacer
@@ -27,7 +27,7 @@ STATUS_INTERVAL = 0.5  # seconds between status line updates
 
 
 class LiveAnswer:
-    def __init__(self, stream: ActiveStream, answer: AnswerMessage, *, speed: TypingSpeed, update_hz: float,
+    def __init__(self, stream: StreamView, answer: AnswerMessage, *, speed: TypingSpeed, update_hz: float,
                  scroll: ScrollFollow, on_status: Callable[[str], None]) -> None:
         self.stream = stream
         self.answer = answer
@@ -35,12 +35,16 @@ class LiveAnswer:
         self._interval = 1.0 / update_hz
         self._scroll = scroll
         self._on_status = on_status
+        self.state: StreamState = StreamState(stream.info)  # what the events said, as far as shown
+        self.paused = False  # as the page last asked (Pause/Resume), before the stream's event says so
 
     async def run(self, replay: bool) -> dict[str, Any]:
         """Show the stream until its final event has been revealed; returns that event's data.
         `replay`: what streamed before a reload comes back at once, then the chosen pace."""
         stream, answer = self.stream, self.answer
         feed = stream.follow()
+        self.state = state = feed.state
+        assert state is not None
         backlog = Backlog()
         catching_up = replay
         final: StreamEvent | None = None
@@ -53,7 +57,7 @@ class LiveAnswer:
                 elif event.final:
                     final = event
             now = time.monotonic()
-            if stream.paused and final is None and not catching_up:
+            if state.paused and final is None and not catching_up:
                 # Pause freezes the display at once, including text already received.
                 last = now
                 await feed.wait()
@@ -64,7 +68,7 @@ class LiveAnswer:
             last = now
             pieces = backlog.take(allowed)
             for kind, piece in pieces:
-                answer.add(kind, piece, stream.think_seconds)
+                answer.add(kind, piece, state.think_seconds())
             answer.flush()
             if final is not None and not backlog:
                 return final.data or {}
@@ -78,10 +82,10 @@ class LiveAnswer:
             await asyncio.sleep(self._interval)
 
     def _show_status(self) -> None:
-        stream = self.stream
-        rate = stream.tokens_per_second
+        state = self.state
+        rate = state.tokens_per_second()
         # One status: while paused it says so, never a streaming rate.
-        status = StreamStatus.PAUSED if stream.paused else stream.status
+        status = StreamStatus.PAUSED if state.paused else state.status
         detail = f"{rate:.0f} tok/s" if rate is not None and status is StreamStatus.STREAMING else ""
         self.answer.set_status(status, detail)
         self._on_status(f"{self.answer.status.text} {detail}".strip())

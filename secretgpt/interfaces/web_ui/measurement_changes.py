@@ -9,8 +9,8 @@ from datetime import datetime
 
 from nicegui import ui
 
-from ...hub.attestation_desk import Change
-from ...services.attestation.measurements import short
+from ...hub import Change
+from ...hub import short_digest
 
 CHANGED = "Changed since you last used it"
 
@@ -28,7 +28,7 @@ class MeasurementChanges(ui.column):
             ui.label("This host's verified measurements are not the ones it had when this app last verified it"
                      f"{since}: it may have been redeployed or updated.").classes("text-xs")
             for change in changes:
-                ui.label(f"{change.label}: {short(change.old)} → {short(change.new)}") \
+                ui.label(f"{change.label}: {short_digest(change.old)} → {short_digest(change.new)}") \
                     .classes("text-xs font-mono break-all").mark(f"change-{change.field}")
             if noted is not None:
                 ui.button("Noted", icon="done", on_click=noted) \

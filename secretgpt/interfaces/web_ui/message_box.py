@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from nicegui import ui
 
-from ...hub.errors import BadMessage
+from ...hub import BadMessage
 
 # The value goes into the websocket message JSON-encoded twice (the event's arguments, then the
 # packet): up to 7 characters for one (a control character: \u0001). A text of this many

@@ -5,7 +5,7 @@ from __future__ import annotations
 from nicegui import app, ui
 
 from ...config import Settings
-from ...hub.chat_hub import ChatHub
+from ...hub import ChatHub
 from .attestation_badge import HostBadge
 from .chat_view import ChatDisplay, ChatView
 from .conversation_drawer import ConversationDrawer

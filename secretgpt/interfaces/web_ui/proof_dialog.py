@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from nicegui import events, ui
 
-from ...hub.errors import NoProof
-from ...hub.chat_hub import ChatHub
-from ...proofs.verify import EXIT_UNKNOWN_SIGNER, ProofReport
+from ...hub import NoProof
+from ...hub import ChatHub
+from ...hub import EXIT_UNKNOWN_SIGNER, ProofReport
 from ...records import ConversationNotFound, MessageNotFound
 from .notices import notify
 

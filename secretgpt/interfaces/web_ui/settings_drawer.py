@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from nicegui import ui
 
-from ...services.secret_ai import Catalog
+from ...records import Catalog
 
 SPEEDS = {"instant": "Instant", "fast": "Fast", "natural": "Natural"}
 

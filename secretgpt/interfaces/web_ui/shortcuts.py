@@ -24,7 +24,7 @@ SHORTCUTS: tuple[tuple[str, str], ...] = (
 
 @dataclass(frozen=True)
 class ShortcutActions:
-    stop: Callable[[], None]
+    stop: Callable[[], Awaitable[None]]
     focus_message: Callable[[], None]
     new_chat: Callable[[], Awaitable[None]]
 
@@ -55,7 +55,7 @@ class Shortcuts:
             return
         key, mods = event.key, event.modifiers
         if key.escape and not (mods.shift or mods.alt or mods.ctrl or mods.meta):
-            self.actions.stop()
+            await self.actions.stop()
         elif key.escape and mods.shift:
             self.actions.focus_message()
         elif mods.alt and mods.shift and not (mods.ctrl or mods.meta) and key.code == "KeyN":

@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 
 from nicegui import ui
 
-from ...hub.errors import HostNotVerified
-from ...hub.chat_hub import ChatHub
+from ...hub import HostNotVerified
+from ...hub import ChatHub
 from .notices import notify
 
 WORDS = {"unverified": "could not be verified", "unbound": "is bound to another TLS key",

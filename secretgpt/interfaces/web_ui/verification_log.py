@@ -7,8 +7,8 @@ from datetime import datetime
 
 from nicegui import ui
 
-from ...hub.attestation_desk import AttestationDesk, LogEntry
-from ...services.attestation.measurements import LABELS, short
+from ...hub import AttestationDesk, LogEntry
+from ...hub import MEASUREMENT_LABELS, short_digest
 
 SHOWN_ENTRIES = 200  # the page lists the newest; the download has them all
 FILENAME = "attestation-log.jsonl"
@@ -64,7 +64,7 @@ def log_entry(entry: LogEntry, *, with_origin: bool) -> None:
             ui.label("Changed: " + ", ".join(c.label for c in entry.changes)) \
                 .classes("text-xs font-medium text-orange-800 dark:text-orange-300").mark("log-entry-changes")
         values = m.model_dump() if m else {}
-        shown = [f"{label} {short(values[field])}" for field, label in LABELS.items()
+        shown = [f"{label} {short_digest(values[field])}" for field, label in MEASUREMENT_LABELS.items()
                  if field != "tee" and values.get(field)]
         ui.label(" · ".join(shown)).classes("text-xs font-mono break-all")
 
