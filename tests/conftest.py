@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+import itertools
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,9 @@ from secretgpt.services.secret_ai import Catalog, ModelInfo, SecretAIService
 from secretgpt.storage import SqlConversationStore, database_url
 from tests.support.app_process import SETTINGS_ENV_KEYS
 from tests.support.scripted_model import ScriptedModel
+from tests.support.servers import (
+    PostgresServer, RedisServer, postgres_available, postgres_server, redis_available, redis_server,
+)
 from tests.support.sse import EventStream, attached, event_stream
 
 MODEL = "loopback"
@@ -216,6 +221,41 @@ async def make_api(make_hub: Callable[..., ChatHub],
 @pytest.fixture
 async def api(make_api: Callable[..., Awaitable[ApiServer]]) -> ApiServer:
     return await make_api()
+
+
+# --- Redis and PostgreSQL, started by the tests (Debian's packages) ----------------------------
+
+
+def _needs(available: bool, package: str) -> None:
+    if not available:
+        if os.environ.get("CI"):
+            raise RuntimeError(f"CI must install Debian's {package} (.ci/run does)")
+        pytest.skip(f"Debian's {package} is not installed (apt-get install {package})")
+
+
+@pytest.fixture(scope="session")
+def redis() -> Iterator[RedisServer]:
+    """One redis-server for the session; tests keep apart by their own keys (stream ids are random)."""
+    _needs(redis_available(), "redis-server")
+    with redis_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One PostgreSQL cluster for the session; each test makes its own database in it."""
+    _needs(postgres_available(), "postgresql")
+    with postgres_server() as server:
+        yield server
+
+
+_databases = itertools.count()
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer) -> str:
+    """A new empty database of the session's cluster."""
+    return postgres.create_database(f"test_{os.getpid()}_{next(_databases)}")
 
 
 # --- small async helpers --------------------------------------------------------------------------
