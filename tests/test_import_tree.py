@@ -8,13 +8,12 @@ import asyncio
 import gc
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Iterator
 from types import SimpleNamespace
 
 import pytest
 
-from secretgpt.storage import InvalidImport, SqlConversationStore, database_url
+from secretgpt.storage import InvalidImport, SqlConversationStore
 from secretgpt.storage.tree_shape import parents_first, tree_problem
 from tests.support.big_exports import chain
 
@@ -25,10 +24,9 @@ LOOP_GAP_SECONDS = 0.5
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    s = await SqlConversationStore.open(database_url(tmp_path / "db"))
-    yield s
-    await s.close()
+async def store(make_store: Callable[[], Awaitable[SqlConversationStore]]) -> SqlConversationStore:
+    """On SQLite and on PostgreSQL (tests/conftest.py)."""
+    return await make_store()
 
 
 async def longest_gap(work: asyncio.Future) -> float:
