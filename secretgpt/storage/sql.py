@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from datetime import timedelta
 from typing import Any
@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import Row, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..records import LIVE_STATUSES, ConversationSettings, StreamRecord, StreamStatus
+from ..records import ConversationSettings, StreamRecord
 from .engine import WRITE, database_url, forget_the_wal, make_engine  # noqa: F401 (database_url: re-exported)
 from .export import ExportedConversation, copy_title, export_many, export_one, exported_conversation, parse_import
 from .import_rows import already_here, imported_rows, insert_imported
+from .live_answers import interrupt_live, interrupt_stream
 from .markdown_export import render_markdown
 from .message_tree import (
     append,
@@ -257,16 +258,23 @@ class SqlConversationStore:
                                        .order_by(M.c.seq))).all()
         return with_siblings(rows)
 
-    async def mark_interrupted(self, *, stale_for: timedelta | None = None) -> int:
-        """At start-up: answers that were still connecting/streaming/paused have lost their stream.
-        Returns how many. With several instances on one database, pass `stale_for` (longer than
-        the checkpoint interval) so answers another instance is still writing are left alone."""
-        query = update(M).where(M.c.status.in_([s.value for s in LIVE_STATUSES]))
-        if stale_for is not None:
-            query = query.where(M.c.updated_at < utc_now() - stale_for)
+    async def mark_interrupted(self, *, stale_for: timedelta | None = None, keep: Collection[str] = (),
+                               only: Collection[str] | None = None) -> int:
+        """At start-up: answers that were still connecting/streaming/paused have lost their stream;
+        marks them interrupted and returns how many. With several instances on one database, some
+        are other instances' streams in progress: `keep` names the streams alive elsewhere, or
+        `only` the ones known dead (only those are marked); `stale_for` (longer than the
+        checkpoint interval) also leaves alone any answer written that recently — one whose
+        stream started after `keep` was read, say."""
+        stale_before = utc_now() - stale_for if stale_for is not None else None
         async with self._write() as conn:
-            result = await conn.execute(query.values(status=StreamStatus.INTERRUPTED.value))
-            return result.rowcount
+            return await interrupt_live(conn, stale_before=stale_before, keep=keep, only=only)
+
+    async def mark_stream_interrupted(self, stream_id: str) -> bool:
+        """One answer whose stream is gone (an instance that died, found by another): marked
+        interrupted if it is still live. Whether it was."""
+        async with self._write() as conn:
+            return await interrupt_stream(conn, stream_id)
 
     # --- export / import -------------------------------------------------------------------
     # The files' CPU work (building and validating the documents, parsing an import) runs on a
