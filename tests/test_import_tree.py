@@ -110,6 +110,8 @@ async def test_a_thread_deeper_than_sqlites_trigger_limit_can_be_deleted(store: 
     # Deleting the root used to cascade one nested trigger per message: "too many levels of trigger
     # recursion" past 1 000.
     [conversation_id] = await store.import_json(OWNER, chain(2_500))
+    # Its thread is read by ids, a bounded number per IN (...) (PostgreSQL takes 32 767 parameters).
+    assert len((await store.get(conversation_id, OWNER)).messages) == 2_500
     await store.delete(conversation_id, OWNER)
     assert await store.list_conversations(OWNER) == []
 

@@ -18,7 +18,7 @@ from sqlalchemy import Row, delete, exists, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..records import ConversationSettings, StreamRecord
-from .engine import WRITE, database_url, forget_the_wal, make_engine  # noqa: F401 (database_url: re-exported)
+from .engine import database_url, forget_the_wal, make_engine, writer  # noqa: F401 (database_url: re-exported)
 from .export import ExportedConversation, copy_title, export_many, export_one, exported_conversation, parse_import
 from .import_rows import already_here, imported_rows, insert_imported
 from .live_answers import interrupt_live, interrupt_stream
@@ -56,7 +56,7 @@ class SqlConversationStore:
     def __init__(self, engine: AsyncEngine) -> None:
         """Use `await SqlConversationStore.open(url)`, which also migrates."""
         self._engine = engine
-        self._writer = engine.execution_options(**{WRITE: True})
+        self._writer = writer(engine)
         # SQLite has one writer at a time. Queueing our own writers here is fair and immediate;
         # left to SQLite's busy handler they would poll with sleeps of up to 100 ms. The busy
         # timeout still covers other processes on the same file.
