@@ -1,6 +1,6 @@
 """Where PostgreSQL and SQLite differ, the store behaves the same (secretgpt/storage/postgres.py):
-reads see one snapshot, text with U+0000 is stored, errors carry no values, times come back in
-UTC and ties are ordered. On both backends."""
+writers of one conversation take turns, reads see one snapshot, text with U+0000 is stored,
+errors carry no values, times come back in UTC and ties are ordered. On both backends."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert
 
-from secretgpt.records import ConversationSettings, StreamStatus
+from secretgpt.records import AnswerAttestation, ConversationSettings, StreamStatus
 from secretgpt.storage import ConversationNotFound, sql
 from secretgpt.storage import message_tree
 from secretgpt.storage.schema import messages as M
@@ -28,6 +28,36 @@ NewUrl = Callable[[], str]
 @pytest.fixture
 async def store(make_store: MakeStore) -> SqlConversationStore:
     return await make_store()
+
+
+# --- writers take turns ---------------------------------------------------------------------------
+
+async def test_two_instances_writing_one_conversation_take_turns(make_store: MakeStore, new_store_url: NewUrl) -> None:
+    url = new_store_url()
+    one, two = await make_store(url), await make_store(url)
+    conversation = await one.create(A, "Busy")
+    # Each turn picks the next `seq` and moves the leaf: at the same time, two would pick the same.
+    turns = [(one if i % 2 else two).add_user_turn(conversation.id, A, f"q{i}") for i in range(20)]
+    ids = await asyncio.gather(*turns)
+    messages = await one.all_messages(conversation.id, A)
+    assert sorted(m.id for m in messages) == sorted(ids)
+    assert len({m.parent_id for m in messages}) == 20  # one thread: each turn under the one before
+    assert (await one.get(conversation.id, A)).current_leaf_id == messages[-1].id
+
+
+async def test_answers_ending_together_under_one_attestation_all_save(store: SqlConversationStore) -> None:
+    attestation = AnswerAttestation(status="verified", reason="test", origin="https://host", attestation_id="att-1")
+    evidence = {"origin": "https://host", "captured_at": "2025-03-01T12:00:00+00:00", "quote": "ab" * 100}
+    conversations = [await store.create(A, f"c{i}") for i in range(8)]
+    for conversation in conversations:
+        await store.add_user_turn(conversation.id, A, "q")
+    # Each save finds the evidence missing and stores it; on PostgreSQL these run at once.
+    await asyncio.gather(*(store.save_answer(record(c.id, "s", "done", status=StreamStatus.COMPLETED,
+                                                    attestation=attestation, evidence=evidence))
+                           for c in conversations))
+    for conversation in conversations:
+        answer = (await store.get(conversation.id, A)).messages[-1]
+        assert (await store.answer_proof(conversation.id, A, answer.id)).evidence == evidence
 
 
 # --- reads see one snapshot ---------------------------------------------------------------------------

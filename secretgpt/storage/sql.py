@@ -180,7 +180,7 @@ class SqlConversationStore:
 
     async def _delete(self, conversation_id: str, owner: str) -> None:
         async with self._writer.begin() as conn:
-            await conversation_row(conn, conversation_id, owner)
+            await conversation_row(conn, conversation_id, owner, lock=True)
             # Explicit rather than relying on ON DELETE CASCADE, which SQLite only honours when
             # the connection enabled foreign keys. The parent links go first: otherwise deleting
             # the root cascades down the thread one nested trigger per message, and SQLite stops
@@ -197,7 +197,7 @@ class SqlConversationStore:
         """Append a user message under the current leaf and make it the leaf. With `sibling_of`
         (editing a question) it goes next to that message instead, under the same parent."""
         async with self._write() as conn:
-            row = await conversation_row(conn, conversation_id, owner)
+            row = await conversation_row(conn, conversation_id, owner, lock=True)
             parent = await parent_for(conn, row, sibling_of)
             return await append(conn, conversation_id, parent, role="user", content=content)
 
@@ -214,11 +214,10 @@ class SqlConversationStore:
         if record.provenance is not None:
             values["proof"] = record.provenance.model_dump(mode="json")
         async with self._write() as conn:
+            row = await conversation_row(conn, record.conversation_id, record.owner, lock=True)
             await keep_evidence(conn, record)
-            existing = (await conn.execute(
-                select(M.c.id).join(C, C.c.id == M.c.conversation_id)
-                .where(M.c.conversation_id == record.conversation_id, M.c.stream_id == record.stream_id,
-                       C.c.owner == record.owner))).scalar()
+            existing = (await conn.execute(select(M.c.id).where(
+                M.c.conversation_id == record.conversation_id, M.c.stream_id == record.stream_id))).scalar()
             now = utc_now()
             if existing is not None:
                 await conn.execute(update(M).where(M.c.id == existing).values(**values, updated_at=now))
@@ -228,7 +227,6 @@ class SqlConversationStore:
                 await conn.execute(update(C).where(C.c.id == record.conversation_id, C.c.updated_at < activity)
                                    .values(updated_at=activity))
                 return existing
-            row = await conversation_row(conn, record.conversation_id, record.owner)
             parent = await parent_for(conn, row, sibling_of)
             return await append(conn, record.conversation_id, parent, role="assistant",
                                  stream_id=record.stream_id, **values)
@@ -237,7 +235,7 @@ class SqlConversationStore:
         """Show the thread through `message_id`: the leaf becomes its newest deepest descendant
         (following the newest child at each step)."""
         async with self._write() as conn:
-            row = await conversation_row(conn, conversation_id, owner)
+            row = await conversation_row(conn, conversation_id, owner, lock=True)
             tree = await load_tree(conn, conversation_id)
             if message_id not in tree.parent:
                 raise MessageNotFound.absent(message_id)
