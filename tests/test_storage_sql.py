@@ -213,6 +213,9 @@ async def test_search_matches_title_or_any_message_ignoring_case(store: SqlConve
     physics = await store.create(A, "Homework")
     await exchange(store, physics.id, "Explain QUANTUM tunnelling", "Particles pass barriers", "s1")
     await store.create(A, "100% sure")
+    await store.create(A, "snake_case")
+    await store.create(A, "back\\slash")
+    await store.create(A, "Crème brûlée")
     other = await store.create(B, "Quantum for B")
     await store.add_user_turn(other.id, B, "pasta quantum")
 
@@ -223,8 +226,12 @@ async def test_search_matches_title_or_any_message_ignoring_case(store: SqlConve
     assert await titles("quantum") == {"Homework"}  # message text, any case; B's never
     assert await titles("BARRIERS") == {"Homework"}
     assert await titles("%") == {"100% sure"}  # a literal percent, not a wildcard
+    assert await titles("_") == {"snake_case"}  # nor an underscore
+    assert await titles("\\") == {"back\\slash"}  # the escape character itself
+    assert await titles("cRèME BRû") == {"Crème brûlée"}  # ASCII letters in any case, the rest as written
     assert await titles("nothing like this") == set()
-    assert await titles("  ") == {"Pasta recipes", "Homework", "100% sure"}
+    assert await titles("  ") == {"Pasta recipes", "Homework", "100% sure", "snake_case", "back\\slash",
+                                  "Crème brûlée"}
     assert recipes.id in {c.id for c in await store.list_conversations(A, search="RECIPES")}
 
 

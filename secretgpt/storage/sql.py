@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager, nullcontext
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..records import ConversationSettings, StreamRecord
@@ -43,6 +43,7 @@ from .proof_rows import keep_evidence, proof_of
 from .schema import conversations as C
 from .schema import messages as M
 from .schema import schema_version
+from .search import matching
 from .stored import (
     AnswerProof, ConversationNotFound, ConversationSummary, ImportCandidate, MessageNotFound, StoredConversation,
     StoredMessage,
@@ -142,19 +143,14 @@ class SqlConversationStore:
 
     async def list_conversations(self, owner: str, search: str | None = None,
                                  limit: int = 200) -> list[ConversationSummary]:
-        """Newest first. `search` matches the title or any message text, ignoring case (ASCII
-        letters only on SQLite)."""
+        """Newest first. `search` matches the title or any message text, ignoring case (search.py)."""
         count = select(func.count()).where(M.c.conversation_id == C.c.id).scalar_subquery()
         query = (select(C.c.id, C.c.title, C.c.created_at, C.c.updated_at, count.label("message_count"))
                  .where(C.c.owner == owner)
                  .order_by(C.c.updated_at.desc(), C.c.id)
                  .limit(limit))
-        if search and search.strip():
-            pattern = "%" + _escape_like(search.strip()) + "%"
-            query = query.where(or_(
-                C.c.title.ilike(pattern, escape="\\"),
-                exists().where(M.c.conversation_id == C.c.id, M.c.content.ilike(pattern, escape="\\")),
-            ))
+        if (found := matching(search)) is not None:
+            query = query.where(found)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [ConversationSummary.model_validate(row._asdict()) for row in rows]
@@ -341,7 +337,3 @@ class SqlConversationStore:
                     for row in rows]
 
         return await asyncio.to_thread(build)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
