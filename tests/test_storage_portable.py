@@ -45,6 +45,18 @@ async def test_two_instances_writing_one_conversation_take_turns(make_store: Mak
     assert (await one.get(conversation.id, A)).current_leaf_id == messages[-1].id
 
 
+async def test_saves_of_one_new_answer_at_once_insert_it_once(make_store: MakeStore, new_store_url: NewUrl) -> None:
+    url = new_store_url()
+    one, two = await make_store(url), await make_store(url)
+    conversation = await one.create(A, "Upsert")
+    await one.add_user_turn(conversation.id, A, "q")
+    # The first save of a stream inserts its answer, later ones update it: never two rows for it.
+    saved = await asyncio.gather(*((one, two)[i % 2].save_answer(record(conversation.id, "s1", f"text {i}"))
+                                   for i in range(10)))
+    assert len(set(saved)) == 1
+    assert [m.role for m in await one.all_messages(conversation.id, A)] == ["user", "assistant"]
+
+
 async def test_answers_ending_together_under_one_attestation_all_save(store: SqlConversationStore) -> None:
     attestation = AnswerAttestation(status="verified", reason="test", origin="https://host", attestation_id="att-1")
     evidence = {"origin": "https://host", "captured_at": "2025-03-01T12:00:00+00:00", "quote": "ab" * 100}
