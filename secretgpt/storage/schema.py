@@ -29,6 +29,7 @@ from sqlalchemy.types import TypeDecorator
 
 from .postgres import without_nul
 
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware in Python, UTC in the database.
 
