@@ -14,8 +14,7 @@ import pytest
 from sqlalchemy import insert
 
 from secretgpt.records import AnswerAttestation, ConversationSettings, StreamStatus
-from secretgpt.storage import ConversationNotFound, sql
-from secretgpt.storage import message_tree
+from secretgpt.storage import ConversationNotFound, message_tree, sql
 from secretgpt.storage.schema import messages as M
 from secretgpt.storage.sql import SqlConversationStore
 from tests.support.big_exports import chain
