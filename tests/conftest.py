@@ -258,6 +258,54 @@ def postgres_url(postgres: PostgresServer) -> str:
     return postgres.create_database(f"test_{os.getpid()}_{next(_databases)}")
 
 
+# --- conversation stores on both backends ------------------------------------------------------
+
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sqlite_only(why): a storage test about SQLite itself (its files, its "
+                                       "pragmas): not run on PostgreSQL")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that uses `backend` (through `make_store`, `new_store_url` or a module's `store`
+    built on them) runs on SQLite and on a real PostgreSQL, except those marked sqlite_only."""
+    if "backend" in metafunc.fixturenames:
+        only_sqlite = metafunc.definition.get_closest_marker("sqlite_only") is not None
+        metafunc.parametrize("backend", BACKENDS[:1] if only_sqlite else BACKENDS)
+
+
+@pytest.fixture
+def new_store_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Callable[[], str]:
+    """`new_store_url()`: the URL of a new empty database of this test's backend (a SQLite file in
+    the test's directory, or a database of the session's PostgreSQL cluster)."""
+    made = itertools.count()
+
+    def new() -> str:
+        if backend == "postgresql":
+            server: PostgresServer = request.getfixturevalue("postgres")
+            return server.create_database(f"test_{os.getpid()}_{next(_databases)}")
+        return database_url(tmp_path / f"db-{next(made)}")
+
+    return new
+
+
+@pytest.fixture
+async def make_store(new_store_url: Callable[[], str]) -> AsyncIterator[Callable[..., Awaitable[SqlConversationStore]]]:
+    """`await make_store()`: a store on a new empty database (`url=`: on that one instead); all are
+    closed after the test."""
+    opened: list[SqlConversationStore] = []
+
+    async def make(url: str | None = None) -> SqlConversationStore:
+        opened.append(await SqlConversationStore.open(url or new_store_url()))
+        return opened[-1]
+
+    yield make
+    for one in opened:
+        await one.close()
+
+
 # --- small async helpers --------------------------------------------------------------------------
 
 

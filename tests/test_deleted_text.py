@@ -21,6 +21,8 @@ from tests.test_app_process import Launch, launch, model, sigterm_exit  # noqa: 
 from tests.test_storage_export import answer
 
 OWNER = "owner"
+# PostgreSQL's deleted rows are VACUUM's, the operator's (README): these tests are about SQLite's files.
+pytestmark = pytest.mark.sqlite_only("the data dir's files: secure_delete and the WAL checkpoint")
 
 
 @pytest.fixture

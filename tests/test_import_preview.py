@@ -3,21 +3,20 @@ named as such."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from secretgpt.storage.export import InvalidImport
-from secretgpt.storage.sql import SqlConversationStore, database_url
+from secretgpt.storage.sql import SqlConversationStore
 
 from .test_storage_export import A, B, rich_conversation
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    s = await SqlConversationStore.open(database_url(tmp_path / "db"))
-    yield s
-    await s.close()
+async def store(make_store: Callable[[], Awaitable[SqlConversationStore]]) -> SqlConversationStore:
+    """On SQLite and on PostgreSQL (tests/conftest.py)."""
+    return await make_store()
 
 
 async def test_preview_names_each_conversation_and_what_is_already_here(store: SqlConversationStore) -> None:

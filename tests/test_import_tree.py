@@ -8,14 +8,13 @@ import asyncio
 import gc
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Iterator
 from types import SimpleNamespace
 
 import pytest
 
-from secretgpt.storage import SqlConversationStore, database_url
 from secretgpt.records import InvalidImport
+from secretgpt.storage import SqlConversationStore
 from secretgpt.storage.tree_shape import parents_first, tree_problem
 from tests.support.big_exports import chain
 
@@ -26,10 +25,9 @@ LOOP_GAP_SECONDS = 0.5
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    s = await SqlConversationStore.open(database_url(tmp_path / "db"))
-    yield s
-    await s.close()
+async def store(make_store: Callable[[], Awaitable[SqlConversationStore]]) -> SqlConversationStore:
+    """On SQLite and on PostgreSQL (tests/conftest.py)."""
+    return await make_store()
 
 
 async def longest_gap(work: asyncio.Future) -> float:
@@ -113,6 +111,8 @@ async def test_a_thread_deeper_than_sqlites_trigger_limit_can_be_deleted(store: 
     # Deleting the root used to cascade one nested trigger per message: "too many levels of trigger
     # recursion" past 1 000.
     [conversation_id] = await store.import_json(OWNER, chain(2_500))
+    # Its thread is read by ids, a bounded number per IN (...) (PostgreSQL takes 32 767 parameters).
+    assert len((await store.get(conversation_id, OWNER)).messages) == 2_500
     await store.delete(conversation_id, OWNER)
     assert await store.list_conversations(OWNER) == []
 

@@ -1,11 +1,11 @@
-"""Export to JSON/Markdown and import back, against a real SQLite file."""
+"""Export to JSON/Markdown and import back, against a real SQLite file and a real PostgreSQL database."""
 
 from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,24 +14,21 @@ import secretgpt
 from secretgpt.records import StreamRecord, StreamStatus
 from secretgpt.records import StoredConversation
 from secretgpt.storage.export import InvalidImport
-from secretgpt.storage.sql import SqlConversationStore, database_url
+from secretgpt.storage.sql import SqlConversationStore
 
 A, B = "owner-a", "owner-b"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
-async def store(tmp_path: Path):
-    s = await SqlConversationStore.open(database_url(tmp_path / "one"))
-    yield s
-    await s.close()
+async def store(make_store: Callable[[], Awaitable[SqlConversationStore]]) -> SqlConversationStore:
+    return await make_store()
 
 
 @pytest.fixture
-async def other_store(tmp_path: Path):
-    s = await SqlConversationStore.open(database_url(tmp_path / "two"))
-    yield s
-    await s.close()
+async def other_store(make_store: Callable[[], Awaitable[SqlConversationStore]]) -> SqlConversationStore:
+    """Another database of the same backend."""
+    return await make_store()
 
 
 def answer(conversation_id: str, stream_id: str, text: str, status: StreamStatus, **fields: Any) -> StreamRecord:

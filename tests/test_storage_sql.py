@@ -1,19 +1,26 @@
-"""SqlConversationStore against a real SQLite file."""
+"""SqlConversationStore against a real SQLite file and a real PostgreSQL database (each test runs
+on both: the `backend` of tests/conftest.py)."""
 
 from __future__ import annotations
 
-import sqlite3
 import time
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from secretgpt.records import StreamRecord, StreamStatus
 from secretgpt.records import ConversationNotFound, MessageNotFound
-from secretgpt.storage.sql import SqlConversationStore, database_url
+from secretgpt.storage.schema import messages as M
+from secretgpt.storage.sql import SqlConversationStore
 
 A, B = "owner-a", "owner-b"
+
+
+@pytest.fixture
+async def store(make_store: Callable[[], Awaitable[SqlConversationStore]]) -> SqlConversationStore:
+    return await make_store()
 
 
 def record(conversation_id: str, stream_id: str, text: str = "", *, owner: str = A,
@@ -79,17 +86,19 @@ async def test_save_answer_is_an_upsert_by_stream_id(store: SqlConversationStore
     assert [m.stream_record(conv.id, A) for m in got.messages] == [None, final]
 
 
-async def test_checkpoint_survives_an_unclean_stop(db_file: Path):
+async def test_checkpoint_survives_an_unclean_stop(new_store_url: Callable[[], str]):
     """What a kill -9 leaves: the last checkpoint, marked interrupted at the next start-up."""
-    url = database_url(db_file.parent)
+    url = new_store_url()
     store = await SqlConversationStore.open(url)
     conv = await store.create(A, "Cut short")
     await store.add_user_turn(conv.id, A, "Count to ten")
     await store.save_answer(record(conv.id, "s1", "one two three"))
-    # No close(): committed data must already be in the file (WAL) for a fresh process to see.
-    with sqlite3.connect(db_file) as raw:
-        assert raw.execute("SELECT content, status FROM messages WHERE role='assistant'").fetchall() == [
-            ("one two three", "streaming")]
+    # No close(): committed data must already be in the database (SQLite: its WAL) for another
+    # process, with its own connections, to see.
+    fresh = await SqlConversationStore.open(url)
+    answer = (await fresh.all_messages(conv.id, A))[-1]
+    assert (answer.content, answer.status) == ("one two three", StreamStatus.STREAMING)
+    await fresh.close()
     await store.close()
 
     store = await SqlConversationStore.open(url)
@@ -204,6 +213,9 @@ async def test_search_matches_title_or_any_message_ignoring_case(store: SqlConve
     physics = await store.create(A, "Homework")
     await exchange(store, physics.id, "Explain QUANTUM tunnelling", "Particles pass barriers", "s1")
     await store.create(A, "100% sure")
+    await store.create(A, "snake_case")
+    await store.create(A, "back\\slash")
+    await store.create(A, "Crème brûlée")
     other = await store.create(B, "Quantum for B")
     await store.add_user_turn(other.id, B, "pasta quantum")
 
@@ -214,12 +226,16 @@ async def test_search_matches_title_or_any_message_ignoring_case(store: SqlConve
     assert await titles("quantum") == {"Homework"}  # message text, any case; B's never
     assert await titles("BARRIERS") == {"Homework"}
     assert await titles("%") == {"100% sure"}  # a literal percent, not a wildcard
+    assert await titles("_") == {"snake_case"}  # nor an underscore
+    assert await titles("\\") == {"back\\slash"}  # the escape character itself
+    assert await titles("cRèME BRû") == {"Crème brûlée"}  # ASCII letters in any case, the rest as written
     assert await titles("nothing like this") == set()
-    assert await titles("  ") == {"Pasta recipes", "Homework", "100% sure"}
+    assert await titles("  ") == {"Pasta recipes", "Homework", "100% sure", "snake_case", "back\\slash",
+                                  "Crème brûlée"}
     assert recipes.id in {c.id for c in await store.list_conversations(A, search="RECIPES")}
 
 
-async def test_rename_and_delete(store: SqlConversationStore, db_file: Path):
+async def test_rename_and_delete(store: SqlConversationStore):
     conv = await store.create(A, "Draft")
     await exchange(store, conv.id, "q", "a", "s1")
     keep = await store.create(A, "Keep")
@@ -236,9 +252,9 @@ async def test_rename_and_delete(store: SqlConversationStore, db_file: Path):
     with pytest.raises(ConversationNotFound):
         await store.delete(conv.id, A)
     assert [c.title for c in await store.list_conversations(A)] == ["Keep"]
-    with sqlite3.connect(db_file) as raw:
-        assert raw.execute("SELECT count(*) FROM messages WHERE conversation_id = ?", (conv.id,)).fetchone() == (0,)
-        assert raw.execute("SELECT count(*) FROM messages").fetchone() == (2,)
+    async with store.engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).where(M.c.conversation_id == conv.id))).scalar() == 0
+        assert (await conn.execute(select(func.count()).select_from(M))).scalar() == 2
 
 
 # --- isolation -----------------------------------------------------------------------------------
@@ -275,8 +291,8 @@ async def test_owners_never_see_or_change_each_others_conversations(store: SqlCo
 
 # --- scale -----------------------------------------------------------------------------------------
 
-async def test_200_conversations_of_50_messages_stay_fast(db_file: Path):
-    url = database_url(db_file.parent)
+async def test_200_conversations_of_50_messages_stay_fast(new_store_url: Callable[[], str]):
+    url = new_store_url()
     store = await SqlConversationStore.open(url)
     started = datetime(2025, 1, 1, tzinfo=timezone.utc)
     conversations = []

@@ -1,5 +1,6 @@
 """The database engine: SQLite's settings for each connection and for write transactions, and
-emptying its write-ahead log after a delete. PostgreSQL (any other URL) as SQLAlchemy opens it."""
+emptying its write-ahead log after a delete. PostgreSQL's are in postgres.py; any other URL as
+SQLAlchemy opens it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from .postgres import WRITES, is_postgres, make_postgres_engine, with_async_driver
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,9 @@ def database_url(data_dir: Path, override: str | None = None) -> str:
 
 
 def make_engine(url: str) -> AsyncEngine:
-    parsed = make_url(url)
+    parsed = with_async_driver(make_url(url))
+    if is_postgres(parsed):
+        return make_postgres_engine(parsed)
     if parsed.get_backend_name() != "sqlite":
         return create_async_engine(parsed, pool_pre_ping=True, hide_parameters=True)
     if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
@@ -54,6 +59,15 @@ def make_engine(url: str) -> AsyncEngine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
     return engine
+
+
+def writer(engine: AsyncEngine) -> AsyncEngine:
+    """The engine the store writes through: on SQLite its transactions BEGIN IMMEDIATE, on
+    PostgreSQL they are READ COMMITTED (reads are snapshots there, see postgres.py)."""
+    options: dict[str, Any] = {WRITE: True}
+    if engine.dialect.name == "postgresql":
+        options["isolation_level"] = WRITES
+    return engine.execution_options(**options)
 
 
 async def forget_the_wal(engine: AsyncEngine) -> None:

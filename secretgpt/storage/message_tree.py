@@ -60,8 +60,14 @@ class Tree:
         return path
 
 
-async def conversation_row(conn: AsyncConnection, conversation_id: str, owner: str) -> Row:
-    row = (await conn.execute(select(C).where(C.c.id == conversation_id, C.c.owner == owner))).first()
+async def conversation_row(conn: AsyncConnection, conversation_id: str, owner: str, *, lock: bool = False) -> Row:
+    """The owner's conversation, or ConversationNotFound. `lock`: in a write transaction that
+    changes its messages, hold the row until commit, so writers of one conversation (several
+    instances on one PostgreSQL) take turns: two appends would pick the same `seq`, two saves of
+    one stream would both insert it. (SQLite renders no FOR UPDATE: its writers take turns
+    anyway, BEGIN IMMEDIATE.)"""
+    query = select(C).where(C.c.id == conversation_id, C.c.owner == owner)
+    row = (await conn.execute(query.with_for_update() if lock else query)).first()
     if row is None:
         raise ConversationNotFound(conversation_id)
     return row

@@ -4,7 +4,12 @@ Each step takes a database from version N-1 to N. Steps are frozen once released
 the tables as they were at that version, not as schema.py has them today, so an old database
 always walks the same path as a new one. A failing step rolls everything back, leaving the
 database at the version it had (SQLite DDL is transactional once SQLAlchemy emits BEGIN itself,
-see sql.py; PostgreSQL DDL is transactional anyway).
+see engine.py; PostgreSQL DDL is transactional anyway).
+
+Several instances may start at once on one database: one migrates, the others wait for it and
+find the work done. On SQLite the transaction's BEGIN IMMEDIATE takes the file's write lock up
+front; on PostgreSQL, where two transactions creating one table both get past "does it exist?"
+and the second fails on a catalog index, a transaction-level advisory lock does.
 """
 
 from __future__ import annotations
@@ -36,6 +41,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .schema import schema_version
 
 Step = Callable[[Connection], None]
+
+# PostgreSQL advisory lock taken for the migration transaction: any fixed 64-bit number that no
+# other application on the database uses (these are the bytes "SGPTschm"). Advisory locks are
+# per database, so instances on other databases of the same server never wait for each other.
+MIGRATION_LOCK_KEY = 0x5347_5054_7363_686D
 
 
 class SchemaTooNew(RuntimeError):
@@ -135,5 +145,10 @@ def run_migrations(conn: Connection, steps: Sequence[tuple[int, Step]] = MIGRATI
 
 
 async def migrate(engine: AsyncEngine, steps: Sequence[tuple[int, Step]] = MIGRATIONS) -> int:
+    """`run_migrations` in one write transaction, one instance at a time (see the module's doc).
+    `engine` must be the store's writer (on SQLite its transactions BEGIN IMMEDIATE)."""
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Released at commit or rollback; waits as long as the instance ahead needs.
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         return await conn.run_sync(run_migrations, steps)

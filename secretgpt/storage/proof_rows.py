@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from pydantic import ValidationError
-from sqlalchemy import insert, select
+from sqlalchemy import Insert, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..records import AnswerProvenance, StreamRecord
@@ -23,8 +24,19 @@ async def keep_evidence(conn: AsyncConnection, record: StreamRecord) -> None:
     if (await conn.execute(select(E.c.id).where(E.c.id == attestation_id))).first() is not None:
         return
     captured = datetime.fromisoformat(str(record.evidence["captured_at"]))
-    await conn.execute(insert(E).values(id=attestation_id, origin=str(record.evidence["origin"]),
-                                        captured_at=captured, evidence=record.evidence))
+    await conn.execute(_insert_once(conn.dialect.name).values(
+        id=attestation_id, origin=str(record.evidence["origin"]), captured_at=captured, evidence=record.evidence))
+
+
+def _insert_once(dialect: str) -> Insert:
+    """An INSERT of evidence that does nothing if that attestation is there: answers served under
+    one attestation often end together, and on PostgreSQL their saves run at once (each in its
+    own conversation), so both may have found it missing."""
+    if dialect == "postgresql":
+        return postgresql.insert(E).on_conflict_do_nothing(index_elements=[E.c.id])
+    if dialect == "sqlite":
+        return sqlite.insert(E).on_conflict_do_nothing(index_elements=[E.c.id])
+    return insert(E)  # elsewhere, the check above (and a retry of a save that lost the race)
 
 
 async def proof_of(conn: AsyncConnection, conversation_id: str, message: StoredMessage) -> AnswerProof:

@@ -27,6 +27,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
 
+from .postgres import without_nul
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware in Python, UTC in the database.
 
@@ -54,6 +57,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(timezone.utc)
 
 
+class FreeText(TypeDecorator[str]):
+    """Text from people, models and files. PostgreSQL's text cannot hold U+0000, which SQLite
+    stores: there it is written as U+FFFD (postgres.py; JSON columns get the same from the
+    engine's JSON serializer)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return without_nul(value) if value is not None and dialect.name == "postgresql" else value
+
+
+class FreeString(FreeText):
+    """FreeText with a length (VARCHAR(n))."""
+
+    impl = String
+    cache_ok = True
+
+
 Json = JSON().with_variant(JSONB(), "postgresql")
 
 metadata = MetaData()
@@ -71,7 +93,7 @@ conversations = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("owner", String(255), nullable=False),
-    Column("title", Text, nullable=False),
+    Column("title", FreeText, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     # Not a foreign key on purpose: conversations <-> messages would be a cycle, which makes
@@ -92,12 +114,12 @@ messages = Table(
     # timestamps that can tie.
     Column("seq", Integer, nullable=False),
     Column("role", String(16), nullable=False),
-    Column("content", Text, nullable=False, default=""),
-    Column("think", Text, nullable=False, default=""),
+    Column("content", FreeText, nullable=False, default=""),
+    Column("think", FreeText, nullable=False, default=""),
     Column("created_at", UTCDateTime, nullable=False),
     # Last write: for answers, the last checkpoint.
     Column("updated_at", UTCDateTime, nullable=False),
-    Column("stream_id", String(64), nullable=True),
+    Column("stream_id", FreeString(64), nullable=True),
     Column("status", String(32), nullable=True),
     Column("metadata", Json, nullable=True, key="meta"),
     # AnswerProvenance as JSON (turns sent, connection certificate, hash chain): what the answer's
@@ -117,7 +139,7 @@ evidence = Table(
     "evidence",
     metadata,
     Column("id", String(64), primary_key=True),
-    Column("origin", Text, nullable=False),
+    Column("origin", FreeText, nullable=False),
     Column("captured_at", UTCDateTime, nullable=False),
     Column("evidence", Json, nullable=False),
 )

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager, nullcontext
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..records import LIVE_STATUSES, ConversationSettings, StreamRecord, StreamStatus
-from .engine import WRITE, database_url, forget_the_wal, make_engine  # noqa: F401 (database_url: re-exported)
+from ..records import ConversationSettings, StreamRecord
+from .engine import database_url, forget_the_wal, make_engine, writer  # noqa: F401 (database_url: re-exported)
 from .export import ExportedConversation, copy_title, export_many, export_one, exported_conversation, parse_import
 from .import_rows import already_here, imported_rows, insert_imported
+from .live_answers import interrupt_live, interrupt_stream
 from .markdown_export import render_markdown
 from .message_tree import (
     append,
@@ -43,6 +44,7 @@ from .schema import conversations as C
 from .schema import messages as M
 from .schema import schema_version
 from ..records import AnswerProof, ConversationNotFound, ConversationSummary, ImportCandidate, MessageNotFound, StoredConversation, StoredMessage
+from .search import matching
 
 # Columns with their own place in the table; the rest of StreamRecord.metadata() goes to JSON.
 _RECORD_COLUMNS = {"stream_id", "conversation_id", "status"}
@@ -52,7 +54,7 @@ class SqlConversationStore:
     def __init__(self, engine: AsyncEngine) -> None:
         """Use `await SqlConversationStore.open(url)`, which also migrates."""
         self._engine = engine
-        self._writer = engine.execution_options(**{WRITE: True})
+        self._writer = writer(engine)
         # SQLite has one writer at a time. Queueing our own writers here is fair and immediate;
         # left to SQLite's busy handler they would poll with sleeps of up to 100 ms. The busy
         # timeout still covers other processes on the same file.
@@ -138,19 +140,14 @@ class SqlConversationStore:
 
     async def list_conversations(self, owner: str, search: str | None = None,
                                  limit: int = 200) -> list[ConversationSummary]:
-        """Newest first. `search` matches the title or any message text, ignoring case (ASCII
-        letters only on SQLite)."""
+        """Newest first. `search` matches the title or any message text, ignoring case (search.py)."""
         count = select(func.count()).where(M.c.conversation_id == C.c.id).scalar_subquery()
         query = (select(C.c.id, C.c.title, C.c.created_at, C.c.updated_at, count.label("message_count"))
                  .where(C.c.owner == owner)
                  .order_by(C.c.updated_at.desc(), C.c.id)
                  .limit(limit))
-        if search and search.strip():
-            pattern = "%" + _escape_like(search.strip()) + "%"
-            query = query.where(or_(
-                C.c.title.ilike(pattern, escape="\\"),
-                exists().where(M.c.conversation_id == C.c.id, M.c.content.ilike(pattern, escape="\\")),
-            ))
+        if (found := matching(search)) is not None:
+            query = query.where(found)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [ConversationSummary.model_validate(row._asdict()) for row in rows]
@@ -176,7 +173,7 @@ class SqlConversationStore:
 
     async def _delete(self, conversation_id: str, owner: str) -> None:
         async with self._writer.begin() as conn:
-            await conversation_row(conn, conversation_id, owner)
+            await conversation_row(conn, conversation_id, owner, lock=True)
             # Explicit rather than relying on ON DELETE CASCADE, which SQLite only honours when
             # the connection enabled foreign keys. The parent links go first: otherwise deleting
             # the root cascades down the thread one nested trigger per message, and SQLite stops
@@ -193,7 +190,7 @@ class SqlConversationStore:
         """Append a user message under the current leaf and make it the leaf. With `sibling_of`
         (editing a question) it goes next to that message instead, under the same parent."""
         async with self._write() as conn:
-            row = await conversation_row(conn, conversation_id, owner)
+            row = await conversation_row(conn, conversation_id, owner, lock=True)
             parent = await parent_for(conn, row, sibling_of)
             return await append(conn, conversation_id, parent, role="user", content=content)
 
@@ -210,11 +207,10 @@ class SqlConversationStore:
         if record.provenance is not None:
             values["proof"] = record.provenance.model_dump(mode="json")
         async with self._write() as conn:
+            row = await conversation_row(conn, record.conversation_id, record.owner, lock=True)
             await keep_evidence(conn, record)
-            existing = (await conn.execute(
-                select(M.c.id).join(C, C.c.id == M.c.conversation_id)
-                .where(M.c.conversation_id == record.conversation_id, M.c.stream_id == record.stream_id,
-                       C.c.owner == record.owner))).scalar()
+            existing = (await conn.execute(select(M.c.id).where(
+                M.c.conversation_id == record.conversation_id, M.c.stream_id == record.stream_id))).scalar()
             now = utc_now()
             if existing is not None:
                 await conn.execute(update(M).where(M.c.id == existing).values(**values, updated_at=now))
@@ -224,7 +220,6 @@ class SqlConversationStore:
                 await conn.execute(update(C).where(C.c.id == record.conversation_id, C.c.updated_at < activity)
                                    .values(updated_at=activity))
                 return existing
-            row = await conversation_row(conn, record.conversation_id, record.owner)
             parent = await parent_for(conn, row, sibling_of)
             return await append(conn, record.conversation_id, parent, role="assistant",
                                  stream_id=record.stream_id, **values)
@@ -233,7 +228,7 @@ class SqlConversationStore:
         """Show the thread through `message_id`: the leaf becomes its newest deepest descendant
         (following the newest child at each step)."""
         async with self._write() as conn:
-            row = await conversation_row(conn, conversation_id, owner)
+            row = await conversation_row(conn, conversation_id, owner, lock=True)
             tree = await load_tree(conn, conversation_id)
             if message_id not in tree.parent:
                 raise MessageNotFound.absent(message_id)
@@ -254,16 +249,23 @@ class SqlConversationStore:
                                        .order_by(M.c.seq))).all()
         return with_siblings(rows)
 
-    async def mark_interrupted(self, *, stale_for: timedelta | None = None) -> int:
-        """At start-up: answers that were still connecting/streaming/paused have lost their stream.
-        Returns how many. With several instances on one database, pass `stale_for` (longer than
-        the checkpoint interval) so answers another instance is still writing are left alone."""
-        query = update(M).where(M.c.status.in_([s.value for s in LIVE_STATUSES]))
-        if stale_for is not None:
-            query = query.where(M.c.updated_at < utc_now() - stale_for)
+    async def mark_interrupted(self, *, stale_for: timedelta | None = None, keep: Collection[str] = (),
+                               only: Collection[str] | None = None) -> int:
+        """At start-up: answers that were still connecting/streaming/paused have lost their stream;
+        marks them interrupted and returns how many. With several instances on one database, some
+        are other instances' streams in progress: `keep` names the streams alive elsewhere, or
+        `only` the ones known dead (only those are marked); `stale_for` (longer than the
+        checkpoint interval) also leaves alone any answer written that recently — one whose
+        stream started after `keep` was read, say."""
+        stale_before = utc_now() - stale_for if stale_for is not None else None
         async with self._write() as conn:
-            result = await conn.execute(query.values(status=StreamStatus.INTERRUPTED.value))
-            return result.rowcount
+            return await interrupt_live(conn, stale_before=stale_before, keep=keep, only=only)
+
+    async def mark_stream_interrupted(self, stream_id: str) -> bool:
+        """One answer whose stream is gone (an instance that died, found by another): marked
+        interrupted if it is still live. Whether it was."""
+        async with self._write() as conn:
+            return await interrupt_stream(conn, stream_id)
 
     # --- export / import -------------------------------------------------------------------
     # The files' CPU work (building and validating the documents, parsing an import) runs on a
@@ -332,7 +334,3 @@ class SqlConversationStore:
                     for row in rows]
 
         return await asyncio.to_thread(build)
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
