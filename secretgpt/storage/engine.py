@@ -5,6 +5,8 @@ SQLAlchemy opens it."""
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +52,8 @@ def make_engine(url: str) -> AsyncEngine:
         # being killed; only an OS crash can lose the last transactions. secure_delete: what a
         # delete or an update frees is overwritten with zeros, not left in free pages of the file
         # (where a deleted conversation's text could be read back); see `delete` for the WAL.
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON", "secure_delete=ON"):
+        _into_wal(cursor)
+        for pragma in ("synchronous=NORMAL", "foreign_keys=ON", "secure_delete=ON"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
@@ -59,6 +62,23 @@ def make_engine(url: str) -> AsyncEngine:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE) else "BEGIN")
 
     return engine
+
+
+def _into_wal(cursor: Any, patience: float = 30.0) -> None:
+    """Switching a new file to WAL needs it to itself, and SQLite says "database is locked" at once
+    (no busy wait) while another connection holds it: several instances opening one new file at
+    once. Wait for it as for any lock (this runs on the driver's thread, off the event loop)."""
+    deadline = time.monotonic() + patience
+    delay = 0.01
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
 
 
 def writer(engine: AsyncEngine) -> AsyncEngine:
