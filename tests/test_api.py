@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import TEST_LIMITS, ApiServer, eventually
 from tests.support.scripted_model import ScriptedModel
 from tests.support.sse import EventStream, Frame
-from secretgpt.hub.events import FINAL_EVENTS
+from secretgpt.records import FINAL_EVENTS
 from secretgpt.records import StreamStatus
 from secretgpt.services.loopback_model import LoopbackModelServer, Reply, Step
 from secretgpt.services.secret_ai import Catalog, ModelInfo, SecretAIService

@@ -199,7 +199,7 @@ def test_modules_and_functions_are_small(path: Path) -> None:
 def test_the_checks_can_fail(tmp_path: Path) -> None:
     assert list(imports("from nicegui import ui\nimport fastapi.responses", "secretgpt.hub.x")) == [
         "nicegui", "fastapi.responses"]
-    assert list(imports("from ..hub.events import Signal", "secretgpt.storage.sql")) == ["secretgpt.hub.events"]
+    assert list(imports("from ..hub.stream import X", "secretgpt.storage.sql")) == ["secretgpt.hub.stream"]
     assert list(imports("from .sql import X", "secretgpt.storage.__init__")) == ["secretgpt.storage.sql"]
     assert hub_internals_reached("async def f(self):\n    await self.hub.store.get(1)\n    hub._registry.x") == [
         "hub.store (line 2)", "hub._registry (line 3)"]

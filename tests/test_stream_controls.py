@@ -10,7 +10,7 @@ import pytest
 
 from secretgpt.hub.chat_hub import ChatHub
 from secretgpt.hub.errors import TooManyStreams
-from secretgpt.hub.events import StreamEvent
+from secretgpt.records import StreamEvent
 from secretgpt.hub.stream import ActiveStream
 from secretgpt.records import StreamStatus
 from secretgpt.services.loopback_model import Reply

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import OWNER, eventually
 from tests.support.scripted_model import ScriptedModel
-from secretgpt.hub.events import FINAL_EVENTS, StreamEvent
+from secretgpt.records import FINAL_EVENTS, StreamEvent
 from secretgpt.records import StreamStatus
 from secretgpt.hub.chat_hub import ChatHub
 from secretgpt.hub.errors import BadMessage

@@ -14,17 +14,17 @@ from ..proofs.verify import EXIT_TAMPERED, EXIT_UNKNOWN_SIGNER, EXIT_UNVERIFIED,
 from .admission import Via
 from ..services.attestation.measurement_log import Change, LogEntry
 from .attestation_desk import AttestationDesk, HostReport
-from .bus import Command, EventSource, StreamBus
+from .bus import EventSource, StreamBus
 from .chat_hub import ChatHub, OpenConversation
 from .errors import (
     BadMessage, ConversationBusy, ConversationNotFound, ErrorKind, HostNotVerified, ImportTooLarge, InvalidImport,
     MessageNotFound, NoProof, SecretAIError, StreamNotFound, TooManyStreams,
 )
 from .event_feed import EventFeed
-from .events import Signal, StreamEvent
+from ..records import Command, Signal, StreamEvent, StreamInfo
 from .local_bus import LocalBus
 from .ports import ConversationStore, ModelClient
-from .stream_state import StreamInfo, StreamState
+from .stream_state import StreamState
 from .stream_view import StreamView
 
 __all__ = [

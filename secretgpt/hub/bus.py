@@ -3,7 +3,7 @@ that any instance can serve any stream. The hub owns this interface; `LocalBus` 
 the single-user app) and `RedisBus` (several instances) implement it.
 
 - **Events.** The instance that reads the model writes each delivered event, in order, to the
-  stream's log (`open_log`); any reader follows it from any id (`source`). Kept for
+  stream's log (`open`); any reader follows it from any id (`source`). Kept for
   STREAM_RETENTION after the stream ends.
 - **Directory.** Which streams are live, whose they are, where their model is read (`register`,
   `info`, `live`, `in_conversation`), and the deployment-wide limits: one answer at a time per
@@ -15,13 +15,11 @@ the single-user app) and `RedisBus` (several instances) implement it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Literal, Protocol
+from typing import Protocol
 
-from .event_log import EventLog
-from .events import StreamEvent
-from .stream_state import StreamInfo
+from ..records import Command, StreamEvent, StreamInfo
+from .event_log import EventSink
 
-Command = Literal["stop", "pause", "resume", "attach", "detach"]
 ControlHandler = Callable[[str, Command], Awaitable[bool]]
 
 
@@ -59,8 +57,8 @@ class StreamBus(Protocol):
 
     # --- the producer's side ----------------------------------------------------------------
 
-    def open_log(self, info: StreamInfo, chunk_size: int) -> EventLog:
-        """The log a new stream delivers into (its events reach every reader)."""
+    def open(self, info: StreamInfo) -> EventSink:
+        """Where a new stream delivers its events (numbered, in order): to every reader."""
         ...
 
     async def claim(self, stream_id: str, owner: str, conversation_id: str | None, limit: int) -> None:

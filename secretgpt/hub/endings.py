@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..records import ErrorKind, SecretAIError, StreamStatus
-from .events import Signal, StreamEvent
+from ..records import ErrorKind, SecretAIError, Signal, StreamEvent, StreamStatus
 
 
 def final_event(status: StreamStatus, meta: dict[str, Any], error: SecretAIError | None) -> StreamEvent:

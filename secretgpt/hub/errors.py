@@ -4,7 +4,7 @@ errors that come up through it (not found, imports, the model side's failures)."
 from __future__ import annotations
 
 from ..records import (
-    ConversationNotFound, ErrorKind, ImportTooLarge, InvalidImport, MessageNotFound, SecretAIError,
+    ConversationBusy, ConversationNotFound, TooManyStreams, ErrorKind, ImportTooLarge, InvalidImport, MessageNotFound, SecretAIError,
 )
 from ..services.attestation import AttestationStatus
 
@@ -20,20 +20,6 @@ class BadMessage(ValueError):
 
 class StreamNotFound(LookupError):
     pass
-
-
-class ConversationBusy(RuntimeError):
-    """An answer is still streaming in the conversation."""
-
-    def __init__(self) -> None:
-        super().__init__("An answer is still streaming in this conversation; stop it first.")
-
-
-class TooManyStreams(Exception):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"Too many answers are streaming at once (limit {limit}, MAX_CONCURRENT_STREAMS). "
-                         "Wait for one to finish or stop one, then try again.")
-        self.limit = limit
 
 
 class NoProof(LookupError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from .bus import EventSource
-from .events import StreamEvent
+from ..records import StreamEvent
 from .stream_state import StreamState
 
 

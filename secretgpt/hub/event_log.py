@@ -1,63 +1,46 @@
-"""`EventLog`: what a stream delivered, in order, and what it holds back while paused."""
+"""`EventLog`: how a stream delivers its events — numbered in order, coalesced (STREAMING_CHUNK_SIZE),
+held back while paused — into the stream bus, where every reader reads them.
+
+What is written is what was *delivered*: a replay shows exactly what a live reader saw. While
+`holding`, content waits in a buffer and is delivered, merged, on `release`.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
-from ..records import ChunkKind
-from .events import FINAL_EVENTS, StreamEvent
+from ..records import FINAL_EVENTS, ChunkKind, StreamEvent
 
 # Held back during a pause: content and the end; "paused"/"resumed"/"start" are delivered at once.
 HELD_KINDS = frozenset({ChunkKind.THINK, ChunkKind.TEXT, *FINAL_EVENTS})
 
 
-class EventLog:
-    """The log is what was *delivered*: a replay shows exactly what a live client saw. While
-    `holding`, content waits in a buffer and joins the log (merged) on `release`."""
+class EventSink(Protocol):
+    """Where delivered events go (the bus: an `EventList` in one process, Redis for several)."""
 
-    def __init__(self, chunk_size: int = 1) -> None:
-        self._events: list[StreamEvent] = []
+    def append(self, event: StreamEvent) -> None: ...
+
+
+class EventLog:
+    def __init__(self, sink: EventSink, chunk_size: int = 1) -> None:
+        self._sink = sink
         self._held: list[StreamEvent] = []
-        self._wakeup = asyncio.Event()
         self.holding = False
         self._chunk_size = chunk_size  # upstream chunks coalesced into one event
         self._coalesce: StreamEvent | None = None
         self._coalesced = 0
+        self.last_seq = 0
         self.closed = False  # the final event is delivered
-        # Called with each delivered event, in order (a bus that carries them to other instances).
-        self.sink: Callable[[StreamEvent], None] | None = None
-
-    @property
-    def last_seq(self) -> int:
-        return len(self._events)
-
-    def after(self, seq: int) -> list[StreamEvent]:
-        return self._events[max(0, seq):]
-
-    async def changed(self) -> None:
-        """Return when the next event is delivered."""
-        await self._wakeup.wait()
-
-    def gone(self) -> bool:
-        return self.closed
-
-    async def catch_up(self) -> None:
-        """Every event is here already (the log is what was delivered)."""
 
     def append(self, event: StreamEvent) -> None:
         if self.holding and event.type in HELD_KINDS:
             self._held.append(event)
             return
-        event.seq = len(self._events) + 1
-        self._events.append(event)
+        self.last_seq += 1
+        event.seq = self.last_seq
         if event.final:
             self.closed = True
-        if self.sink is not None:
-            self.sink(event)
-        self._wakeup.set()
-        self._wakeup = asyncio.Event()
+        self._sink.append(event)
 
     def deliver(self, kind: ChunkKind, content: str, data: dict[str, Any] | None = None) -> None:
         """A model chunk: one event, or coalesced with the next ones (STREAMING_CHUNK_SIZE).

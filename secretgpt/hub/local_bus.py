@@ -1,6 +1,6 @@
 """`LocalBus`: the stream bus of one process (SECRETGPT_REDIS_URL unset, the single-user app).
 
-Events stay in each stream's `EventLog`, which its readers read directly; the directory is a
+Events stay in each stream's `EventList`, which its readers read directly; the directory is a
 dict; a control is a call. Streams ended longer ago than STREAM_RETENTION are forgotten.
 """
 
@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import time
 
-from .bus import Command, ControlHandler, EventSource
-from .errors import ConversationBusy, TooManyStreams
-from .event_log import EventLog
-from .stream_state import StreamInfo
+from ..records import Command, ConversationBusy, EventList, StreamInfo, TooManyStreams
+from .bus import ControlHandler, EventSource
 
 
 class LocalBus:
@@ -19,7 +17,7 @@ class LocalBus:
 
     def __init__(self, retention: float = 600.0) -> None:
         self.retention = retention
-        self._logs: dict[str, EventLog] = {}
+        self._logs: dict[str, EventList] = {}
         self._infos: dict[str, StreamInfo] = {}
         self._slots: set[str] = set()  # streams holding a model connection
         self._busy: dict[str, str] = {}  # conversation -> its live stream
@@ -32,9 +30,9 @@ class LocalBus:
     async def close(self) -> None:
         self._on_control = None
 
-    def open_log(self, info: StreamInfo, chunk_size: int) -> EventLog:
-        log = self._logs[info.id] = EventLog(chunk_size)
-        return log
+    def open(self, info: StreamInfo) -> EventList:
+        events = self._logs[info.id] = EventList()
+        return events
 
     async def claim(self, stream_id: str, owner: str, conversation_id: str | None, limit: int) -> None:
         self._prune()

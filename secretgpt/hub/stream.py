@@ -14,14 +14,13 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from ..records import (
-    AnswerAttestation, AnswerProvenance, ChatTurn, ChunkKind, ConversationSettings, StreamChunk, StreamRecord,
-    StreamStatus,
+    AnswerAttestation, AnswerProvenance, ChatTurn, ChunkKind, ConversationSettings, EventList, Signal, StreamChunk,
+    StreamEvent, StreamRecord, StreamStatus,
 )
 from ..services.secret_ai import ErrorKind, SecretAIError, SecretAIService
 from .deadlines import EndReason, StreamLimits, Watchdog
 from .event_log import EventLog
 from .endings import final_event, storage_error
-from .events import Signal, StreamEvent
 from .orphan import OrphanTimer
 from .saving import SaveOrder
 from .tally import Tally
@@ -69,7 +68,8 @@ class ActiveStream:
         self.message_id: str | None = None
         self.user_message_id: str | None = None
 
-        self.log = log if log is not None else EventLog(limits.chunk_size)  # the bus's, for its readers
+        # Into the bus, for its readers (alone, without a bus: an in-memory list).
+        self.log = log if log is not None else EventLog(EventList(), limits.chunk_size)
         self._on_model_done = on_model_done  # its model connection is closed (a slot is free)
         self._kinds_seen: set[ChunkKind] = set()
         self.tally = Tally(streaming)

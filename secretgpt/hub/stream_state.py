@@ -13,32 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..records import ChunkKind, StreamRecord, StreamStatus
-from .events import Signal, StreamEvent
+from ..records import ChunkKind, Signal, StreamEvent, StreamInfo, StreamRecord, StreamStatus
 
 FINAL_STATUS = {Signal.DONE: StreamStatus.COMPLETED, Signal.CANCELLED: StreamStatus.STOPPED}
-
-
-@dataclass(frozen=True)
-class StreamInfo:
-    """A stream as the directory knows it: which answer, whose, and which instance reads its model."""
-
-    id: str
-    owner: str
-    conversation_id: str
-    model: str
-    started_at: float  # epoch seconds
-    streaming: bool = True
-    message_id: str | None = None
-    user_message_id: str | None = None
-    instance: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__dataclass_fields__}
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> StreamInfo:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
 
 
 @dataclass

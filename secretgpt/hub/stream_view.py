@@ -8,7 +8,8 @@ from __future__ import annotations
 from ..records import StreamRecord, StreamStatus
 from .bus import EventSource, StreamBus
 from .event_feed import EventFeed
-from .stream_state import StreamInfo, StreamState
+from ..records import StreamInfo
+from .stream_state import StreamState
 
 
 class StreamView:

@@ -15,15 +15,17 @@ import uuid
 from dataclasses import dataclass, replace
 
 from ..config import Settings
-from ..records import ChatTurn, ConversationSettings, ErrorKind, SecretAIError, StoredMessage, StreamRecord
+from ..records import (
+    ChatTurn, Command, ConversationSettings, ErrorKind, SecretAIError, StoredMessage, StreamInfo, StreamRecord,
+)
 from ..storage.failures import failure_reason
-from .bus import Command, StreamBus
+from .bus import StreamBus
 from .deadlines import StreamLimits
+from .event_log import EventLog
 from .errors import BadMessage, ConversationBusy, StreamNotFound
 from .ports import ConversationStore, ModelClient
 from .saving import SaveRetrier
 from .stream import ActiveStream
-from .stream_state import StreamInfo
 from .stream_view import StreamView
 from .witness import AnswerWitness
 
@@ -94,7 +96,7 @@ class Streams:
             messages=plan.messages, service=self._service, limits=self.limits,  # type: ignore[arg-type]
             streaming=plan.streaming, cancel_when_orphaned=plan.cancel_when_orphaned, on_end=self._stream_ended,
             on_checkpoint=self._checkpoint, settings=plan.settings, witness=plan.witness,
-            log=self.bus.open_log(info, self.limits.chunk_size),
+            log=EventLog(self.bus.open(info), self.limits.chunk_size),
             on_model_done=lambda: self._spawn(self.bus.model_done(stream_id)))
         stream.user_message_id = plan.user_message_id
         if plan.prefix is not None:

@@ -7,6 +7,9 @@ from .streams import (
     GenerationOptions, ConversationSettings, AttestationWord, AnswerAttestation, Consent, Admission,
     AnswerProvenance, StreamRecord,
 )
+from .stream_events import (
+    Command, Signal, EventType, FINAL_EVENTS, StreamEvent, StreamInfo, EventList,
+)
 from .catalog import (
     ModelApi, ModelInfo, Catalog,
 )
@@ -15,6 +18,7 @@ from .conversations import (
 )
 from .errors import (
     ConversationNotFound, MessageNotFound, InvalidImport, ImportTooLarge, ErrorKind, SecretAIError,
+    ConversationBusy, TooManyStreams,
 )
 from .surrogates import (
     well_formed, well_formed_json, SurrogateMender,
@@ -22,9 +26,10 @@ from .surrogates import (
 
 __all__ = [
     "Admission", "AnswerAttestation", "AnswerProof", "AnswerProvenance", "AttestationWord", "Catalog", "ChatTurn",
-    "ChunkKind", "Consent", "ConversationNotFound", "ConversationSettings", "ConversationSummary", "ErrorKind",
-    "GenerationOptions", "ImportCandidate", "ImportTooLarge", "InvalidImport", "LIVE_STATUSES",
-    "MAX_SYSTEM_PROMPT_CHARS", "MessageNotFound", "ModelApi", "ModelInfo", "Role", "SecretAIError",
-    "StoredConversation", "StoredMessage", "StreamChunk", "StreamRecord", "StreamStatus", "SurrogateMender",
-    "Usage", "well_formed", "well_formed_json",
+    "ChunkKind", "Command", "Consent", "ConversationBusy", "ConversationNotFound", "ConversationSettings",
+    "ConversationSummary", "ErrorKind", "EventList", "EventType", "FINAL_EVENTS", "GenerationOptions",
+    "ImportCandidate", "ImportTooLarge", "InvalidImport", "LIVE_STATUSES", "MAX_SYSTEM_PROMPT_CHARS",
+    "MessageNotFound", "ModelApi", "ModelInfo", "Role", "SecretAIError", "Signal", "StoredConversation",
+    "StoredMessage", "StreamChunk", "StreamEvent", "StreamInfo", "StreamRecord", "StreamStatus", "SurrogateMender",
+    "TooManyStreams", "Usage", "well_formed", "well_formed_json",
 ]

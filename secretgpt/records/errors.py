@@ -54,3 +54,17 @@ class SecretAIError(Exception):
         self.kind = kind
         self.message = message
         self.status = status
+
+
+class ConversationBusy(RuntimeError):
+    """An answer is still streaming in the conversation."""
+
+    def __init__(self) -> None:
+        super().__init__("An answer is still streaming in this conversation; stop it first.")
+
+
+class TooManyStreams(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Too many answers are streaming at once (limit {limit}, MAX_CONCURRENT_STREAMS). "
+                         "Wait for one to finish or stop one, then try again.")
+        self.limit = limit
