@@ -48,6 +48,10 @@ def main() -> None:
         sys.exit(1)
     # NiceGUI reads this when it is imported (just below): its per-browser storage goes in the data dir.
     os.environ["NICEGUI_STORAGE_PATH"] = str(settings.data_dir.resolve() / "nicegui")
+    if settings.redis_url:
+        # Several instances: a browser's settings (and sign-in) follow it to whichever one serves it.
+        os.environ["NICEGUI_REDIS_URL"] = settings.redis_url
+        os.environ.setdefault("NICEGUI_REDIS_KEY_PREFIX", "secretgpt:nicegui:")
     from secretgpt.interfaces.app import run
 
     configure_logging()

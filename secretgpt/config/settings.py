@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     api_token: SecretStr | None = Field(None, validation_alias=_env("SECRETGPT_API_TOKEN"))
     data_dir: Path = Field(Path.home() / ".secretgpt", validation_alias=_env("SECRETGPT_DATA_DIR"))
     database_url: str | None = Field(None, validation_alias=_env("SECRETGPT_DATABASE_URL"))
+    # Several instances: every stream's events, the directory of streams, Stop/Pause/Resume
+    # between instances and the page's per-browser storage go to this Redis. Unset: one process.
+    redis_url: str | None = Field(None, validation_alias=_env("SECRETGPT_REDIS_URL"))
     storage_secret: SecretStr | None = Field(None, validation_alias=_env("SECRETGPT_STORAGE_SECRET"))
     # Host names (besides loopback) the app answers to, comma-separated: what a reverse proxy passes on.
     allowed_hosts: str = Field("", validation_alias=_env("SECRETGPT_ALLOWED_HOSTS"))
@@ -103,10 +106,18 @@ class Settings(BaseSettings):
     max_import_mb: float = Field(50.0, gt=0, le=10_000, validation_alias=_env("MAX_IMPORT_MB"))
 
     @field_validator("secret_ai_api_key", "api_token", "storage_secret", "secret_ai_url", "secret_ai_model",
-                     "database_url", "secret_ai_ca_bundle", "require_login", mode="before")
+                     "database_url", "redis_url", "secret_ai_ca_bundle", "require_login", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url", mode="after")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("a Redis URL starts with redis://, rediss:// or unix:// "
+                             "(e.g. redis://localhost:6379/0)")
+        return value
 
     @field_validator("data_dir", mode="after")
     @classmethod

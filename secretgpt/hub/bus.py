@@ -21,6 +21,7 @@ from ..records import Command, StreamEvent, StreamInfo
 from .event_log import EventSink
 
 ControlHandler = Callable[[str, Command], Awaitable[bool]]
+DeadHandler = Callable[[StreamInfo], Awaitable[None]]
 
 
 class EventSource(Protocol):
@@ -49,8 +50,9 @@ class EventSource(Protocol):
 class StreamBus(Protocol):
     instance: str  # this instance's name in the directory
 
-    async def start(self, on_control: ControlHandler) -> None:
-        """Begin serving controls for this instance's streams (`on_control(stream_id, command)`)."""
+    async def start(self, on_control: ControlHandler, on_dead: DeadHandler | None = None) -> None:
+        """Begin serving controls for this instance's streams (`on_control(stream_id, command)`);
+        `on_dead(info)`: a stream whose instance stopped is being ended here (store it as interrupted)."""
         ...
 
     async def close(self) -> None: ...

@@ -242,6 +242,11 @@ class ChatHub:
         """Deliver everything held, then continue live."""
         return await self._streams.control(stream_id, "resume", owner=owner)
 
+    async def start(self) -> None:
+        """Serve this instance's part of the deployment: controls from other instances, and the end
+        of the streams of an instance that stopped (with Redis). Also done on the first send."""
+        await self._streams.start()
+
     async def shutdown(self) -> None:
         # First: answers being interrupted must not wait for (or start) an attestation.
         await self.attestation.attestation_service.aclose()

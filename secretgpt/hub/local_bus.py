@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from ..records import Command, ConversationBusy, EventList, StreamInfo, TooManyStreams
-from .bus import ControlHandler, EventSource
+from .bus import ControlHandler, DeadHandler, EventSource
 
 
 class LocalBus:
@@ -24,8 +24,8 @@ class LocalBus:
         self._ended_at: dict[str, float] = {}
         self._on_control: ControlHandler | None = None
 
-    async def start(self, on_control: ControlHandler) -> None:
-        self._on_control = on_control
+    async def start(self, on_control: ControlHandler, on_dead: DeadHandler | None = None) -> None:
+        self._on_control = on_control  # one process: no other instance can stop
 
     async def close(self) -> None:
         self._on_control = None

@@ -72,7 +72,7 @@ class Streams:
     async def start(self) -> None:
         if not self._started:
             self._started = True
-            await self.bus.start(self._apply)
+            await self.bus.start(self._apply, self._interrupted_elsewhere)
 
     # --- starting one ---------------------------------------------------------------------------
 
@@ -175,6 +175,10 @@ class Streams:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.save_retrier.close()
         await self.bus.close()
+
+    async def _interrupted_elsewhere(self, info: StreamInfo) -> None:
+        """A stream whose instance stopped (found by this one): its answer is kept as interrupted."""
+        await self._store.mark_stream_interrupted(info.id)
 
     async def _checkpoint(self, stream: ActiveStream) -> None:
         await self._store.save_answer(stream.record())

@@ -6,9 +6,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from datetime import timedelta
 
 from ..config import Settings
 from ..services.attestation import AttestationService
+from ..services.redis_bus import RedisBus
 from ..services.loopback_model import LoopbackModelServer, demo_reply
 from ..services.secret_ai import (
     Catalog, ModelInfo, ProtocolDetector, SecretAIService, demo_chat_model, demo_openai_client, discover_until_found,
@@ -26,6 +28,8 @@ DEMO_MODEL = "secretgpt-demo"
 # milliseconds; a bound keeps one that cannot end (a bug, a database that stopped answering) from
 # holding the process, and a test's app, for good.
 SHUTDOWN_WAIT = 20.0
+# With several instances, an answer written this recently may be another instance's, just started.
+LIVE_WITHIN = timedelta(seconds=30)
 
 
 class Runtime:
@@ -68,7 +72,14 @@ class Runtime:
             log.critical("SecretGPT cannot open its conversation storage (%s); stopping. Check SECRETGPT_DATA_DIR / "
                          "SECRETGPT_DATABASE_URL.", failure_reason(exc))
             raise
-        interrupted = await store.mark_interrupted()
+        bus = RedisBus(self.settings.redis_url, retention=self.settings.stream_retention) \
+            if self.settings.redis_url else None
+        if bus is None:
+            interrupted = await store.mark_interrupted()
+        else:
+            # Other instances' answers in progress are live in the directory; one that started just
+            # now may not be yet, but it was written in the last seconds.
+            interrupted = await store.mark_interrupted(keep=await bus.live_ids(), stale_for=LIVE_WITHIN)
         if interrupted:
             log.info("%d answer(s) were cut off by the last shutdown; marked interrupted", interrupted)
         if self.demo:
@@ -81,7 +92,8 @@ class Runtime:
             log.info("no SECRET_AI_API_KEY: using the offline demo model")
         else:
             self._discovery = asyncio.create_task(self.discover())
-        self._hub = ChatHub(self.settings, self.service, store, self.attestation)
+        self._hub = ChatHub(self.settings, self.service, store, self.attestation, bus=bus)
+        await self._hub.start()
         return self._hub
 
     async def discover(self) -> Catalog:
