@@ -5,6 +5,9 @@ hub's verbs. The page and the SSE API know streams only through it.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from ..records import StreamRecord, StreamStatus
 from .bus import EventSource, StreamBus
 from .event_feed import EventFeed
@@ -89,6 +92,17 @@ class StreamView:
             pass
         assert feed.state is not None
         return feed.state.record()
+
+    async def settled(self, *, paused: bool, within: float) -> StreamState:
+        """Until its events say it is (not) paused, or it has ended: a Pause sent to another
+        instance is answered once it took effect (at most `within` s)."""
+        state = await self.refresh()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(within):
+                while state.paused != paused and not state.ended:
+                    await self._source.changed()
+                    state = self.state()
+        return state
 
     # --- its readers ----------------------------------------------------------------------------
 

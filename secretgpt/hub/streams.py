@@ -31,6 +31,8 @@ from .witness import AnswerWitness
 
 log = logging.getLogger(__name__)
 
+# A Pause or Resume sent to another instance is answered once its event is in (normally ms).
+CONTROL_WAIT = 2.0
 BUSY = "An answer is still streaming in this conversation. Stop it or wait for it to end."
 
 
@@ -131,7 +133,8 @@ class Streams:
 
     async def control(self, stream_id: str, command: Command, *, owner: str) -> StreamView:
         view = await self.view(stream_id, owner=owner)
-        await self.bus.control(view.info, command)
+        if await self.bus.control(view.info, command) and command in ("pause", "resume"):
+            await view.settled(paused=command == "pause", within=CONTROL_WAIT)
         return view
 
     async def _apply(self, stream_id: str, command: Command) -> bool:

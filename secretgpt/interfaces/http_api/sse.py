@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import AppStatus
 
 from ...hub import StreamEvent, StreamView
+
+log = logging.getLogger(__name__)
 
 SEPARATOR = "\n"
 KEEP_ALIVE = ServerSentEvent(comment="keep-alive", sep=SEPARATOR)
@@ -43,5 +46,8 @@ async def _frames(stream: StreamView, after: int) -> AsyncIterator[bytes]:
     try:
         async for batch in stream.follow(after):
             yield b"".join(encode(event) for event in batch)
+    except Exception:
+        log.exception("stream %s: reading its events failed", stream.id)
+        raise
     finally:
         await asyncio.shield(stream.detach())

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 
 from ...records import Command, ConversationBusy, EventList, Signal, StreamEvent, StreamInfo, TooManyStreams
-from .events import EventWriter, RedisEventSource, TeeSink
+from .events import SOCKET_TIMEOUT, EventWriter, RedisEventSource, TeeSink
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ DeadHandler = Callable[[StreamInfo], Awaitable[None]]
 class RedisBus:
     def __init__(self, url: str, *, retention: float = 600.0, prefix: str = "secretgpt:",
                  heartbeat: float = HEARTBEAT, dead_after: float = DEAD_AFTER) -> None:
-        self._redis = Redis.from_url(url)
+        self._redis = Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT)
         self._p = prefix
         self.retention = retention
         self.heartbeat, self.dead_after = heartbeat, dead_after

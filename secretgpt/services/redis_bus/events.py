@@ -14,12 +14,17 @@ import logging
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from ...records import ChunkKind, EventList, Signal, StreamEvent
 
 log = logging.getLogger(__name__)
 
-BLOCK_MS = 5000  # one blocking read waits at most this long (a reader then looks again)
+# One blocking read waits at most this long, then the reader looks again: below the client's
+# socket timeout (SOCKET_TIMEOUT), or the wait would read as a dead connection.
+BLOCK_MS = 2000
+SOCKET_TIMEOUT = 10.0
 
 
 def encode(event: StreamEvent) -> dict[str, str]:
@@ -125,7 +130,13 @@ class RedisEventSource:
             if self.gone():
                 return
             seen = self.last_seq
-            read = await self._redis.xread({self._key: f"0-{seen}"}, block=BLOCK_MS)
+            try:
+                read = await self._redis.xread({self._key: f"0-{seen}"}, block=BLOCK_MS)
+            except (RedisTimeout, RedisConnectionError) as exc:
+                # Redis away for a moment: the reader waits and asks again (its stream goes on).
+                log.warning("reading %s from Redis failed (%s); trying again", self._key, type(exc).__name__)
+                await asyncio.sleep(0.5)
+                return
             self._take(read)
             if self.last_seq == seen and not await self._exists():
                 self._missing = True
