@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import json
 import re
+import signal
 import statistics
 import sys
 import tempfile
@@ -34,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks._measured_app import Sampler  # noqa: E402
 from secretgpt.services.loopback_model import LoopbackModelServer, Reply, Step  # noqa: E402
-from tests.support.app_process import AppProcess  # noqa: E402
+from tests.support.app_process import MAIN, AppProcess  # noqa: E402
 from tests.support.servers import postgres_server, redis_server  # noqa: E402
 
 MODEL, KEY, TOKEN = "load-model", "load-key", "load-token"
@@ -163,6 +164,7 @@ def main() -> None:
     parser.add_argument("--bus", choices=["local", "redis"], default="local")
     parser.add_argument("--read-on", choices=["a", "b"], default="a")
     parser.add_argument("--split", action="store_true", help="start the streams on A and B in turn")
+    parser.add_argument("--profile", type=Path, help="run the (first) app under cProfile, stats to this file")
     args = parser.parse_args()
     model = Model(args.tokens, args.rate).start()
     env = {"MAX_CONCURRENT_STREAMS": str(args.streams + 10), "SECRETGPT_API_TOKEN": TOKEN,
@@ -175,8 +177,10 @@ def main() -> None:
             env |= {"SECRETGPT_REDIS_URL": redis.url, "SECRETGPT_DATABASE_URL": postgres.create_database("load"),
                     "SECRETGPT_STORAGE_SECRET": "load"}
             count = 2
+        profiled = ["-m", "cProfile", "-o", str(args.profile.resolve()), str(MAIN)] if args.profile else None
         apps = [AppProcess(Path(tmp) / f"app{i}" / "data", Path(tmp) / f"app{i}" / "work", model_url=model.server.url,
-                           model=MODEL, model_api_key=KEY, env=env) for i in range(count)]
+                           model=MODEL, model_api_key=KEY, env=env, command=profiled if i == 0 else None)
+                for i in range(count)]
 
         async def go() -> None:
             await asyncio.gather(*(app.start() for app in apps))
@@ -184,7 +188,7 @@ def main() -> None:
                 await run(args, apps, model)
             finally:
                 for app in apps:
-                    await app.terminate(30)
+                    await app.terminate(30, signal.SIGINT if args.profile else signal.SIGTERM)
         asyncio.run(go())
 
 
