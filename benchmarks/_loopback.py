@@ -47,6 +47,7 @@ class LoopbackThread:
         self.protocol = protocol
         self.plans: dict[str, Plan] = {}
         self.sentinel_times: dict[str, float] = {}
+        self.requested_at: dict[str, float] = {}  # plan key -> when its request reached the model server
         self.unplanned: list[str] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="loopback-model", daemon=True)
@@ -69,6 +70,8 @@ class LoopbackThread:
                 break
         match = _KEY_RE.search(last)
         plan = self.plans.get(match.group(1)) if match else None
+        if match:
+            self.requested_at.setdefault(match.group(1), time.time())
         if plan is None:
             self.unplanned.append(last[:80])
             return Reply.of("OK.", model=MODEL)

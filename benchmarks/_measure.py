@@ -85,14 +85,15 @@ def compare_words(expected: list[str], shown: list[str]) -> dict:
             "shown_near": " ".join(shown[max(0, first - 5):first + 5])}
 
 
-async def run_case(case: Case, browser, loopback: LoopbackThread, args: argparse.Namespace, run_tag: str) -> dict:
+async def run_case(case: Case, browser, loopback: LoopbackThread, args: argparse.Namespace, run_tag: str,
+                   tree: Path | None = None) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix=f"sg-bench-{case.name}-"))
     if case.prepare is not None:
         case.prepare(data_dir)
     env = app_env(case, args, loopback.protocol)
     result: dict = {"case": case.name, "protocol": loopback.protocol, "title": case.title, "tokens": case.tokens,
                     "sessions": case.sessions, "tokens_per_second": case.tokens_per_second, "env": env,
-                    "data_dir": str(data_dir)}
+                    "data_dir": str(data_dir), "tree": str(tree) if tree else None}
     profile_to = output_path(args.profile_app, f"{case.name}.prof")
     sample_to = output_path(args.sample_app, f"{case.name}.stacks")
     if profile_to is not None:
@@ -100,9 +101,9 @@ async def run_case(case: Case, browser, loopback: LoopbackThread, args: argparse
     if sample_to is not None:
         result["samples"] = str(sample_to)
     run = CaseRun(case, browser, loopback, args, MeasuredApp(loopback.url, MODEL, API_KEY, data_dir, env,
-                                                            profile_to, sample_to), data_dir, result)
+                                                            profile_to, sample_to, tree), data_dir, result)
     try:
-        await run.measure(f"{run_tag}{case.name.replace('_', '')}{loopback.protocol[:2]}")
+        await run.measure(f"{run_tag}{case.name.replace('_', '')}{loopback.protocol[:2]}{'t' if tree else ''}")
         result["checks"] = checks(case, result)
     except Exception as exc:
         result["error"] = f"{type(exc).__name__}: {exc}"
@@ -170,7 +171,7 @@ class CaseRun:
             t_history = time.monotonic()
             result["history"] = await run_history(self.sessions[0], app, self.data_dir, *case.history)
             result["history"]["total_s"] = time.monotonic() - t_history
-        await warm_up(self.sessions[0], self.loopback, tag)
+        result["cold_request_ms"], result["cold_first_text_ms"], result["cold_window"] = await warm_up(self.sessions[0], self.loopback, tag)
         await asyncio.sleep(0.5)  # let the warm-up's tail traffic pass
         # ...and whatever the app still does after it ("New chat" rebuilds the conversation list,
         # which takes a while with a full drawer), so it is counted neither as idle nor as the stream.
@@ -229,6 +230,11 @@ class CaseRun:
             return (at / 1000 - server_at) * 1000 if at and server_at else None
 
         r["server_last_token_at"] = server_at
+        # From Enter to the first answer characters in the DOM, and painted (the next animation frame).
+        r["first_text_dom_ms"] = bench["firstAt"] - session.sent_at * 1000 if bench.get("firstAt") else None
+        requested = self.loopback.requested_at.get(session.prompt.removeprefix("bench:"))
+        r["request_ms"] = (requested - session.sent_at) * 1000 if requested else None
+        r["first_text_ms"] = bench["firstPaintAt"] - session.sent_at * 1000 if bench.get("firstPaintAt") else None
         r["frame_lag_ms"] = after_server(bench.get("frameAt"))
         r["dom_lag_ms"] = after_server(bench.get("seenAt"))
         r["lag_ms"] = after_server(bench.get("paintAt"))
@@ -277,6 +283,9 @@ class CaseRun:
         result["sessions_detail"] = [s.result for s in sessions]
         result["max_lag_ms"] = max(lags) if len(lags) == len(sessions) else None
         result["median_lag_ms"] = statistics.median(lags) if lags else None
+        firsts = [s.result["first_text_ms"] for s in sessions if s.result["first_text_ms"] is not None]
+        result["first_text_ms"] = max(firsts) if len(firsts) == len(sessions) else None
+        result["median_first_text_ms"] = statistics.median(firsts) if firsts else None
         ratios = [s.result["bytes_ratio"] for s in sessions if s.result["bytes_ratio"] is not None]
         result["bytes_ratio"] = max(ratios) if len(ratios) == len(sessions) else None
         ratios_a = [s.result["bytes_ratio_answer"] for s in sessions if s.result["bytes_ratio_answer"] is not None]

@@ -69,9 +69,9 @@ class MeasuredApp:
     RSS sampled; optionally under cProfile (`profile_to`) or the stack sampler (`sample_to`)."""
 
     def __init__(self, model_url: str, model: str, api_key: str, data_dir: Path, extra_env: dict[str, str],
-                 profile_to: Path | None = None, sample_to: Path | None = None) -> None:
+                 profile_to: Path | None = None, sample_to: Path | None = None, tree: Path | None = None) -> None:
         env = dict(extra_env)
-        command: list[str] | None = None
+        command: list[str] | None = [str(tree.resolve() / "main.py")] if tree is not None else None
         if profile_to is not None:  # stats written at a clean exit (SIGINT)
             command = ["-m", "cProfile", "-o", str(profile_to), str(MAIN)]
         elif sample_to is not None:

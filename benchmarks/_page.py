@@ -15,10 +15,17 @@ OBSERVER_JS = """() => {
   if (window.__sgObserver) return;
   const check = () => {
     const b = window.__sgBench;
-    if (!b || (b.seenAt && b.completedAt)) return;
+    if (!b || (b.seenAt && b.completedAt && b.firstAt)) return;
     const all = document.querySelectorAll('.sg-message');
     const last = all[all.length - 1];
     if (!last) return;
+    if (!b.firstAt) {
+      const answer = last.querySelector('.sg-answer');
+      if (answer && answer.textContent.trim()) {
+        b.firstAt = Date.now();
+        requestAnimationFrame(() => { b.firstPaintAt = Date.now(); });
+      }
+    }
     if (!b.seenAt && last.textContent.includes(b.sentinel)) {
       b.seenAt = Date.now();
       requestAnimationFrame(() => { b.paintAt = Date.now(); });
@@ -39,13 +46,14 @@ WEBSOCKET_HOOK_JS = """(() => {
       super(...args);
       this.addEventListener('message', (e) => {
         const b = window.__sgBench;
-        if (b && !b.frameAt && typeof e.data === 'string' && e.data.includes(b.sentinel)) b.frameAt = Date.now();
+        if (!b || typeof e.data !== 'string') return;
+        if (!b.frameAt && e.data.includes(b.sentinel)) b.frameAt = Date.now();
       });
     }
   }
   window.WebSocket = Observed;
 })();"""
-ARM_JS = "(s) => { window.__sgBench = {sentinel: s, frameAt: null, seenAt: null, paintAt: null, completedAt: null}; }"
+ARM_JS = "(s) => { window.__sgBench = {sentinel: s, frameAt: null, firstAt: null, firstPaintAt: null, seenAt: null, paintAt: null, completedAt: null}; }"
 DONE_JS = "() => !!(window.__sgBench && window.__sgBench.completedAt && window.__sgBench.paintAt)"
 SCROLL_JS = """() => {
   const c = document.querySelector('.sg-scroll .q-scrollarea__container');
@@ -121,18 +129,25 @@ async def send(session: Session, prompt: str) -> None:
     await box.press("Enter")
 
 
-async def warm_up(session: Session, loopback: LoopbackThread, tag: str) -> None:
-    """One short answer first (imports, renderer, first socket traffic), then a fresh chat."""
+async def warm_up(session: Session, loopback: LoopbackThread, tag: str) -> tuple[float | None, float | None, list[float]]:
+    """One short answer first (imports, renderer, first socket traffic), then a fresh chat; returns
+    that first answer's times from Enter to its request reaching the model and to its first text on
+    screen (the cold case), in ms."""
     sentinel = f"ENDMARK{tag}W"
     prompt = loopback.add_plan(f"{tag}-warmup", plan_tokens(WARMUP_TOKENS, sentinel), None)
     await session.page.evaluate(ARM_JS, sentinel)
     await send(session, prompt)
     await session.page.wait_for_function(DONE_JS, polling=100, timeout=60_000)
+    painted = await session.page.evaluate("() => window.__sgBench.firstPaintAt")
     new_chat = session.page.get_by_role("button", name="New chat")
     if await new_chat.count():
         await new_chat.first.click()
         await session.page.wait_for_function("() => !document.querySelector('.sg-message')", polling=100,
                                              timeout=10_000)
+    requested = loopback.requested_at.get(prompt.removeprefix("bench:"))
+    return (requested * 1000 - session.sent_at * 1000 if requested else None,
+            painted - session.sent_at * 1000 if painted else None,
+            [session.sent_at, (painted or 0) / 1000 or time.time()])
 
 
 async def watch_scroll(session: Session, samples: list[int | None], every: float = 2.0) -> None:

@@ -139,6 +139,9 @@ def parse_args(argv: list[str], description: str) -> argparse.Namespace:
     parser.add_argument("--sample-app", metavar="DIR",
                         help="run the app under a SIGPROF stack sampler (_sampled_main.py; little overhead) and attribute "
                              "the samples to the measured windows (history opens/switches, the stream)")
+    parser.add_argument("--tree", type=Path, action="append", default=[],
+                        help="also run each case against another checkout's main.py (repeatable), "
+                             "after this one's: before and after in one run")
     parser.add_argument("--keep", action="store_true", help="keep each case's data dir (app.log, floor.log)")
     parser.add_argument("--verbose", action="store_true", help="print sample frame payloads for every case")
     args = parser.parse_args(argv)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from benchmarks._history import OPEN_REPEATS, SWITCHES
 from benchmarks._plan import Case
-from benchmarks._stacks import Samples, attribute, print_attribution
+from benchmarks._stacks import Samples, attribute, print_attribution, top_frames
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,6 +34,7 @@ def checks(case: Case, r: dict) -> list[dict]:
     rows.append(row("  app CPU s / 1k tokens", fmt(r.get("app_cpu_per_1k"), ".3f"), "", None))
     rows.append(row("  SDK-only CPU s / 1k tokens", fmt(r.get("floor_cpu_per_1k"), ".3f"), "", None))
     rows.append(row("peak server RSS", fmt(r.get("peak_rss_mb"), ".0f", " MB"), "", None))
+    rows += _first_text_rows(case, r, row, fmt)
     lag = r.get("max_lag_ms")
     label = "lag last token → browser" + (" (max)" if case.sessions > 1 else "")
     rows.append(row(label, fmt(lag, ".0f", " ms"), f"≤ {case.lag_target_ms:g} ms",
@@ -70,9 +71,26 @@ def checks(case: Case, r: dict) -> list[dict]:
     return rows
 
 
+def _first_text_rows(case: Case, r: dict, row, fmt) -> list[dict]:
+    """From Enter to the first answer text on screen, warm (the measured answer) and cold (the
+    app's first answer), each with its part before the request reached the model."""
+    rows = []
+    first = r.get("first_text_ms")
+    rows.append(row("first answer text on screen after Enter" + (" (max)" if case.sessions > 1 else ""),
+                    fmt(first, ".0f", " ms"), "≤ 300 ms", first is not None and first <= 300))
+    s0 = (r.get("sessions_detail") or [{}])[0]
+    rows.append(row("  of which Enter → request at the model (session 0)", fmt(s0.get("request_ms"), ".0f", " ms"),
+                    "", None))
+    cold = r.get("cold_first_text_ms")
+    rows.append(row("  the same for the app's first answer (warm-up)", fmt(cold, ".0f", " ms"), "≤ 300 ms",
+                    cold is not None and cold <= 300))
+    rows.append(row("    of which Enter → request at the model", fmt(r.get("cold_request_ms"), ".0f", " ms"), "", None))
+    return rows
+
+
 def print_result(r: dict, verbose: bool) -> None:
     print()
-    print(f"=== {r['case']} over {r['protocol']}: {r['title']} "
+    print(f"=== {r['case']} over {r['protocol']}: {r['title']}" + (f" [app from {r['tree']}]" if r.get("tree") else "") + " "
           f"({r['tokens']:,} tokens × {r['sessions']} session(s)) ===")
     if "error" in r:
         print(f"CRASHED: {r['error']}")
@@ -223,6 +241,11 @@ def print_samples(r: dict) -> None:
         print(f"(no stack samples at {path})")
         return
     samples = Samples(path)
+    if r.get("cold_window"):
+        print("the app's first answer, Enter → first text on screen: functions on the main thread's stack "
+              "(samples, inclusive)")
+        for name, n in top_frames(samples, tuple(r["cold_window"])):
+            print(f"  {n:5d}  {name}")
     print(f"app stack samples {path} (main thread only; ms = share × the main thread's psutil CPU in the window):")
     h = r.get("history")
     if h:
@@ -255,15 +278,16 @@ def print_summary(results: list[dict]) -> None:
     print()
     print("=== summary ===")
     print(f"{'case':<14} {'protocol':<8} {'bytes':>7} {'CPU':>6} {'app s/1k':>9} {'SDK s/1k':>9} {'RSS MB':>7} "
-          f"{'lag ms':>7} {'complete':>8} {'disconn':>7}  verdict")
+          f"{'first ms':>8} {'lag ms':>7} {'complete':>8} {'disconn':>7}  verdict")
     for r in results:
         if "error" in r:
             print(f"{r['case']:<14} {r.get('protocol', ''):<8} CRASHED: {r['error'][:80]}")
             continue
         verdict = "FAIL" if any(c["result"] == "FAIL" for c in r["checks"]) else "PASS"
-        print(f"{r['case']:<14} {r['protocol']:<8} {fmt_num(r['bytes_ratio'], '.2f'):>7} {fmt_num(r['cpu_ratio'], '.3f'):>6} "
+        name = r['case'] + (" (tree)" if r.get("tree") else "")
+        print(f"{name:<14} {r['protocol']:<8} {fmt_num(r['bytes_ratio'], '.2f'):>7} {fmt_num(r['cpu_ratio'], '.3f'):>6} "
               f"{fmt_num(r['app_cpu_per_1k'], '.3f'):>9} {r['floor_cpu_per_1k']:>9.3f} {r['peak_rss_mb']:>7.0f} "
-              f"{fmt_num(r['max_lag_ms'], '.0f'):>7} {('yes' if r['all_complete'] else 'NO'):>8} "
+              f"{fmt_num(r.get('first_text_ms'), '.0f'):>8} {fmt_num(r['max_lag_ms'], '.0f'):>7} {('yes' if r['all_complete'] else 'NO'):>8} "
               f"{('yes' if r['any_disconnect'] else 'no'):>7}  {verdict}")
     for r in results:
         h = r.get("history")

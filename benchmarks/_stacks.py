@@ -96,3 +96,13 @@ def print_attribution(title: str, a: dict) -> None:
         if share >= 0.005:
             print(f"    {label:<46} {share * 100:5.1f} %  ≈ {ms:6.0f} ms")
     print("    top own (leaf) functions: " + ", ".join(f"{k} {share * 100:.1f}%" for k, share, _ in a["own"][:8]))
+
+
+def top_frames(samples: Samples, window: tuple[float, float], limit: int = 70) -> list[tuple[str, int]]:
+    """The functions most often on the main thread's stack in `window` (inclusive), with the
+    number of samples busy in the window as the first row."""
+    stacks = samples.window(*window)
+    counts: Counter[str] = Counter()
+    for stack in stacks:
+        counts.update({f"{'/'.join(f.split('/')[-2:])}:{fn}" for f, fn, _ in stack})
+    return [("(busy samples)", len(stacks)), *counts.most_common(limit)]

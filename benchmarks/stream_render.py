@@ -64,10 +64,11 @@ async def main_async(args) -> list[dict]:
             for protocol in protocols:
                 loopback = LoopbackThread(protocol).start()
                 try:
-                    for case in cases:
+                    for case, tree in [(c, t) for c in cases for t in [None, *args.tree]]:
                         print(f"\n… running {case.name} over {protocol}: {case.title} "
-                              f"({case.tokens:,} tokens × {case.sessions})", flush=True)
-                        result = await run_case(case, browser, loopback, args, run_tag)
+                              f"({case.tokens:,} tokens × {case.sessions})" + (f", app from {tree}" if tree else ""),
+                              flush=True)
+                        result = await run_case(case, browser, loopback, args, run_tag, tree)
                         results.append(result)
                         print_result(result, args.verbose)
                         if result.get("profile"):

@@ -19,6 +19,7 @@ from nicegui.server import Server
 
 from ..config import Settings
 from .runtime import Runtime
+from .api_first import ApiFirst, ApiHolder
 from .http_api import mount_api
 from .listening import port_problem, when_listening
 from .request_heads import HeadTimeoutProtocol
@@ -26,10 +27,12 @@ from .security import HostPolicy, SecurityMiddleware, body_limits
 from .sessions import install_sessions
 from .web_ui.favicon import FAVICON_SVG
 from .web_ui.login import register_login
+from .web_ui.markdown_render import warm_up as markdown_warm_up
 from .web_ui.page import register_page
 
 log = logging.getLogger(__name__)
 
+_API = ApiHolder()  # the API's own app, served before the page's middlewares (api_first.py)
 # NiceGUI's own lifespan (its startup and shutdown handlers); ours runs inside it.
 _NICEGUI_LIFESPAN = app.router.lifespan_context
 
@@ -49,8 +52,13 @@ async def _lifespan(fastapi_app: FastAPI) -> AsyncIterator[None]:
         runtime: Runtime = fastapi_app.state.runtime
         settings = runtime.settings
         hub = await runtime.start()  # raises, having said why, when storage cannot be opened
-        mount_api(fastapi_app, hub, api_token=runtime.api_token, keepalive=settings.sse_keepalive_interval)
+        api = FastAPI(title="SecretGPT API", docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
+        mount_api(api, hub, api_token=runtime.api_token, keepalive=settings.sse_keepalive_interval)
+        _API.app = api
         register_page(hub, settings)
+        # Before the first answer rather than during it (markdown_render.warm_up), and before the
+        # freeze below so that what it builds is frozen too.
+        await asyncio.to_thread(markdown_warm_up)
         # What exists by now (modules, routes, schemas: some 260 000 objects) lives as long as the
         # process. Out of the cyclic collector's sight, a full collection — which any big import
         # or answer triggers, in whatever thread allocates — walks only what came after, instead
@@ -79,6 +87,7 @@ def _secure(settings: Settings, api_token: str) -> None:
     if settings.login_required:
         register_login(api_token)
     install_sessions(settings.resolved_storage_secret())
+    app.add_middleware(ApiFirst, holder=_API)
     app.add_middleware(SecurityMiddleware, hosts=hosts, body_limit=body_limits(settings))
 
 

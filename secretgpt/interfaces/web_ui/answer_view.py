@@ -134,6 +134,11 @@ class AnswerMessage(ui.chat_message):
             self.think.flush()
         self._body.flush()
 
+    @property
+    def sent(self) -> int:
+        """Bytes of HTML sent for this answer so far (the page has more to show when it grows)."""
+        return self._body.sent + (self.think.sent if self.think is not None else 0)
+
     def set_status(self, status: StreamStatus, detail: str = "") -> None:
         self.status.text = STATUS_TEXT[status]
         self.status.props(f"color={STATUS_COLOR.get(status, 'negative')}")

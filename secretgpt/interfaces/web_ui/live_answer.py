@@ -67,6 +67,7 @@ class LiveAnswer:
             catching_up = False
             last = now
             pieces = backlog.take(allowed)
+            shown = answer.sent
             for kind, piece in pieces:
                 answer.add(kind, piece, state.think_seconds())
             answer.flush()
@@ -75,11 +76,15 @@ class LiveAnswer:
             if now - last_status >= STATUS_INTERVAL:
                 last_status = now
                 self._show_status()
-            if pieces:
+            if answer.sent > shown:  # only when the page changed: each scroll is a message too
                 self._scroll.progress()
             if not backlog:
                 await feed.wait()
-            await asyncio.sleep(self._interval)
+            # At most one flush per interval, but text that ends a wait (the first token, or the
+            # next after a lull) is shown at once rather than an interval later.
+            delay = self._interval - (time.monotonic() - last)
+            if delay > 0:
+                await asyncio.sleep(delay)
 
     def _show_status(self) -> None:
         state = self.state

@@ -6,6 +6,7 @@ from nicegui import app, ui
 
 from ...config import Settings
 from ...hub import ChatHub
+from .answer_preload import AnswerPreload
 from .attestation_badge import HostBadge
 from .chat_view import ChatDisplay, ChatView
 from .conversation_drawer import ConversationDrawer
@@ -65,6 +66,7 @@ def register_page(hub: ChatHub, settings: Settings) -> None:
         banner = ui.label("").classes("w-full text-center text-negative text-sm sg-banner")
 
         chat = ChatView(hub, owner, prefs, display, demo=catalog.demo)
+        AnswerPreload()
         conversations = ConversationDrawer(hub, owner, lambda: chat.conversation_id,
                                            open_conversation=lambda cid: open_conversation(cid))
         # Open on a wide screen, closed on a phone: Quasar decides from the width as it draws the

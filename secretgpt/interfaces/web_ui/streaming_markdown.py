@@ -3,8 +3,8 @@
 Why: `ui.markdown` re-renders and resends its whole HTML on every change; one element per answer
 updated per token sent 26 MB for a 23 KB answer. Here each settled block is its own element that
 never changes, and the tail is re-sent only while the bytes spent on it stay within a budget
-proportional to what has been rendered (so a long open block is refreshed less often instead of
-costing O(n²)).
+proportional to what has been rendered, and otherwise once a second (so a long open block is
+refreshed less often instead of costing O(n²)).
 
 Rendering is bounded (`markdown_render`), and a block whose estimated cost is high renders on a
 worker thread, so one hostile answer cannot stall the server's other pages and requests.
@@ -16,6 +16,7 @@ text to the server, which writes it to the clipboard as the answer's own Copy do
 from __future__ import annotations
 
 import asyncio
+import time
 
 from nicegui import background_tasks, ui
 from nicegui.events import GenericEventArguments
@@ -34,8 +35,11 @@ from .message_actions import copy_text
 from .remote_image import ImageFetcher, ImageFetchError
 
 BLOCKS_PER_GROUP = 16  # bounds the children list a container update carries
-TAIL_BUDGET_RATIO = 2.0  # tail bytes re-sent may reach this multiple of the rendered size
+TAIL_BUDGET_RATIO = 0.5  # tail bytes re-sent may reach this multiple of the rendered size
 TAIL_BUDGET_SLACK = 6_000  # bytes: short answers refresh at full rate
+# Over budget, the tail is still refreshed this often: one long open block (a paragraph or code
+# that never settles) would otherwise stop changing on screen until it ends.
+TAIL_MAX_AGE = 1.0  # seconds
 UPDATE_OVERHEAD = 300  # bytes an element update costs besides its HTML
 OFFLOAD_COST = 20_000  # `render_cost` units (~1 µs each) above which a block renders on a thread
 TURN_BUDGET = 60_000  # units rendered on the event loop per loop turn, across all pages; then a thread
@@ -109,6 +113,7 @@ class StreamingMarkdown:
         self._group_size = 0
         self._rendered = 0  # bytes of settled HTML sent
         self._tail_spent = 0  # bytes spent re-sending the tail
+        self._tail_at = 0.0  # when the tail was last refreshed (time.monotonic())
         self._tail_dirty = False
         self._tail_stale = False  # the tail shows text that has since settled: must refresh
         self._tail_version = 0  # a tail rendered on a thread is shown only if nothing newer was
@@ -119,6 +124,11 @@ class StreamingMarkdown:
         self._loading: set[str] = set()
         self._pending: list[tuple[RenderedMarkdown, str]] = []  # waiting for the worker thread
         self._pending_task: asyncio.Task | None = None
+
+    @property
+    def sent(self) -> int:
+        """Bytes of HTML sent so far: it grows whenever the page has more to show."""
+        return self._rendered + self._tail_spent
 
     def append(self, text: str) -> None:
         if not text:
@@ -133,8 +143,10 @@ class StreamingMarkdown:
         tail = displayable_tail(self._splitter.tail)
         estimate = len(tail) + UPDATE_OVERHEAD
         budget = TAIL_BUDGET_RATIO * (self._rendered + estimate) + TAIL_BUDGET_SLACK
-        if not self._tail_stale and self._tail_spent + estimate > budget:
+        now = time.monotonic()
+        if not self._tail_stale and self._tail_spent + estimate > budget and now - self._tail_at < TAIL_MAX_AGE:
             return
+        self._tail_at = now
         if self._tail is None:
             with self.root:
                 self._tail = RenderedMarkdown().classes("w-full")

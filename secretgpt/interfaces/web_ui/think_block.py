@@ -29,6 +29,10 @@ class ThinkBlock(ui.expansion):
     def flush(self) -> None:
         self._body.flush()
 
+    @property
+    def sent(self) -> int:
+        return self._body.sent
+
     def done(self, seconds: float | None) -> None:
         """Thinking is over: label it with its duration and fold it away (re-openable)."""
         self._body.finish()
