@@ -19,8 +19,9 @@ from nicegui.server import Server
 
 from ..config import Settings
 from .runtime import Runtime
-from .http_api import mount_api
+from .http_api import mount_api, mount_operations
 from .listening import port_problem, when_listening
+from .logs import announce_in_log, uvicorn_options
 from .request_heads import HeadTimeoutProtocol
 from .security import HostPolicy, SecurityMiddleware, body_limits
 from .sessions import install_sessions
@@ -50,6 +51,7 @@ async def _lifespan(fastapi_app: FastAPI) -> AsyncIterator[None]:
         settings = runtime.settings
         hub = await runtime.start()  # raises, having said why, when storage cannot be opened
         mount_api(fastapi_app, hub, api_token=runtime.api_token, keepalive=settings.sse_keepalive_interval)
+        mount_operations(fastapi_app, hub, api_token=runtime.api_token, metrics=runtime.metrics.render)
         register_page(hub, settings)
         # What exists by now (modules, routes, schemas: some 260 000 objects) lives as long as the
         # process. Out of the cyclic collector's sight, a full collection — which any big import
@@ -85,6 +87,9 @@ def _secure(settings: Settings, api_token: str) -> None:
 def _announce(settings: Settings, api_token: str) -> None:
     url = f"http://{settings.host}:{settings.port}"
     mode = "offline demo model (no SECRET_AI_API_KEY)" if settings.demo_mode else "Secret AI"
+    if settings.log_format == "json":  # a log pipeline reads stdout: one object a line, no token
+        announce_in_log(settings, mode)
+        return
     print(f"SecretGPT is running on {url}  [{mode}]", flush=True)
     print(f"API token: {api_token}", flush=True)
     if not settings.on_loopback:
@@ -120,6 +125,7 @@ def run(settings: Settings) -> None:
             timeout_graceful_shutdown=5,
             # uvicorn's own protocol waits for ever for a request's headers (slowloris).
             http=HeadTimeoutProtocol,
+            **uvicorn_options(settings.log_format),
         )
     except SystemExit as exc:
         if _listening() or exc.code in (None, 0):
