@@ -57,6 +57,7 @@ def configure_logging(fmt: LogFormat = "text") -> None:
     for noisy in QUIET:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if fmt == "json":
+        logging.captureWarnings(True)  # a library's warning is a log line too, not loose text on stderr
         access = logging.getLogger("uvicorn.access")
         if not any(isinstance(f, WithoutQuery) for f in access.filters):
             access.addFilter(WithoutQuery())
