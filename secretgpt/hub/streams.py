@@ -16,7 +16,8 @@ from dataclasses import dataclass, replace
 
 from ..config import Settings
 from ..records import (
-    ConversationNotFound, ChatTurn, Command, ConversationSettings, ErrorKind, SecretAIError, StoredMessage, StreamInfo, StreamRecord,
+    ChatTurn, Command, ConversationNotFound, ConversationSettings, ErrorKind, SecretAIError, StoredMessage,
+    StreamInfo, StreamRecord,
 )
 from ..storage.failures import failure_reason
 from .bus import StreamBus
