@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 
@@ -18,14 +17,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     # parse_known_args: under NiceGUI's test runner sys.argv holds pytest's arguments
     args, _ = parser.parse_known_args(argv)
     return args
-
-
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
-    # Request lines add nothing at INFO; keep the log about our own decisions.
-    # openai logs request bodies (message contents) at DEBUG.
-    for noisy in ("httpx", "openai", "secret_ai_sdk", "secret_ai_sdk._enhanced_client"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def main() -> None:
@@ -53,8 +44,9 @@ def main() -> None:
         os.environ["NICEGUI_REDIS_URL"] = settings.redis_url
         os.environ.setdefault("NICEGUI_REDIS_KEY_PREFIX", "secretgpt:nicegui:")
     from secretgpt.interfaces.app import run
+    from secretgpt.interfaces.logs import configure_logging
 
-    configure_logging()
+    configure_logging(settings.log_format)
     run(settings)
 
 

@@ -7,6 +7,8 @@
   and import nothing of the app but the hub's public package, the records and config (the start-up,
   `interfaces/runtime.py`, builds what the hub runs on);
 - the HTTP API and the page do not import each other;
+- the metrics package imports nothing of the app but the records, and nothing else imports
+  prometheus_client (the hub reports through its observer port);
 - no module over 400 lines, no function over 60 lines except route tables;
 - no `asyncio.wait_for` in the app (Python 3.11's swallows a cancellation that lands as the awaited
   thing completes; `asyncio.timeout` does not).
@@ -143,6 +145,18 @@ def test_the_api_and_the_page_do_not_import_each_other() -> None:
     api, page = python_files(APP / "interfaces" / "http_api"), python_files(APP / "interfaces" / "web_ui")
     assert [str(p) for p in api if forbidden_imports(p, ("secretgpt.interfaces.web_ui", "nicegui"))] == []
     assert [str(p) for p in page if forbidden_imports(p, ("secretgpt.interfaces.http_api",))] == []
+
+
+def test_metrics_import_only_the_records_and_only_they_know_prometheus() -> None:
+    metrics = python_files(APP / "metrics")
+    assert any("prometheus_client" in imported_by(p) for p in metrics)  # the walk found them
+    found = {str(p.relative_to(ROOT)): bad for p in metrics
+             if (bad := [n for n in forbidden_imports(p, ("secretgpt",))
+                         if not n.startswith(("secretgpt.records", "secretgpt.metrics"))])}
+    assert found == {}
+    elsewhere = {str(p.relative_to(ROOT)): bad for p in python_files(APP) if "metrics" not in p.relative_to(APP).parts
+                 and (bad := forbidden_imports(p, ("prometheus_client",)))}
+    assert elsewhere == {}
 
 
 INTERFACE_MAY_IMPORT = ("secretgpt.hub", "secretgpt.records", "secretgpt.config", "secretgpt.interfaces")

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # For tests only: loopback addresses (comma-separated) "Load image" may fetch from anyway, where
     # the tests' own image servers listen. Empty: images come from public addresses only.
     image_fetch_allow_loopback: str = Field("", validation_alias=_env("SECRETGPT_IMAGE_FETCH_ALLOW_LOOPBACK"))
+    # json: one JSON object per line (time, level, logger, message, stream_id, conversation_id),
+    # uvicorn's access and error logs included, for a log pipeline; text: lines for a person.
+    log_format: Literal["text", "json"] = Field("text", validation_alias=_env("SECRETGPT_LOG_FORMAT"))
 
     # --- model server -----------------------------------------------------------------------
     # Read from the environment by ChatSecret and by our OpenAI-compatible client (the runtime copies
@@ -153,6 +156,11 @@ class Settings(BaseSettings):
             return None
         value = value.strip().rstrip("/")
         return value.removesuffix("/v1").rstrip("/") or value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format_word(cls, value: object) -> object:
+        return value.strip().lower() or "text" if isinstance(value, str) else value
 
     @field_validator("secret_ai_protocol", mode="before")
     @classmethod

@@ -23,7 +23,8 @@ from .errors import (
 from .event_feed import EventFeed
 from ..records import Command, Signal, StreamEvent, StreamInfo
 from .local_bus import LocalBus
-from .ports import ConversationStore, ModelClient
+from .ports import ConversationStore, HubObserver, ModelClient, Unobserved
+from .readiness import Readiness
 from .stream_state import StreamState
 from .stream_view import StreamView
 
@@ -31,7 +32,7 @@ __all__ = [
     "EXIT_TAMPERED", "EXIT_UNKNOWN_SIGNER", "EXIT_UNVERIFIED", "EXIT_VERIFIED", "MEASUREMENT_LABELS", "NO_NONCE_NOTE",
     "fetched_at_of", "short_digest",
     "AttestationDesk", "BadMessage", "Change", "ChatHub", "Command", "ConversationBusy", "ConversationNotFound", "ConversationStore", "ErrorKind",
-    "EventFeed", "EventSource", "HostNotVerified", "HostReport", "ImportTooLarge", "InvalidImport", "LocalBus", "LogEntry",
-    "MessageNotFound", "ModelClient", "NoProof", "OpenConversation", "ProofReport", "SecretAIError", "Signal",
-    "StreamBus", "StreamEvent", "StreamInfo", "StreamNotFound", "StreamState", "StreamView", "TooManyStreams", "Via",
+    "EventFeed", "EventSource", "HostNotVerified", "HubObserver", "HostReport", "ImportTooLarge", "InvalidImport", "LocalBus", "LogEntry",
+    "MessageNotFound", "ModelClient", "NoProof", "OpenConversation", "ProofReport", "Readiness", "SecretAIError", "Signal",
+    "StreamBus", "StreamEvent", "StreamInfo", "StreamNotFound", "StreamState", "StreamView", "TooManyStreams", "Unobserved", "Via",
 ]

@@ -72,8 +72,11 @@ class HostReport(BaseModel):
 
 class AttestationDesk:
     def __init__(self, service: AttestationService, data_dir: Callable[[], Path],
-                 catalog: Callable[[], Catalog], *, policy: Literal["require", "warn"] = "require") -> None:
+                 catalog: Callable[[], Catalog], *, policy: Literal["require", "warn"] = "require",
+                 on_attested: Callable[[str, str], None] | None = None) -> None:
         self._service = service
+        if on_attested is not None:
+            service.on_attested = on_attested
         self._data_dir = data_dir
         self._catalog = catalog
         self._key: InstallationKey | None = None

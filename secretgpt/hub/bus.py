@@ -57,6 +57,10 @@ class StreamBus(Protocol):
 
     async def close(self) -> None: ...
 
+    async def ping(self) -> None:
+        """Raise if what the bus runs on (Redis) cannot be reached (readiness)."""
+        ...
+
     # --- the producer's side ----------------------------------------------------------------
 
     def open(self, info: StreamInfo) -> EventSink:

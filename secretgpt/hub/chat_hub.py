@@ -23,7 +23,8 @@ from .bus import StreamBus
 from .deadlines import StreamLimits
 from .errors import BadMessage, ConversationBusy, NoProof
 from .local_bus import LocalBus
-from .ports import ConversationStore, ModelClient
+from .ports import ConversationStore, HubObserver, ModelClient, Unobserved
+from .readiness import Readiness, readiness
 from .stream_view import StreamView
 from .streams import StreamPlan, Streams
 from .turns import conversation_for, settings_from_now_on, turn_for, with_system
@@ -40,15 +41,17 @@ class OpenConversation:
 
 class ChatHub:
     def __init__(self, settings: Settings, service: ModelClient, store: ConversationStore,
-                 attestation: AttestationService | None = None, bus: StreamBus | None = None) -> None:
+                 attestation: AttestationService | None = None, bus: StreamBus | None = None,
+                 observer: HubObserver | None = None) -> None:
         self._settings = settings
         self._service = service
         self._store = store
+        observer = observer or Unobserved()
         # Attestation of model hosts and answer proofs: the interfaces ask `hub.attestation`.
         self.attestation = AttestationDesk(attestation or AttestationService(settings.attestation),
                                            settings.ensure_data_dir, lambda: self._service.catalog,
-                                           policy=settings.attestation_policy)
-        self._streams = Streams(settings, service, store, bus or LocalBus(settings.stream_retention))
+                                           policy=settings.attestation_policy, on_attested=observer.host_attested)
+        self._streams = Streams(settings, service, store, bus or LocalBus(settings.stream_retention), observer)
 
     @property
     def catalog(self) -> Catalog:
@@ -241,6 +244,11 @@ class ChatHub:
     async def resume(self, stream_id: str, *, owner: str) -> StreamView:
         """Deliver everything held, then continue live."""
         return await self._streams.control(stream_id, "resume", owner=owner)
+
+    async def readiness(self) -> Readiness:
+        """Whether this instance can answer: its database, its Redis (if any) and a model are
+        there; if not, which is missing (never why in detail: the readiness probe is public)."""
+        return await readiness(self._store, self._streams.bus, self._service.catalog)
 
     async def start(self) -> None:
         """Serve this instance's part of the deployment: controls from other instances, and the end

@@ -30,6 +30,9 @@ class LocalBus:
     async def close(self) -> None:
         self._on_control = None
 
+    async def ping(self) -> None:
+        pass  # in this process: nothing to reach
+
     def open(self, info: StreamInfo) -> EventList:
         events = self._logs[info.id] = EventList()
         return events

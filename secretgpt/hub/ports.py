@@ -1,6 +1,9 @@
 """What the hub needs of the layers below it, as interfaces it owns: a conversation store
 (`storage.SqlConversationStore`) and a model client (`services.secret_ai.SecretAIService`). The
 stream bus, the third, is in `bus.py`. They are Protocols: the implementations need not know them.
+
+Beside them, what the hub tells whoever watches it (`HubObserver`: the app's metrics,
+`secretgpt.metrics`), so the hub counts nothing itself and knows no metrics library.
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ class ConversationStore(Protocol):
                           skip_existing: bool = False) -> list[str]: ...
     async def preview_import(self, owner: str, data: Mapping[str, Any] | str | bytes) -> list[ImportCandidate]: ...
     async def mark_stream_interrupted(self, stream_id: str) -> bool: ...
+    async def ping(self) -> None:
+        """Raise if the database cannot be reached (readiness)."""
+        ...
 
 
 class ModelClient(Protocol):
@@ -52,3 +58,55 @@ class ModelClient(Protocol):
                       options: GenerationOptions | None = None) -> AsyncIterator[StreamChunk | Usage]: ...
 
     async def aclose(self) -> None: ...
+
+
+class HubObserver(Protocol):
+    """What happens to streams, saves and model hosts on this instance, as it happens. Each call is
+    cheap and must not raise: it runs where streams begin and end, never per token."""
+
+    def stream_started(self) -> None: ...
+
+    def stream_ended(self, record: StreamRecord) -> None:
+        """Its final record (outcome, error kind, timings, tokens), once it is saved or not."""
+        ...
+
+    def stream_paused(self) -> None: ...
+
+    def reader_attached(self) -> None:
+        """An API client follows a stream's events here (SSE); `reader_detached` when it leaves."""
+        ...
+
+    def reader_detached(self) -> None: ...
+
+    def save_failed(self) -> None:
+        """A save of an answer failed (a checkpoint, the final save, or a retry of it)."""
+        ...
+
+    def host_attested(self, origin: str, status: str) -> None:
+        """A model host was attested: verified, unbound, unverified or failed."""
+        ...
+
+
+class Unobserved:
+    """A hub nobody watches (tests, tools)."""
+
+    def stream_started(self) -> None:
+        pass
+
+    def stream_ended(self, record: StreamRecord) -> None:
+        pass
+
+    def stream_paused(self) -> None:
+        pass
+
+    def reader_attached(self) -> None:
+        pass
+
+    def reader_detached(self) -> None:
+        pass
+
+    def save_failed(self) -> None:
+        pass
+
+    def host_attested(self, origin: str, status: str) -> None:
+        pass

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from ..records import (
     AnswerAttestation, AnswerProvenance, ChatTurn, ChunkKind, ConversationSettings, EventList, Signal, StreamChunk,
-    StreamEvent, StreamRecord, StreamStatus,
+    StreamEvent, StreamRecord, StreamStatus, working_for,
 )
 from ..services.secret_ai import ErrorKind, SecretAIError, SecretAIService
 from .deadlines import EndReason, StreamLimits, Watchdog
@@ -252,6 +252,7 @@ class ActiveStream:
     # --- producing ----------------------------------------------------------------------------
 
     async def _produce(self) -> None:
+        working_for(self.id, self.conversation_id)
         try:
             with self.witness.watching() if self.witness else contextlib.nullcontext():
                 await self._read_model(self.streaming)
@@ -287,6 +288,7 @@ class ActiveStream:
             self._ender = asyncio.get_running_loop().create_task(self._cancelled_before_start())
 
     async def _cancelled_before_start(self) -> None:
+        working_for(self.id, self.conversation_id)
         if self._stop_reason is not None:
             self._stopped_by(self._stop_reason)
         else:
@@ -357,6 +359,7 @@ class ActiveStream:
     async def _finish(self) -> None:
         if self.ended or self._finishing:
             return
+        working_for(self.id, self.conversation_id)  # in an ending task of its own, or the producing one
         self._finishing = True  # pause/stop from here on would race the end
         self.tally.end()
         self.log.release()

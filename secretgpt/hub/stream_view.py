@@ -11,15 +11,18 @@ import contextlib
 from ..records import StreamRecord, StreamStatus
 from .bus import EventSource, StreamBus
 from .event_feed import EventFeed
+from .ports import HubObserver, Unobserved
 from ..records import StreamInfo
 from .stream_state import StreamState
 
 
 class StreamView:
-    def __init__(self, info: StreamInfo, source: EventSource, bus: StreamBus) -> None:
+    def __init__(self, info: StreamInfo, source: EventSource, bus: StreamBus,
+                 observer: HubObserver | None = None) -> None:
         self.info = info
         self._source = source
         self._bus = bus
+        self._observer = observer or Unobserved()
 
     # --- what it is -----------------------------------------------------------------------------
 
@@ -109,6 +112,8 @@ class StreamView:
     async def attach(self) -> None:
         """A reader is following (a reader that leaves for good lets an API stream be stopped)."""
         await self._bus.control(self.info, "attach")
+        self._observer.reader_attached()  # after: a failed attach is never detached
 
     async def detach(self) -> None:
+        self._observer.reader_detached()
         await self._bus.control(self.info, "detach")

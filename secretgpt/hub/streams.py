@@ -16,14 +16,15 @@ from dataclasses import dataclass, replace
 
 from ..config import Settings
 from ..records import (
-    ChatTurn, Command, ConversationSettings, ErrorKind, SecretAIError, StoredMessage, StreamInfo, StreamRecord,
+    ChatTurn, Command, ConversationNotFound, ConversationSettings, ErrorKind, SecretAIError, StoredMessage,
+    StreamInfo, StreamRecord,
 )
 from ..storage.failures import failure_reason
 from .bus import StreamBus
 from .deadlines import StreamLimits
 from .event_log import EventLog
 from .errors import BadMessage, ConversationBusy, StreamNotFound
-from .ports import ConversationStore, ModelClient
+from .ports import ConversationStore, HubObserver, ModelClient, Unobserved
 from .saving import SaveRetrier
 from .stream import ActiveStream
 from .stream_view import StreamView
@@ -54,8 +55,10 @@ class StreamPlan:
 
 
 class Streams:
-    def __init__(self, settings: Settings, service: ModelClient, store: ConversationStore, bus: StreamBus) -> None:
+    def __init__(self, settings: Settings, service: ModelClient, store: ConversationStore, bus: StreamBus,
+                 observer: HubObserver | None = None) -> None:
         self._settings = settings
+        self.observer = observer or Unobserved()
         self._service = service
         self._store = store
         self.bus = bus
@@ -66,7 +69,7 @@ class Streams:
             detach_grace=settings.stream_detach_grace,
             chunk_size=settings.streaming_chunk_size,
         )
-        self.save_retrier = SaveRetrier(lambda record: self._store.save_answer(record))
+        self.save_retrier = SaveRetrier(self._save_again)
         self._local: dict[str, ActiveStream] = {}  # this instance reads their model
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = False
@@ -108,8 +111,9 @@ class Streams:
         await self.bus.register(info)
         self._local[stream_id] = stream
         stream.start()
+        self.observer.stream_started()
         self._spawn(self._retire(stream))
-        return StreamView(info, self.bus.source(info), self.bus)
+        return self._view(info)
 
     @staticmethod
     def new_id() -> str:
@@ -122,14 +126,17 @@ class Streams:
         info = await self.bus.info(stream_id)
         if info is None or info.owner != owner:
             raise StreamNotFound(stream_id)
-        return StreamView(info, self.bus.source(info), self.bus)
+        return self._view(info)
 
     async def live(self, owner: str | None = None) -> list[StreamView]:
-        return [StreamView(info, self.bus.source(info), self.bus) for info in await self.bus.live(owner)]
+        return [self._view(info) for info in await self.bus.live(owner)]
 
     async def in_conversation(self, conversation_id: str) -> StreamView | None:
         info = await self.bus.in_conversation(conversation_id)
-        return StreamView(info, self.bus.source(info), self.bus) if info is not None else None
+        return self._view(info) if info is not None else None
+
+    def _view(self, info: StreamInfo) -> StreamView:
+        return StreamView(info, self.bus.source(info), self.bus, self.observer)
 
     async def control(self, stream_id: str, command: Command, *, owner: str) -> StreamView:
         view = await self.view(stream_id, owner=owner)
@@ -145,7 +152,10 @@ class Streams:
         if command == "stop":
             return stream.cancel()
         if command == "pause":
-            return stream.pause()
+            paused = stream.pause()
+            if paused:
+                self.observer.stream_paused()
+            return paused
         if command == "resume":
             return stream.resume()
         if command == "attach":
@@ -159,6 +169,7 @@ class Streams:
     async def _retire(self, stream: ActiveStream) -> None:
         await stream.wait()
         await stream.wait_saved()
+        self.observer.stream_ended(stream.record())
         await self.bus.ended(stream.id)
         self._local.pop(stream.id, None)
 
@@ -184,7 +195,20 @@ class Streams:
         await self._store.mark_stream_interrupted(info.id)
 
     async def _checkpoint(self, stream: ActiveStream) -> None:
-        await self._store.save_answer(stream.record())
+        try:
+            await self._store.save_answer(stream.record())
+        except Exception:
+            self.observer.save_failed()
+            raise
+
+    async def _save_again(self, record: StreamRecord) -> None:
+        try:
+            await self._store.save_answer(record)
+        except ConversationNotFound:
+            raise
+        except Exception:
+            self.observer.save_failed()
+            raise
 
     async def _stream_ended(self, stream: ActiveStream) -> None:
         record = stream.record()
@@ -192,6 +216,7 @@ class Streams:
         try:
             await self._store.save_answer(record)
         except Exception as exc:
+            self.observer.save_failed()
             self._save_failed(stream.id, record, exc)
 
     def _save_failed(self, stream_id: str, record: StreamRecord, exc: Exception) -> None:

@@ -20,8 +20,9 @@ from nicegui.server import Server
 from ..config import Settings
 from .runtime import Runtime
 from .api_first import ApiFirst, ApiHolder
-from .http_api import mount_api
+from .http_api import mount_api, mount_operations
 from .listening import port_problem, when_listening
+from .logs import announce_in_log, uvicorn_options
 from .request_heads import HeadTimeoutProtocol
 from .security import HostPolicy, SecurityMiddleware, body_limits
 from .sessions import install_sessions
@@ -55,6 +56,8 @@ async def _lifespan(fastapi_app: FastAPI) -> AsyncIterator[None]:
         api = FastAPI(title="SecretGPT API", docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
         mount_api(api, hub, api_token=runtime.api_token, keepalive=settings.sse_keepalive_interval)
         _API.app = api
+        # The operator's endpoints stay on the root app (not under /api/): probes and scrapers.
+        mount_operations(fastapi_app, hub, api_token=runtime.api_token, metrics=runtime.metrics.render)
         register_page(hub, settings)
         # Before the first answer rather than during it (markdown_render.warm_up), and before the
         # freeze below so that what it builds is frozen too.
@@ -94,6 +97,9 @@ def _secure(settings: Settings, api_token: str) -> None:
 def _announce(settings: Settings, api_token: str) -> None:
     url = f"http://{settings.host}:{settings.port}"
     mode = "offline demo model (no SECRET_AI_API_KEY)" if settings.demo_mode else "Secret AI"
+    if settings.log_format == "json":  # a log pipeline reads stdout: one object a line, no token
+        announce_in_log(settings, mode)
+        return
     print(f"SecretGPT is running on {url}  [{mode}]", flush=True)
     print(f"API token: {api_token}", flush=True)
     if not settings.on_loopback:
@@ -129,6 +135,7 @@ def run(settings: Settings) -> None:
             timeout_graceful_shutdown=5,
             # uvicorn's own protocol waits for ever for a request's headers (slowloris).
             http=HeadTimeoutProtocol,
+            **uvicorn_options(settings.log_format),
         )
     except SystemExit as exc:
         if _listening() or exc.code in (None, 0):

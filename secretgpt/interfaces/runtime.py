@@ -9,6 +9,7 @@ import os
 from datetime import timedelta
 
 from ..config import Settings
+from ..metrics import HubMetrics
 from ..services.attestation import AttestationService
 from ..services.redis_bus import RedisBus
 from ..services.loopback_model import LoopbackModelServer, demo_reply
@@ -57,6 +58,8 @@ class Runtime:
         self.demo_server: LoopbackModelServer | None = None
         self._discovery: asyncio.Task | None = None
         self._hub: ChatHub | None = None
+        # This instance's own counts (GET /metrics): each instance of a team serves its own.
+        self.metrics = HubMetrics()
 
     @property
     def demo(self) -> bool:
@@ -92,7 +95,7 @@ class Runtime:
             log.info("no SECRET_AI_API_KEY: using the offline demo model")
         else:
             self._discovery = asyncio.create_task(self.discover())
-        self._hub = ChatHub(self.settings, self.service, store, self.attestation, bus=bus)
+        self._hub = ChatHub(self.settings, self.service, store, self.attestation, bus=bus, observer=self.metrics)
         await self._hub.start()
         return self._hub
 

@@ -26,6 +26,10 @@ IMPORT_PATH = "/api/v1/conversations/import"
 # NiceGUI's ui.upload posts here (the page's "Import" button).
 UPLOAD_PATH = re.compile(r"/_nicegui/client/[^/]+/upload/[^/]+")
 MULTIPART_SLACK = 64 * 1024
+# Asked by Prometheus and orchestrators by whatever name reaches the instance (its container's,
+# its pod's address): not held to the host names. Rebinding gains nothing there: the probes say
+# nothing, and /metrics wants the API token. No browser session is needed for them either.
+OPERATOR_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -153,7 +157,7 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         host = _header(scope, b"host")
-        if not self.hosts.allows_host(host):
+        if not self.hosts.allows_host(host) and scope["path"] not in OPERATOR_PATHS:
             await _reject_host(scope, send, host)
             return
         if scope["type"] == "websocket":

@@ -24,7 +24,9 @@ from .surrogates import (
     well_formed, well_formed_json, SurrogateMender,
 )
 
+from .log_context import current_stream, working_for
 __all__ = [
+    "current_stream", "working_for",
     "Admission", "AnswerAttestation", "AnswerProof", "AnswerProvenance", "AttestationWord", "Catalog", "ChatTurn",
     "ChunkKind", "Command", "Consent", "ConversationBusy", "ConversationNotFound", "ConversationSettings",
     "ConversationSummary", "ErrorKind", "EventList", "EventType", "FINAL_EVENTS", "GenerationOptions",

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager, nullcontext
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..records import ConversationSettings, StreamRecord
@@ -84,6 +84,11 @@ class SqlConversationStore:
     def engine(self) -> AsyncEngine:
         """The engine reads go through (writes take the write lock first): for inspection."""
         return self._engine
+
+    async def ping(self) -> None:
+        """One round trip to the database; raises if it cannot be reached."""
+        async with self._engine.connect() as conn:
+            await conn.execute(select(literal(1)))
 
     async def schema_version(self) -> int:
         async with self._engine.connect() as conn:

@@ -7,11 +7,12 @@ from fastapi import FastAPI
 from ...hub import ChatHub
 from .attestation_api import attestation_api
 from .conversations_api import conversations_api
+from .operations_api import Exposition, operations_api
 from .requests import owner_for_token, token_guard
 from .streams_api import streams_api
 from .unknown_api import unknown_api
 
-__all__ = ["mount_api", "owner_for_token"]
+__all__ = ["mount_api", "mount_operations", "owner_for_token"]
 
 
 def mount_api(app: FastAPI, hub: ChatHub, *, api_token: str, keepalive: float) -> None:
@@ -23,3 +24,9 @@ def mount_api(app: FastAPI, hub: ChatHub, *, api_token: str, keepalive: float) -
     for router in known:
         app.include_router(router)
     app.include_router(unknown_api(require_token, known))
+
+
+def mount_operations(app: FastAPI, hub: ChatHub, *, api_token: str, metrics: Exposition) -> None:
+    """`/metrics` (bearer token), `/healthz` and `/readyz` (open), at the root: where Prometheus and
+    orchestrators look."""
+    app.include_router(operations_api(hub, token_guard(api_token), metrics))

@@ -17,6 +17,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from sse_starlette.sse import AppStatus
 
 from ...hub import StreamEvent, StreamView
+from ...records import working_for
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ def encode(event: StreamEvent) -> bytes:
 
 async def _frames(stream: StreamView, after: int) -> AsyncIterator[bytes]:
     # The final event is delivered once the answer is stored: a client that saw it can read it back.
+    working_for(stream.id, stream.conversation_id)
     await stream.attach()
     try:
         async for batch in stream.follow(after):

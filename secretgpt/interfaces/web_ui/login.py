@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from nicegui import Client, app, ui
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..security import OPERATOR_PATHS
 from ..sessions import renew_session, session_id
 from .sign_ins import LoginThrottle, SignIns, login_marker, tokens_match
 
@@ -58,7 +59,8 @@ class LoginRequired:
                 await self.app(scope, receive, send)
             else:
                 await _refuse(scope, receive, send)
-        elif scope["type"] == "websocket" or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES):
+        elif (scope["type"] == "websocket" or path in OPEN_PATHS or path in OPERATOR_PATHS
+              or path.startswith(OPEN_PREFIXES)):
             await self.app(scope, receive, send)
         else:
             await RedirectResponse(LOGIN_PATH, status_code=303)(scope, receive, send)

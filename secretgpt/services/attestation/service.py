@@ -58,6 +58,8 @@ class AttestationService:
         self.verifier = verifier or EvidenceVerifier(pccs_url=self.settings.secretvm_pccs_url)
         # Where each verified measurement set is remembered (given by the hub, which knows the data dir).
         self.measurement_log = measurement_log
+        # Told of each attestation made (origin, status): the hub's observer counts them.
+        self.on_attested: Callable[[str, str], None] | None = None
         self._clock = clock
         self._entries: dict[str, _Entry] = {}
         self._inflight: dict[str, asyncio.Task[HostAttestation]] = {}
@@ -171,6 +173,8 @@ class AttestationService:
         await self._remember(host)
         self._entries[origin] = _Entry(host=host, at=started, key=key)
         log.info("attestation of %s: %s (%s)", origin, host.status.status, host.status.reason)
+        if self.on_attested is not None:
+            self.on_attested(origin, host.status.status)
         return host
 
     async def _remember(self, host: HostAttestation) -> None:

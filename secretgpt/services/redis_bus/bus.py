@@ -124,6 +124,9 @@ class RedisBus:
             await self._redis.delete(self._alive_key(self.instance), self._control_key(self.instance))
         await self._redis.aclose()
 
+    async def ping(self) -> None:
+        await self._redis.ping()
+
     async def live_ids(self) -> set[str]:
         """Streams the directory holds as live (any instance's), for the start-up's interrupted marks."""
         return {m.decode() for m in await self._redis.smembers(self._live)}
