@@ -20,11 +20,17 @@ from .errors import (
     ConversationNotFound, MessageNotFound, InvalidImport, ImportTooLarge, ErrorKind, SecretAIError,
     ConversationBusy, TooManyStreams,
 )
+from .attachments import (
+    AttachmentKind, Attachment, ExtractedFile, TurnAttachment, UnreadableFile, FileTooLarge, FileNotFound,
+    CannotSeeImages, can_see_images, size_words,
+)
 from .surrogates import (
     well_formed, well_formed_json, SurrogateMender,
 )
 
 __all__ = [
+    "Attachment", "AttachmentKind", "CannotSeeImages", "ExtractedFile", "FileNotFound", "FileTooLarge",
+    "TurnAttachment", "UnreadableFile", "can_see_images", "size_words",
     "Admission", "AnswerAttestation", "AnswerProof", "AnswerProvenance", "AttestationWord", "Catalog", "ChatTurn",
     "ChunkKind", "Command", "Consent", "ConversationBusy", "ConversationNotFound", "ConversationSettings",
     "ConversationSummary", "ErrorKind", "EventList", "EventType", "FINAL_EVENTS", "GenerationOptions",
