@@ -115,7 +115,10 @@ def _v4(conn: Connection) -> None:
     """attachments: files sent with user messages (their text or image bytes, and a thumbnail).
     (Numbered 5 once full-text search's step 4 lands before it.)"""
     md = MetaData()
-    Table(
+    # The tables its foreign keys name, as far as they need them (they exist: not created here).
+    Table("conversations", md, Column("id", String(32), primary_key=True))
+    Table("messages", md, Column("id", String(32), primary_key=True))
+    attachments = Table(
         "attachments", md,
         Column("id", String(32), primary_key=True),
         Column("owner", String(255), nullable=False),
@@ -138,7 +141,7 @@ def _v4(conn: Connection) -> None:
         Index("ix_attachments_conversation", "conversation_id"),
         Index("ix_attachments_owner_pending", "owner", "created_at"),
     )
-    md.create_all(conn)
+    md.create_all(conn, tables=[attachments])
 
 
 MIGRATIONS: tuple[tuple[int, Step], ...] = (

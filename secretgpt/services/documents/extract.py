@@ -55,7 +55,7 @@ def _bounded_text(pieces: list[str]) -> str:
 
 def _pdf(name: str, data: bytes) -> Extracted:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PdfReadError
 
     try:
         pdf = PdfReader(io.BytesIO(data))
@@ -72,6 +72,8 @@ def _pdf(name: str, data: bytes) -> Extracted:
         return Extracted(text=_bounded_text(pieces), pages=len(pdf.pages))
     except Refusal:
         raise
+    except LimitReachedError:
+        raise Refusal(f"{name} holds an object too large to read (it would inflate past pypdf's limits).") from None
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError,
             AssertionError, OverflowError, ZeroDivisionError) as exc:
         raise Refusal(f"{name} could not be read as a PDF ({type(exc).__name__}: {str(exc)[:120]}).") from None
