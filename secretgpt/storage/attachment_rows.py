@@ -4,6 +4,8 @@ conversation's storage. Every function runs inside the caller's transaction (sql
 
 from __future__ import annotations
 
+import base64
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import timedelta
@@ -13,6 +15,7 @@ from sqlalchemy import Row, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..records import Attachment, ExtractedFile, FileNotFound
+from .export import ExportedAttachment
 from .message_tree import ROWS_PER_READ, utc_now
 from .schema import attachments as A
 
@@ -94,3 +97,27 @@ async def stored_bytes(conn: AsyncConnection, conversation_id: str) -> int:
 
 async def forget(conn: AsyncConnection, conversation_id: str) -> None:
     await conn.execute(delete(A).where(A.c.conversation_id == conversation_id))
+
+
+async def exported(conn: AsyncConnection, conversation_ids: Sequence[str]) -> dict[str, list[ExportedAttachment]]:
+    """Each message's files as an export file has them, by message id."""
+    found: dict[str, list[ExportedAttachment]] = defaultdict(list)
+    for start in range(0, len(conversation_ids), ROWS_PER_READ):
+        rows = await conn.execute(select(A).where(A.c.conversation_id.in_(conversation_ids[start:start + ROWS_PER_READ]),
+                                                  A.c.message_id.is_not(None)).order_by(A.c.message_id, A.c.position))
+        for row in rows:
+            found[row.message_id].append(ExportedAttachment(
+                name=row.name, kind=row.kind, media_type=row.media_type, size=row.size, sha256=row.sha256,
+                chars=row.chars, pages=row.pages, text=row.text, thumbnail=row.thumbnail,
+                data=base64.b64encode(row.data) if row.data is not None else None))
+    return found
+
+
+def imported(owner: str, conversation_id: str, message_id: str,
+             attachments: Sequence[ExportedAttachment]) -> list[dict[str, Any]]:
+    """An imported message's files as rows (new ids; the text counted again, not taken from the file)."""
+    return [dict(id=secrets.token_hex(16), owner=owner, conversation_id=conversation_id, message_id=message_id,
+                 position=position, name=a.name, kind=a.kind, media_type=a.media_type, size=a.size, sha256=a.sha256,
+                 chars=len(a.text) if a.text is not None else None, pages=a.pages, text=a.text,
+                 data=a.data if a.kind == "image" else None, thumbnail=a.thumbnail, created_at=utc_now())
+            for position, a in enumerate(attachments)]

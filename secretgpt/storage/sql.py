@@ -363,13 +363,15 @@ class SqlConversationStore:
                 raise ConversationNotFound(conversation_id)
             message_rows = [row async for rows in in_batches(conn, select(*MESSAGE_COLUMNS).join(
                 C, C.c.id == M.c.conversation_id).where(*scope).order_by(M.c.conversation_id, M.c.seq)) for row in rows]
+            kept = await files.exported(conn, [row.id for row in rows])
 
         def build() -> list[ExportedConversation]:
             by_conversation: dict[str, list[Row]] = defaultdict(list)
             for m in message_rows:
                 by_conversation[m.conversation_id].append(m)
-            return [exported_conversation(conversation_of(row, []), [exported_message(m) for m in by_conversation[row.id]])
-                    for row in rows]
+            return [exported_conversation(conversation_of(row, []), [
+                exported_message(m).model_copy(update={"attachments": kept.get(m.id, [])})
+                for m in by_conversation[row.id]]) for row in rows]
 
         return await asyncio.to_thread(build)
 
