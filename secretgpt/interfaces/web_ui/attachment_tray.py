@@ -37,7 +37,7 @@ class AttachmentTray(ui.row):
 
     def paperclip(self) -> ui.button:
         """The button beside the message box (the file chooser opens in the browser, on the click)."""
-        return ui.button(icon="attach_file").on("click", js_handler=self._js("pickFiles()")) \
+        return ui.button(icon="attach_file").on("click", js_handler="() => " + self._js("pickFiles()")) \
             .props("flat round aria-label='Attach files' title='Attach files (or drop them on the chat)'") \
             .mark("attach-files")
 
