@@ -14,7 +14,7 @@ from .kinds import kind_of
 
 __all__ = ["FileReader", "clean_name"]
 
-READ_SECONDS = 30.0
+READ_SECONDS = 60.0  # a 20 MB text-dense PDF takes about 20 s on a busy core (benchmarks/attachment_extraction.py)
 READ_MEMORY = 1024 * 2**20  # address space of the child: pypdf on a 20 MB PDF stays well below
 MAX_NAME_CHARS = 200
 
