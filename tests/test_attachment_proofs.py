@@ -76,3 +76,34 @@ async def test_export_and_import_keep_files_and_delete_removes_them(hub: ChatHub
     async with store.engine.connect() as conn:
         left = (await conn.exec_driver_sql("SELECT conversation_id FROM attachments")).scalars().all()
     assert set(left) == {copy_id}
+
+
+async def test_an_edited_question_keeps_its_files(hub: ChatHub, script: ScriptedModel) -> None:
+    script.reply = Reply.of("Fine.")
+    conversation_id, _ = await ask_with_files(hub, {"facts.txt": b"The sky is green here."}, "Is it true?")
+    question = (await hub.conversation(conversation_id, owner=OWNER)).messages[0]
+    stream = await hub.send("Is it really true?", owner=OWNER, conversation_id=conversation_id, edit=question.id)
+    await stream.wait()
+    sent = script.requests[-1]["messages"][-1]
+    assert sent["content"].startswith("Is it really true?\n\n--- Attached file: facts.txt")
+    edited = (await hub.conversation(conversation_id, owner=OWNER)).messages[0]
+    assert edited.id != question.id and [a.name for a in edited.attachments] == ["facts.txt"]
+
+
+async def test_under_require_nothing_of_a_file_is_sent_to_an_unverified_host(make_hub, script: ScriptedModel) -> None:
+    from secretgpt.hub import HostNotVerified
+
+    hub = make_hub(attestation_policy="require")
+    listed = await hub.add_file("secret.md", b"# Merger plan\nconfidential", owner=OWNER)
+    before = len(script.requests)
+    try:
+        await hub.send("Summarise", owner=OWNER, attachments=[listed.file_id])
+    except HostNotVerified:
+        pass
+    else:
+        raise AssertionError("an unverified host was sent the prompt")
+    assert len(script.requests) == before
+    # The upload is still there for the person to send, once they choose to.
+    stream = await hub.send("Summarise", owner=OWNER, attachments=[listed.file_id], allow_unverified=True)
+    await stream.wait()
+    assert "confidential" in str(script.requests[-1]["messages"][-1]["content"])

@@ -93,7 +93,7 @@ async def turn_for(store: ConversationStore, conversation: StoredConversation, o
         user_message_id = await store.add_user_turn(conversation.id, owner, message, sibling_of=edit,
                                                     attachments=files.new)
         turn = Turn(await _asked(store, conversation, owner, message, thread[:index], user_message_id,
-                                   files), user_message_id)
+                                 files, edited=True), user_message_id)
     else:
         earlier = thread[: index + 1]
         turn = Turn(model_context(earlier, await _contents(store, conversation, owner, earlier), files),
@@ -104,9 +104,12 @@ async def turn_for(store: ConversationStore, conversation: StoredConversation, o
 
 
 async def _asked(store: ConversationStore, conversation: StoredConversation, owner: str, message: str,
-                 earlier: list[StoredMessage], user_message_id: str, files: Files) -> list[ChatTurn]:
+                 earlier: list[StoredMessage], user_message_id: str, files: Files,
+                 edited: bool = False) -> list[ChatTurn]:
     """The earlier turns and the new question, each with its files."""
-    new = [await store.message(conversation.id, owner, user_message_id)] if files.new else []
+    # Only a question with files needs reading back: new ones, or an edit's (kept from the original).
+    new = [await store.message(conversation.id, owner, user_message_id)] if files.new or edited else []
+    new = [m for m in new if m.attachments]
     contents = await _contents(store, conversation, owner, [*earlier, *new])
     question = model_context(new, contents, files) if new else [ChatTurn(role="user", content=message)]
     return [*model_context(earlier, contents, files), *question]

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..records import Attachment, ExtractedFile, FileNotFound
@@ -121,3 +121,12 @@ def imported(owner: str, conversation_id: str, message_id: str,
                  chars=len(a.text) if a.text is not None else None, pages=a.pages, text=a.text,
                  data=a.data if a.kind == "image" else None, thumbnail=a.thumbnail, created_at=utc_now())
             for position, a in enumerate(attachments)]
+
+
+async def copy(conn: AsyncConnection, owner: str, conversation_id: str, from_message: str, to_message: str) -> None:
+    """An edited question keeps the files of the one it replaces (new rows: each message owns its own)."""
+    rows = (await conn.execute(select(A).where(A.c.message_id == from_message).order_by(A.c.position))).all()
+    for row in rows:
+        await conn.execute(insert(A).values({**row._asdict(), "id": secrets.token_hex(16), "owner": owner,
+                                             "conversation_id": conversation_id, "message_id": to_message,
+                                             "created_at": utc_now()}))

@@ -194,12 +194,15 @@ class SqlConversationStore:
                             sibling_of: str | None = None, attachments: Sequence[str] = ()) -> str:
         """Append a user message under the current leaf and make it the leaf. With `sibling_of`
         (editing a question) it goes next to that message instead, under the same parent.
-        `attachments`: uploads of the owner's (file ids) that go with it. Raises FileNotFound."""
+        `attachments`: uploads of the owner's (file ids) that go with it (an edit without any keeps
+        the files of the question it replaces). Raises FileNotFound."""
         async with self._write() as conn:
             row = await conversation_row(conn, conversation_id, owner, lock=True)
             parent = await parent_for(conn, row, sibling_of)
             message_id = await append(conn, conversation_id, parent, role="user", content=content)
             await files.attach(conn, owner, conversation_id, message_id, attachments)
+            if sibling_of is not None and not attachments:  # an edit without new files keeps the old ones
+                await files.copy(conn, owner, conversation_id, sibling_of, message_id)
             return message_id
 
     # --- attachments -----------------------------------------------------------------------
