@@ -107,3 +107,14 @@ async def test_under_require_nothing_of_a_file_is_sent_to_an_unverified_host(mak
     stream = await hub.send("Summarise", owner=OWNER, attachments=[listed.file_id], allow_unverified=True)
     await stream.wait()
     assert "confidential" in str(script.requests[-1]["messages"][-1]["content"])
+
+
+async def test_the_markdown_export_names_the_files(hub: ChatHub, script: ScriptedModel) -> None:
+    script.reply = Reply.of("Ok.")
+    name = "![t](tracker.example.png) plan.pdf"  # a file's name is anyone's text (no folders: cut at "/")
+    conversation_id, _ = await ask_with_files(hub, {name: pdf_bytes("Numbers.")}, "See file")
+    markdown = await hub.export_markdown(conversation_id, owner=OWNER)
+    line = next(line for line in markdown.splitlines() if line.startswith("- Attached: "))
+    assert line.endswith("(599 B, 1 page, 8 characters)") and "tracker.example" in line
+    assert "![" not in markdown  # inert: nothing in it loads by itself
+    assert "Numbers." not in markdown  # the text is in the JSON export
