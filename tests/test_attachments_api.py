@@ -56,6 +56,7 @@ async def test_a_documents_text_reaches_the_model_in_the_user_turn(api: ApiServe
     conversation = (await api.client.get(f"/api/v1/conversations/{answer['conversation_id']}")).json()
     question = conversation["messages"][0]
     assert question["content"] == "What does it say?"
+    assert conversation["storage_bytes"] >= listed["chars"] + len("What does it say?")
     assert [a["file_id"] for a in question["attachments"]] == [listed["file_id"]]
 
 

@@ -67,6 +67,8 @@ class StoredConversation(BaseModel):
     # Its settings (ConversationSettings), flat so the API shows `system` and `options` as it takes them.
     system: str = ""
     options: GenerationOptions = Field(default_factory=GenerationOptions)
+    # What it takes in storage, its files included (the API's GET of one conversation fills it in).
+    storage_bytes: int | None = None
 
     @property
     def settings(self) -> ConversationSettings:

@@ -1,6 +1,6 @@
 """Attachments in a real browser: the paperclip opens the file chooser, a PDF and an image come back
-as chips (name, size, pages; the image as its thumbnail, a data: URL), a pasted screenshot joins
-them, one is removed before sending, and the message goes with the rest."""
+as chips (name, size, pages; the image as its thumbnail, a data: URL), a pasted screenshot and a
+dropped file join them, some are removed before sending, and the message goes with the rest."""
 
 from __future__ import annotations
 
@@ -42,6 +42,13 @@ async def test_paperclip_attaches_a_pdf_and_an_image_shown_as_chips(browser: Bro
                  const files = new DataTransfer(); files.items.add(new File([bytes], 'shot.png', {type: 'image/png'}));
                  box.dispatchEvent(new ClipboardEvent('paste', {clipboardData: files, bubbles: true})); }""", shot)
         await expect(tray.locator(".sg-attachment")).to_have_count(3, timeout=15_000)
+        # So is a file dropped on the chat.
+        await page.locator(".sg-scroll").evaluate(
+            """(area) => { const files = new DataTransfer();
+                 files.items.add(new File(['# Dropped\\nnotes'], 'dropped.md', {type: 'text/markdown'}));
+                 area.dispatchEvent(new DragEvent('drop', {dataTransfer: files, bubbles: true})); }""")
+        await expect(tray.locator(".sg-attachment")).to_have_count(4, timeout=15_000)
+        await page.get_by_role("button", name="Remove dropped.md").click()
         # The images go (this model cannot see them): only the PDF is sent.
         await page.get_by_role("button", name="Remove chart.png").click()
         await page.get_by_role("button", name="Remove shot.png").click()
