@@ -17,7 +17,9 @@ from ...hub import (
     BadMessage, ChatHub, ConversationNotFound, ErrorKind, MessageNotFound, SecretAIError, StreamNotFound, StreamView,
     TooManyStreams,
 )
-from ...records import MAX_SYSTEM_PROMPT_CHARS, CannotSeeImages, FileNotFound, GenerationOptions, StreamRecord
+from ...records import (
+    MAX_SYSTEM_PROMPT_CHARS, CannotSeeImages, FileNotFound, GenerationOptions, StreamRecord, can_see_images,
+)
 from .requests import ApiRoute, ERROR_STATUS, api_error, json_body, refused
 from .sse import event_source
 
@@ -149,6 +151,8 @@ def streams_api(hub: ChatHub, require_token: Any, keepalive: float) -> APIRouter
     @api.get("/models", summary="Models this server can use")
     async def models() -> dict[str, Any]:
         catalog = hub.catalog
-        return {"models": [m.model_dump() for m in catalog.models], "demo": catalog.demo, "error": catalog.error}
+        # `vision`: whether it takes images (what its host said, else judged by its name).
+        return {"models": [{**m.model_dump(), "vision": can_see_images(m.name, m.vision)} for m in catalog.models],
+                "demo": catalog.demo, "error": catalog.error}
 
     return api
