@@ -151,6 +151,10 @@ class ChatHub:
         UnreadableFile."""
         return await self._store.add_file(owner, await self.files.read(name, data))
 
+    def check_upload_size(self, size: int) -> None:
+        """Raises FileTooLarge over MAX_UPLOAD_MB (an upload counts as it arrives)."""
+        self.files.check_size(size)
+
     async def storage_bytes(self, conversation_id: str, *, owner: str) -> int:
         """What a conversation takes in storage, its files included. Raises ConversationNotFound."""
         return await self._store.storage_bytes(conversation_id, owner)

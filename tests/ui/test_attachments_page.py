@@ -55,6 +55,11 @@ async def test_files_show_as_chips_go_with_the_message_and_reach_the_model(user:
     assert chips(user, "message-attachments")[0].startswith("report.pdf")
     sent = model.requests[-1]["messages"][-1]
     assert "Quarterly figure 4217." in str(sent["content"]) and "remove me" not in str(sent["content"])
+    # Kept with the message: a reload shows it again.
+    await wait_for(lambda: "Completed" in " ".join(e.text for e in user.find(marker="status").elements))
+    await user.open("/")
+    await wait_for(lambda: chips(user, "message-attachments"), describe=lambda: chips(user, "message-attachments"))
+    assert chips(user, "message-attachments")[0].startswith("report.pdf")
 
 
 async def test_an_image_for_a_model_that_cannot_see_is_refused_and_kept(user: User, model: ScriptedModel) -> None:

@@ -42,7 +42,7 @@ def files_api(hub: ChatHub, require_token: Any) -> APIRouter:
             data = bytearray()
             while piece := await file.read(READ_PIECE):
                 data += piece
-                hub.files.check_size(len(data))
+                hub.check_upload_size(len(data))
             return FileAnswer.of(await hub.add_file(file.filename, bytes(data), owner=owner))
         except (FileTooLarge, UnreadableFile) as exc:
             raise refused(exc) from None
