@@ -89,6 +89,8 @@ def _docx(name: str, data: bytes) -> Extracted:
         document = docx.Document(io.BytesIO(data))
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise Refusal(f"{name} is not a Word document (.docx) that can be read ({type(exc).__name__}).") from None
+    except (MemoryError, RecursionError):
+        raise  # the limits' own words (main)
     except Exception as exc:  # python-docx's own errors (a package without a document part …)
         raise Refusal(f"{name} could not be read as a Word document ({type(exc).__name__}).") from None
     pieces: list[str] = []
