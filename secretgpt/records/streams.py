@@ -35,6 +35,13 @@ class ChatTurn(BaseModel):
     def images(self) -> list[TurnAttachment]:
         return [a for a in self.attachments if a.kind == "image" and a.data]
 
+    def as_kept(self) -> ChatTurn:
+        """The turn as a proof keeps it: its files by hash, without the images' bytes (which a
+        finished answer's record would otherwise hold in memory while it is retained)."""
+        if not self.images:
+            return self
+        return self.model_copy(update={"attachments": [a.model_copy(update={"data": ""}) for a in self.attachments]})
+
 
 class ChunkKind(StrEnum):
     """What a piece of an answer is: reasoning or answer text. Used from the model path to the page."""
