@@ -134,7 +134,7 @@ async def test_discovery_lists_chat_models_only(protocols: set[str]) -> None:
     protocol = next(iter(protocols))
     assert all(m.protocol == protocol for m in catalog.models)
     listed = "GET /v1/models" if protocol == "openai" else "GET /api/tags"
-    after = server.requests[server.requests.index(listed) + 1:]
+    after = server.requests[len(server.requests) - server.requests[::-1].index(listed):]  # after the last listing
     # An Ollama host is then asked what each chat model can do (whether it sees images).
     assert after == (["POST /api/show"] * 2 if protocol == "ollama" else [])
 
