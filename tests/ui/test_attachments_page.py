@@ -4,6 +4,7 @@ see images refusing one before anything is sent."""
 
 from __future__ import annotations
 
+import pytest
 from nicegui import ElementFilter, ui
 from nicegui.elements.upload_files import SmallFileUpload
 from nicegui.testing import User
@@ -78,3 +79,28 @@ async def test_a_fake_pdf_gets_a_notice_and_no_chip(user: User, model: ScriptedM
     await attach(user, "invoice.pdf", b"not a pdf at all")
     await user.should_see("invoice.pdf is not a PDF")
     assert chips(user) == []
+
+
+@pytest.fixture
+def vision_model(model: ScriptedModel, monkeypatch: pytest.MonkeyPatch) -> ScriptedModel:
+    """The same host, its model asked for by a vision model's name (before `user` starts the app)."""
+    monkeypatch.setenv("SECRET_AI_MODEL", "test-vl:7b")
+    return model
+
+
+async def test_an_image_sent_to_a_vision_model_shows_as_its_thumbnail(vision_model: ScriptedModel,
+                                                                       user: User) -> None:
+    vision_model.reply = Reply.of("A red rectangle.")
+    await user.open("/")
+    await attach(user, "photo.png", png_bytes())
+    await wait_for(lambda: len(chips(user)) == 1, describe=lambda: chips(user))
+    await send(user, "")  # an image alone is a question too
+    await wait_for(lambda: vision_model.connections and chips(user, "message-attachments"))
+    sent = vision_model.requests[-1]["messages"][-1]
+    assert sent["images"] or isinstance(sent["content"], list)
+    await wait_for(lambda: "Completed" in " ".join(e.text for e in user.find(marker="status").elements))
+    await user.open("/")  # after a reload, from storage: the thumbnail is there without a click
+    await wait_for(lambda: chips(user, "message-attachments"), describe=lambda: chips(user, "message-attachments"))
+    with user:
+        [thumbnail] = ElementFilter(kind=ui.image, marker="attachment-thumbnail").within(marker="message-attachments")
+    assert thumbnail.source.startswith("data:image/jpeg;base64,")
