@@ -68,3 +68,22 @@ async def test_an_image_whose_bytes_do_not_match_its_hash_is_not_imported(make_s
     exported["conversation"]["messages"][0]["attachments"][0]["sha256"] = "0" * 64
     with pytest.raises(InvalidImport, match="do not match its sha256"):
         await store.import_json(OWNER, json.dumps(exported))
+
+
+async def test_an_upload_never_sent_is_dropped_after_a_day(make_store) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from secretgpt.storage.attachment_rows import UNSENT_KEPT
+    from secretgpt.storage.message_tree import utc_now
+    from secretgpt.storage.schema import attachments
+
+    store: SqlConversationStore = await make_store()
+    await store.add_file("someone", extracted("d" * 32, text="forgotten"))
+    async with store.engine.begin() as conn:
+        await conn.execute(update(attachments).values(created_at=utc_now() - UNSENT_KEPT - timedelta(minutes=1)))
+    await store.add_file(OWNER, extracted("e" * 32, text="fresh"))
+    with pytest.raises(FileNotFound):
+        await store.unsent_files("someone", ["d" * 32])
+    assert [a.file_id for a in await store.unsent_files(OWNER, ["e" * 32])] == ["e" * 32]

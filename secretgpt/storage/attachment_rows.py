@@ -19,7 +19,7 @@ from .export import ExportedAttachment
 from .message_tree import ROWS_PER_READ, utc_now
 from .schema import attachments as A
 
-# An upload never sent with a message is dropped after this (the next upload of its owner's does it).
+# An upload never sent with a message is dropped after this (the next upload, anyone's, does it).
 UNSENT_KEPT = timedelta(days=1)
 LISTING = [A.c.id, A.c.message_id, A.c.position, A.c.name, A.c.kind, A.c.media_type, A.c.size, A.c.sha256,
            A.c.chars, A.c.pages, A.c.thumbnail]
@@ -37,9 +37,8 @@ def file_values(owner: str, extracted: ExtractedFile) -> dict[str, Any]:
                 thumbnail=a.thumbnail, position=0, created_at=utc_now())
 
 
-async def drop_unsent(conn: AsyncConnection, owner: str) -> None:
-    await conn.execute(delete(A).where(A.c.owner == owner, A.c.message_id.is_(None),
-                                       A.c.created_at < utc_now() - UNSENT_KEPT))
+async def drop_unsent(conn: AsyncConnection) -> None:
+    await conn.execute(delete(A).where(A.c.message_id.is_(None), A.c.created_at < utc_now() - UNSENT_KEPT))
 
 
 async def unsent(conn: AsyncConnection, owner: str, file_ids: Sequence[str]) -> list[Attachment]:

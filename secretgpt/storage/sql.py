@@ -210,7 +210,7 @@ class SqlConversationStore:
     async def add_file(self, owner: str, extracted: ExtractedFile) -> Attachment:
         """Keep an upload until a message takes it (unsent ones are dropped after a day)."""
         async with self._write() as conn:
-            await files.drop_unsent(conn, owner)
+            await files.drop_unsent(conn)
             await conn.execute(insert(files.A).values(**files.file_values(owner, extracted)))
         return extracted.attachment
 
