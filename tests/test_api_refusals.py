@@ -142,5 +142,6 @@ async def test_streams_of_another_token_are_invisible(make_api, script: Scripted
 
 async def test_models_route(api: ApiServer, model_server, protocol: str) -> None:
     body = (await api.client.get("/api/v1/models")).json()
-    assert body["models"] == [{"name": "loopback", "url": model_server.url, "demo": False, "protocol": protocol}]
+    assert body["models"] == [{"name": "loopback", "url": model_server.url, "demo": False, "protocol": protocol,
+                               "vision": False}]
     assert body["error"] is None

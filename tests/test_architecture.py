@@ -3,6 +3,8 @@
 - nothing below `interfaces/` imports NiceGUI, FastAPI or Starlette;
 - storage imports nothing from the hub (nor from the services or the interfaces);
 - `records/` and `config/`, at the bottom, import nothing of the app;
+- the attachment reader's child (`services/documents/extract.py`, run as `python -I extract.py`)
+  imports nothing of the app either;
 - the interfaces reach the hub only through its verbs (never its store, registry, service or settings),
   and import nothing of the app but the hub's public package, the records and config (the start-up,
   `interfaces/runtime.py`, builds what the hub runs on);
@@ -139,6 +141,13 @@ def test_records_import_nothing_of_the_app() -> None:
     found = {str(p.relative_to(ROOT)): bad for p in records
              if (bad := [n for n in forbidden_imports(p, ("secretgpt",)) if not n.startswith("secretgpt.records")])}
     assert found == {}
+
+
+def test_the_file_readers_child_imports_nothing_of_the_app() -> None:
+    # It runs as a script in a fresh interpreter: an import of the app would fail there (or pull it in).
+    child = APP / "services" / "documents" / "extract.py"
+    assert forbidden_imports(child, ("secretgpt",)) == []
+    assert not [n for n in ast.walk(ast.parse(child.read_text())) if isinstance(n, ast.ImportFrom) and n.level]
 
 
 def test_the_api_and_the_page_do_not_import_each_other() -> None:

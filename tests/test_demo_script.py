@@ -120,3 +120,21 @@ async def test_the_demo_app_stops_at_max_tokens_and_continue_carries_on(make_set
         assert carried.done_reason == "length" and carried.text.startswith(cut.text) and len(carried.text) > len(cut.text)
     finally:
         await runtime.stop()
+
+
+def test_the_demo_says_what_files_and_images_it_received() -> None:
+    import base64
+
+    from tests.support.files import png_bytes
+
+    image = base64.b64encode(png_bytes(400, 300)).decode()
+    turn = ("Read these\n\n--- Attached file: a.pdf (PDF, 1 page) ---\nText\n--- End of a.pdf ---\n\n"
+            "--- Attached file: b.md (text) ---\nMore\n--- End of b.md ---")
+    openai = {"messages": [{"role": "user", "content": [
+        {"type": "text", "text": turn}, {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{image}"}}]}]}
+    ollama = {"messages": [{"role": "user", "content": turn, "images": [image]}]}
+    size = round(len(base64.b64decode(image)) / 1000)
+    for request in (openai, ollama):
+        text = demo_reply(request).text
+        assert f"I received 1 image (PNG, {max(1, size)} KB) and 2 files with your message" in text
+        assert "You wrote: *Read these*" in text  # the files' text is not taken for the question

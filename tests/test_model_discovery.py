@@ -71,3 +71,27 @@ async def test_a_host_without_chat_models_names_the_model_setting() -> None:
         catalog = await discover(server.url, None, KEY, ProtocolDetector())
     assert not catalog.models
     assert "lists no chat models" in (catalog.error or "") and "SECRET_AI_MODEL" in (catalog.error or "")
+
+
+async def test_an_ollama_host_says_which_models_see_images() -> None:
+    from secretgpt.records import can_see_images
+
+    scripted = ScriptedModel(Reply.of("Hi."), api_key=None, models=["eyes", "qwen3-vl:32b", "plain"],
+                             protocols={"ollama"})
+    scripted.server.vision_models = {"eyes"}
+    async with scripted.server as server:
+        catalog = await discover(server.url, None, KEY, ProtocolDetector())
+    seen = {m.name: m.vision for m in catalog.models}
+    # What the host says wins over the name, both ways.
+    assert seen == {"eyes": True, "qwen3-vl:32b": False, "plain": False}
+    assert can_see_images("eyes", seen["eyes"]) and not can_see_images("qwen3-vl:32b", seen["qwen3-vl:32b"])
+    assert "POST /api/show" in server.requests
+
+
+async def test_an_openai_host_leaves_it_to_the_name() -> None:
+    from secretgpt.records import can_see_images
+
+    async with late_model(models=["qwen3-vl:32b", "llama3.3:70b"]).server as server:
+        catalog = await discover(server.url, None, KEY, ProtocolDetector())
+    assert [(m.name, m.vision, can_see_images(m.name, m.vision)) for m in catalog.models] == [
+        ("qwen3-vl:32b", None, True), ("llama3.3:70b", None, False)]

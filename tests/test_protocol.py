@@ -134,7 +134,9 @@ async def test_discovery_lists_chat_models_only(protocols: set[str]) -> None:
     protocol = next(iter(protocols))
     assert all(m.protocol == protocol for m in catalog.models)
     listed = "GET /v1/models" if protocol == "openai" else "GET /api/tags"
-    assert server.requests[-1] == listed
+    after = server.requests[len(server.requests) - server.requests[::-1].index(listed):]  # after the last listing
+    # An Ollama host is then asked what each chat model can do (whether it sees images).
+    assert after == (["POST /api/show"] * 2 if protocol == "ollama" else [])
 
 
 async def test_a_given_model_learns_its_hosts_protocol_at_discovery() -> None:

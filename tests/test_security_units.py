@@ -133,6 +133,16 @@ def test_imports_get_the_larger_cap(tmp_path: Path) -> None:
     assert limit("/api/v1/chat/stream") == limit("/") == 12 * 1000 + 64 * 1024
 
 
+def test_attachments_are_capped_at_max_upload_mb_with_room_for_multipart(tmp_path: Path) -> None:
+    settings = load_settings(_env_file=None, data_dir=tmp_path, max_import_mb=2, max_upload_mb=5)
+    limit = body_limits(settings)
+    assert limit("/api/v1/files") == 5_000_000 + 64 * 1024
+    # The page's uploads (an import or an attachment: the path does not say) get the larger.
+    assert limit("/_nicegui/client/abc/upload/123") == 5_000_000 + 64 * 1024
+    assert body_limits(load_settings(_env_file=None, data_dir=tmp_path, max_import_mb=30, max_upload_mb=5))(
+        "/_nicegui/client/abc/upload/123") == 30_000_000 + 64 * 1024
+
+
 # --- private data dir -------------------------------------------------------------------------------------
 
 

@@ -107,6 +107,12 @@ class Settings(BaseSettings):
     # --- limits -----------------------------------------------------------------------------
     max_message_chars: int = Field(100_000, ge=1, validation_alias=_env("MAX_MESSAGE_CHARS"))
     max_import_mb: float = Field(50.0, gt=0, le=10_000, validation_alias=_env("MAX_IMPORT_MB"))
+    # Attachments: each file at most MAX_UPLOAD_MB; the text of one message's files at most
+    # MAX_ATTACHMENT_CHARS (about 15 000 tokens: half of a 32 768-token context, so the
+    # conversation and the answer still fit; over it the turn says what was cut).
+    max_upload_mb: float = Field(20.0, gt=0, le=1_000, validation_alias=_env("MAX_UPLOAD_MB"))
+    max_attachment_chars: int = Field(60_000, ge=1_000, validation_alias=_env("MAX_ATTACHMENT_CHARS"))
+    max_attachments: int = Field(10, ge=1, le=100, validation_alias=_env("MAX_ATTACHMENTS"))
 
     @field_validator("secret_ai_api_key", "api_token", "storage_secret", "secret_ai_url", "secret_ai_model",
                      "database_url", "redis_url", "secret_ai_ca_bundle", "require_login", mode="before")
@@ -206,6 +212,10 @@ class Settings(BaseSettings):
     @property
     def max_import_bytes(self) -> int:
         return int(self.max_import_mb * 1_000_000)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1_000_000)
 
     def ensure_data_dir(self) -> Path:
         """The data dir, private to this user (0700, its files 0600)."""

@@ -196,7 +196,9 @@ class AttestationDesk:
         generation = {"system": record.settings.system, **record.settings.options.sent()} if record.settings else {}
         admission = provenance.admission  # None: stored before admissions were recorded (the proof says so)
         return build_proof(
-            key=self.key, turns=[Turn(role=t.role, content=t.content) for t in provenance.turns],
+            key=self.key, turns=[Turn(role=t.role, content=t.content,
+                                      attachments=[a.model_dump(mode="json") for a in t.attachments])
+                                 for t in provenance.turns],
             answer=Answer(text=message.content, reasoning=message.think, ended=ending,  # type: ignore[arg-type]
                           error=record.error if ending == "error" else None,
                           continued_text_bytes=provenance.continued_text_bytes,

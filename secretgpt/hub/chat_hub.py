@@ -6,17 +6,18 @@ through the stream bus) are `Streams`'."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..config import Settings
 from ..proofs import SignedProof
 from ..records import (
-    Catalog, ConversationSummary, GenerationOptions, ImportCandidate, ModelInfo, StoredConversation, StoredMessage,
+    Attachment, CannotSeeImages, Catalog, can_see_images, ConversationSummary, GenerationOptions, ImportCandidate, ModelInfo, StoredConversation, StoredMessage,
     well_formed,
 )
 from ..services.attestation import AttestationService
+from ..services.documents import FileReader
 from .admission import Via
 from .attestation_desk import AttestationDesk
 from .bus import StreamBus
@@ -27,7 +28,7 @@ from .ports import ConversationStore, HubObserver, ModelClient, Unobserved
 from .readiness import Readiness, readiness
 from .stream_view import StreamView
 from .streams import StreamPlan, Streams
-from .turns import conversation_for, settings_from_now_on, turn_for, with_system
+from .turns import Files, conversation_for, settings_from_now_on, turn_for, with_system
 from .witness import AnswerWitness
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,9 @@ class ChatHub:
                                            settings.ensure_data_dir, lambda: self._service.catalog,
                                            policy=settings.attestation_policy, on_attested=observer.host_attested)
         self._streams = Streams(settings, service, store, bus or LocalBus(settings.stream_retention), observer)
+        # Attachments are read here, in a child process per file; nothing of them leaves the app
+        # but inside a prompt, which goes only where prompts go (admission).
+        self.files = FileReader(settings.max_upload_bytes)
 
     @property
     def catalog(self) -> Catalog:
@@ -143,6 +147,39 @@ class ChatHub:
         """What an import would bring, and which of it the owner already has. Raises InvalidImport."""
         return await self._store.preview_import(owner, data)
 
+    # --- attachments --------------------------------------------------------------------------
+
+    async def add_file(self, name: str | None, data: bytes, *, owner: str) -> Attachment:
+        """Read an upload on this machine and keep it for the next message. Raises FileTooLarge,
+        UnreadableFile."""
+        return await self._store.add_file(owner, await self.files.read(name, data))
+
+    def check_upload_size(self, size: int) -> None:
+        """Raises FileTooLarge over MAX_UPLOAD_MB (an upload counts as it arrives)."""
+        self.files.check_size(size)
+
+    async def storage_bytes(self, conversation_id: str, *, owner: str) -> int:
+        """What a conversation takes in storage, its files included. Raises ConversationNotFound."""
+        return await self._store.storage_bytes(conversation_id, owner)
+
+    async def _files_for(self, info: ModelInfo, owner: str, file_ids: Sequence[str]) -> Files:
+        """The new message's files, checked before anything is sent. Raises FileNotFound,
+        CannotSeeImages, BadMessage."""
+        vision = can_see_images(info.name, info.vision)
+        if not file_ids:
+            return Files(budget=self._settings.max_attachment_chars, vision=vision)
+        if len(file_ids) > self._settings.max_attachments or len(set(file_ids)) != len(file_ids):
+            raise BadMessage(f"A message may carry at most {self._settings.max_attachments} files "
+                             "(MAX_ATTACHMENTS), each once.")
+        found = await self._store.unsent_files(owner, file_ids)
+        images = [a.name for a in found if a.kind == "image"]
+        if images and not vision:
+            raise CannotSeeImages(f"Nothing was sent: the model {info.name} cannot see images ({', '.join(images)}). "
+                                  "Choose a vision model (its name says vl, vision or llava, like qwen3-vl or "
+                                  "llama3.2-vision), or remove the image.")
+        return Files(new=list(file_ids), budget=self._settings.max_attachment_chars, vision=vision,
+                     names=[a.name for a in found])
+
     # --- streams ------------------------------------------------------------------------------
 
     def validate(self, message: str) -> str:
@@ -175,6 +212,7 @@ class ChatHub:
         options: GenerationOptions | None = None,
         allow_unverified: bool = False,
         via: Via = "api",
+        attachments: Sequence[str] = (),
     ) -> StreamView:
         """Start an answer. Raises BadMessage, SecretAIError (no such model / none available; the
         host not verified: HostNotVerified), ConversationNotFound, MessageNotFound or TooManyStreams
@@ -187,21 +225,26 @@ class ChatHub:
         `system` / `options` (None: unchanged) become the conversation's settings from this answer on;
         a new conversation starts from DEFAULT_SYSTEM_PROMPT and the model's own defaults;
         `cancel_when_orphaned`: stop the answer when its last follower leaves for good (the API);
-        `allow_unverified`: send even to a host that is not verified (`via`: who chose, for the proof).
+        `allow_unverified`: send even to a host that is not verified (`via`: who chose, for the proof);
+        `attachments`: uploads (file ids, `add_file`) that go with a new or edited question (FileNotFound,
+        CannotSeeImages: before anything is stored).
         """
-        message, info = self._checked(message, model, regenerate, edit, continue_from)
+        if attachments and (regenerate or continue_from):
+            raise BadMessage("Files go with a new or edited question, not with regenerate or continue.")
+        message, info = self._checked(message, model, regenerate, edit, continue_from, files=bool(attachments))
+        files = await self._files_for(info, owner, attachments)
         system = None if system is None else well_formed(system)
         admission = await self.attestation.admit(info, owner=owner, allow_unverified=allow_unverified, via=via)
         stream_id = self._streams.new_id()
         await self._streams.claim(stream_id, owner, conversation_id)
         try:
             conversation = await conversation_for(
-                self._store, message, owner, conversation_id, default_system=self._settings.default_system_prompt,
+                self._store, message or ", ".join(files.names), owner, conversation_id, default_system=self._settings.default_system_prompt,
                 system=system, options=options, variant=regenerate or edit or continue_from)
             if conversation_id is None:
                 await self._streams.bus.bind(stream_id, conversation.id)
             turn = await turn_for(self._store, conversation, owner, message, regenerate=regenerate, edit=edit,
-                                  continue_from=continue_from)
+                                  continue_from=continue_from, files=files)
             settings = await settings_from_now_on(self._store, conversation, owner, system, options)
             witness = AnswerWitness(self.attestation.attestation_service, info.url, demo=info.demo,
                                     admission=admission)
@@ -214,13 +257,16 @@ class ChatHub:
             await self._streams.bus.release(stream_id)
             raise
 
-    def _checked(self, message: str, model: str | None, *variants: str | None) -> tuple[str, ModelInfo]:
-        """The cheap refusals, before anything waits or is stored; the message as it will be sent,
-        and the model to answer with."""
+    def _checked(self, message: str, model: str | None, *variants: str | None,
+                 files: bool = False) -> tuple[str, ModelInfo]:
+        """The cheap refusals, before anything waits or is stored; the message as it will be sent
+        (it may be empty when files go with it), and the model to answer with."""
         regenerate, edit, continue_from = variants
         if sum(v is not None for v in variants) > 1:
             raise BadMessage("Choose one of regenerate, edit and continue.")
-        if regenerate is None and continue_from is None:
+        if files and not message.strip():
+            message = ""
+        elif regenerate is None and continue_from is None:
             message = self.validate(message)
         return message, self._service.resolve(model)
 

@@ -84,7 +84,7 @@ class AnswerWitness:
     def provenance(self, tally: Tally, turns: list[ChatTurn]) -> AnswerProvenance:
         der, chain = self.certificate, tally.chain
         return AnswerProvenance(origin=self.origin, certificate=base64.b64encode(der).decode() if der else None,
-                                chain=list(chain.chunks), chain_head=chain.head, turns=turns,
+                                chain=list(chain.chunks), chain_head=chain.head, turns=[t.as_kept() for t in turns],
                                 continued_text_bytes=tally.continued_text_bytes,
                                 continued_reasoning_bytes=tally.continued_reasoning_bytes,
                                 admission=self.admission)

@@ -91,7 +91,7 @@ class Runtime:
             self.demo_server = await LoopbackModelServer(lambda request: demo_reply(request, pace, url),
                                                          models=[DEMO_MODEL], protocols=("openai",)).start()
             self.service.catalog = Catalog(
-                models=[ModelInfo(name=DEMO_MODEL, url=self.demo_server.url, demo=True)], demo=True)
+                models=[ModelInfo(name=DEMO_MODEL, url=self.demo_server.url, demo=True, vision=True)], demo=True)
             log.info("no SECRET_AI_API_KEY: using the offline demo model")
         else:
             self._discovery = asyncio.create_task(self.discover())

@@ -23,6 +23,7 @@ from ..config import Settings
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 WILDCARD_ADDRESSES = frozenset({"0.0.0.0", "::", ""})
 IMPORT_PATH = "/api/v1/conversations/import"
+FILES_PATH = "/api/v1/files"
 # NiceGUI's ui.upload posts here (the page's "Import" button).
 UPLOAD_PATH = re.compile(r"/_nicegui/client/[^/]+/upload/[^/]+")
 MULTIPART_SLACK = 64 * 1024
@@ -130,16 +131,21 @@ class BodyTooLarge(HTTPException):
 
 
 def body_limits(settings: Settings) -> Callable[[str], int]:
-    """Imports may be large (MAX_IMPORT_MB); anything else carries at most one message: 12 bytes
-    per character (JSON's \\uXXXX escapes of a surrogate pair) plus room for the other fields."""
+    """Imports may be large (MAX_IMPORT_MB), attachments too (MAX_UPLOAD_MB, in a multipart body);
+    the page's uploads are one of the two (an import or an attachment: the path does not say
+    which, each upload element checks its own); anything else carries at most one message: 12
+    bytes per character (JSON's \\uXXXX escapes of a surrogate pair) plus room for the other fields."""
     default = 12 * settings.max_message_chars + 64 * 1024
     imports = settings.max_import_bytes
+    uploads = settings.max_upload_bytes + MULTIPART_SLACK
 
     def limit(path: str) -> int:
         if path == IMPORT_PATH:
             return imports
+        if path == FILES_PATH:
+            return uploads
         if UPLOAD_PATH.fullmatch(path):
-            return imports + MULTIPART_SLACK
+            return max(imports + MULTIPART_SLACK, uploads)
         return default
 
     return limit

@@ -12,16 +12,19 @@ import json
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 from ..services.attestation.models import AttestationStatus, Evidence
 from .chain import ChunkKind, HashChain, replay, split
 from .keys import InstallationKey
 
 # /2 adds `admission`. A /1 verifier (extra fields forbidden) would call a /2 proof malformed; with
-# its own number it says "a format this version cannot read" instead. This version reads both.
+# its own number it says "a format this version cannot read" instead. /3 is /2 whose turns name the
+# files sent with them (`attachments`, by hash): made only for such answers, so every other proof
+# stays readable by a /2 verifier. This version reads all three.
 FORMAT = "secretgpt-proof/2"
-FORMATS = ("secretgpt-proof/1", FORMAT)
+WITH_ATTACHMENTS = "secretgpt-proof/3"
+FORMATS = ("secretgpt-proof/1", FORMAT, WITH_ATTACHMENTS)
 Ending = Literal["completed", "stopped", "interrupted", "error"]
 
 
@@ -29,9 +32,29 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class AttachmentDigest(_Strict):
+    """A file sent with a turn: its text is in the turn's content; an image went beside it, exactly
+    these bytes (SHA-256 of the file as uploaded)."""
+
+    name: str
+    kind: Literal["text", "image"]
+    media_type: str
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
 class Turn(_Strict):
     role: str
     content: str
+    attachments: list[AttachmentDigest] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _without_empty_attachments(self, handler: Any) -> Any:
+        # A turn without files is written as /1 and /2 wrote it.
+        dumped = handler(self)
+        if isinstance(dumped, dict) and not dumped.get("attachments"):
+            dumped.pop("attachments", None)
+        return dumped
 
 
 class Answer(_Strict):
@@ -97,7 +120,7 @@ class Signer(_Strict):
 
 
 class ProofBody(_Strict):
-    format: Literal["secretgpt-proof/1", "secretgpt-proof/2"] = FORMAT
+    format: Literal["secretgpt-proof/1", "secretgpt-proof/2", "secretgpt-proof/3"] = FORMAT
     conversation_id: str | None = None
     message_id: str | None = None
     model: str
@@ -116,10 +139,12 @@ class ProofBody(_Strict):
 
     @model_validator(mode="after")
     def _admission_fits_format(self) -> ProofBody:
-        if self.format == FORMAT and "admission" not in self.model_fields_set:
-            raise ValueError(f"a {FORMAT} proof says how its prompt was let go (admission), even if null")
-        if self.format != FORMAT and self.admission is not None:
+        if self.format != "secretgpt-proof/1" and "admission" not in self.model_fields_set:
+            raise ValueError(f"a {self.format} proof says how its prompt was let go (admission), even if null")
+        if self.format == "secretgpt-proof/1" and self.admission is not None:
             raise ValueError(f"a {self.format} proof has no admission")
+        if (self.format == WITH_ATTACHMENTS) != any(t.attachments for t in self.turns):
+            raise ValueError(f"a proof whose turns name files is of format {WITH_ATTACHMENTS}, and only such a one")
         return self
 
 
@@ -147,7 +172,7 @@ def build_proof(*, key: InstallationKey, turns: list[Turn], answer: Answer, chai
     if replay(split(answer.text, answer.reasoning, chain.chunks)) != chain.head:
         raise ValueError("the hash chain does not match the answer's text and reasoning")
     body = ProofBody(
-        conversation_id=conversation_id, message_id=message_id, model=model, host=connection.origin,
+        format=WITH_ATTACHMENTS if any(t.attachments for t in turns) else FORMAT, conversation_id=conversation_id, message_id=message_id, model=model, host=connection.origin,
         started_at=started_at, finished_at=finished_at, generation=generation or {}, turns=turns, answer=answer,
         chain=ChainRecord(chunks=list(chain.chunks), head=chain.head), connection=connection,
         attestation=attestation, admission=admission,

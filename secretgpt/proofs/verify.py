@@ -103,6 +103,10 @@ async def verify_proof(data: bytes, *, verifier: EvidenceVerifier | None = None,
     if not _intact(raw, proof, report, trusted):
         return report
     _admission(proof.proof.admission, report)
+    if files := [a for turn in proof.proof.turns for a in turn.attachments]:
+        report.add("info", "attachments", printable(
+            f"{len(files)} file{'s' if len(files) != 1 else ''} sent with the turns (text in the turn, images beside "
+            "it), named by SHA-256: " + "; ".join(f"{a.name[:80]} {a.sha256[:16]}…" for a in files[:10])))
     try:
         await _evidence(proof, report, verifier or EvidenceVerifier())
     except Exception as exc:  # signed by anyone: evidence no app made may break the checks; never a traceback

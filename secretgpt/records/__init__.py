@@ -20,6 +20,10 @@ from .errors import (
     ConversationNotFound, MessageNotFound, InvalidImport, ImportTooLarge, ErrorKind, SecretAIError,
     ConversationBusy, TooManyStreams,
 )
+from .attachments import (
+    AttachmentKind, Attachment, ExtractedFile, TurnAttachment, UnreadableFile, FileTooLarge, FileNotFound,
+    CannotSeeImages, can_see_images, size_words,
+)
 from .surrogates import (
     well_formed, well_formed_json, SurrogateMender,
 )
@@ -27,6 +31,8 @@ from .surrogates import (
 from .log_context import current_stream, working_for
 __all__ = [
     "current_stream", "working_for",
+    "Attachment", "AttachmentKind", "CannotSeeImages", "ExtractedFile", "FileNotFound", "FileTooLarge",
+    "TurnAttachment", "UnreadableFile", "can_see_images", "size_words",
     "Admission", "AnswerAttestation", "AnswerProof", "AnswerProvenance", "AttestationWord", "Catalog", "ChatTurn",
     "ChunkKind", "Command", "Consent", "ConversationBusy", "ConversationNotFound", "ConversationSettings",
     "ConversationSummary", "ErrorKind", "EventList", "EventType", "FINAL_EVENTS", "GenerationOptions",

@@ -17,6 +17,9 @@ class ModelInfo(BaseModel):
     demo: bool = False
     # None: not known yet; asked of the server (SECRET_AI_PROTOCOL=auto) on first use.
     protocol: ModelApi | None = None
+    # Whether it can see images: from discovery where the server says (Ollama's /api/show
+    # capabilities); None: judged by its name (attachments.can_see_images).
+    vision: bool | None = None
 
 
 class Catalog(BaseModel):

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from .attachments import Attachment
 from .streams import AnswerProvenance, ConversationSettings, GenerationOptions, Role, StreamRecord, StreamStatus
 
 
@@ -28,6 +29,8 @@ class StoredMessage(BaseModel):
     # Alternatives: every message with the same parent (this one included), oldest first.
     sibling_ids: list[str] = Field(default_factory=list)
     sibling_index: int = 0
+    # User turns: the files sent with it, in order (their text and bytes are fetched when needed).
+    attachments: list[Attachment] = Field(default_factory=list)
 
     @property
     def model(self) -> str | None:
@@ -64,6 +67,8 @@ class StoredConversation(BaseModel):
     # Its settings (ConversationSettings), flat so the API shows `system` and `options` as it takes them.
     system: str = ""
     options: GenerationOptions = Field(default_factory=GenerationOptions)
+    # What it takes in storage, its files included (the API's GET of one conversation fills it in).
+    storage_bytes: int | None = None
 
     @property
     def settings(self) -> ConversationSettings:

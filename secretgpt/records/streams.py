@@ -17,14 +17,30 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import PydanticCustomError
 
+from .attachments import TurnAttachment
+
 Role = Literal["system", "user", "assistant"]
 
 
 class ChatTurn(BaseModel):
-    """One message as the model sees it (reasoning is never sent back)."""
+    """One message as the model sees it (reasoning is never sent back). A user turn's files: their
+    text is in `content` (delimited, with the file's name); images go beside it, each as its
+    protocol expects, and are named here by hash (a proof keeps them so)."""
 
     role: Role
     content: str
+    attachments: list[TurnAttachment] = Field(default_factory=list)
+
+    @property
+    def images(self) -> list[TurnAttachment]:
+        return [a for a in self.attachments if a.kind == "image" and a.data]
+
+    def as_kept(self) -> ChatTurn:
+        """The turn as a proof keeps it: its files by hash, without the images' bytes (which a
+        finished answer's record would otherwise hold in memory while it is retained)."""
+        if not self.images:
+            return self
+        return self.model_copy(update={"attachments": [a.model_copy(update={"data": ""}) for a in self.attachments]})
 
 
 class ChunkKind(StrEnum):

@@ -7,13 +7,16 @@ Pure functions over stored models; the store does the reading and writing (sql.p
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator, Base64Bytes, BaseModel, ConfigDict, Field, ValidationError, model_serializer, model_validator,
+)
 
 from .. import __version__
 from ..records import (
@@ -46,6 +49,36 @@ UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 Id = Annotated[str, Field(min_length=1, max_length=200)]
 
 
+_THUMBNAIL = r"^data:image/(png|jpeg);base64,[A-Za-z0-9+/=]+$"
+
+
+class ExportedAttachment(BaseModel):
+    """A file kept with a user message: its listing, its extracted text (documents) or its bytes
+    (images, base64), and the thumbnail the app drew of it. A file's text and bytes come from the
+    file: an image whose bytes do not match its hash is refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=500)
+    kind: Literal["text", "image"]
+    media_type: str = Field(max_length=128)
+    size: int = Field(ge=0)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    chars: int | None = Field(None, ge=0)
+    pages: int | None = Field(None, ge=0)
+    text: str | None = None
+    data: Base64Bytes | None = None
+    thumbnail: str | None = Field(None, pattern=_THUMBNAIL)
+
+    @model_validator(mode="after")
+    def _bytes_match(self) -> ExportedAttachment:
+        if self.kind == "image":
+            if self.data is None or hashlib.sha256(self.data).hexdigest() != self.sha256:
+                raise ValueError(f"the image {self.name!r} is missing, or its bytes do not match its sha256")
+            self.size = len(self.data)
+        return self
+
+
 class ExportedMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -59,6 +92,15 @@ class ExportedMessage(BaseModel):
     stream_id: str | None = Field(None, max_length=64)
     status: StreamStatus | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)
+    attachments: list[ExportedAttachment] = Field(default_factory=list)  # user messages' files
+
+    @model_serializer(mode="wrap")
+    def _files_only_when_there(self, handler: Any) -> Any:
+        # A message without files is written as before attachments existed.
+        dumped = handler(self)
+        if isinstance(dumped, dict) and not dumped.get("attachments"):
+            dumped.pop("attachments", None)
+        return dumped
 
 
 class ExportedConversation(BaseModel):

@@ -15,8 +15,10 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import attachment_rows
 from .export import ExportedConversation, importable_status
 from .message_tree import ROWS_PER_READ, new_id
+from .schema import attachments as A
 from .schema import conversations as C
 from .schema import messages as M
 
@@ -44,6 +46,8 @@ class ImportedRows:
                  updated_at=m.updated_at, stream_id=m.stream_id,
                  status=s.value if (s := importable_status(m.status)) else None, meta=imported_meta(m.metadata))
             for seq, m in enumerate(conversation.parents_first(), start=1)]
+        self.files = [row for m in conversation.messages if m.attachments and m.role == "user"
+                      for row in attachment_rows.imported(owner, self.id, ids[m.id], m.attachments)]
 
 
 def imported_rows(owner: str, conversations: Sequence[ExportedConversation]) -> list[ImportedRows]:
@@ -62,6 +66,8 @@ async def insert_imported(conn: AsyncConnection, rows: ImportedRows, title: str 
     await conn.execute(insert(C).values({**rows.conversation, **({"title": title} if title is not None else {})}))
     for batch in _batches(rows.messages, IMPORT_BATCH):
         await conn.execute(insert(M), batch)
+    for batch in _batches(rows.files, IMPORT_BATCH // 10):  # each may carry an image
+        await conn.execute(insert(A), batch)
     return rows.id
 
 

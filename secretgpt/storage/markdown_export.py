@@ -67,6 +67,9 @@ def _document(conversation: StoredConversation, quote: Quote) -> str:
             out += [quote(closed_fences(m.content.rstrip())), ""]
         elif m.role == "assistant":
             out += ["_(no text)_", ""]
+        # Files by name only: their text and images are in the JSON export (nothing here loads).
+        out += [f"- Attached: {quote(_one_line(a.name))} ({a.label})" for a in m.attachments]
+        out += [""] if m.attachments else []
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -110,10 +111,44 @@ def _v3(conn: Connection) -> None:
     md.create_all(conn)
 
 
+def _v4(conn: Connection) -> None:
+    """attachments: files sent with user messages (their text or image bytes, and a thumbnail).
+    (Numbered 5 once full-text search's step 4 lands before it.)"""
+    md = MetaData()
+    # The tables its foreign keys name, as far as they need them (they exist: not created here).
+    Table("conversations", md, Column("id", String(32), primary_key=True))
+    Table("messages", md, Column("id", String(32), primary_key=True))
+    attachments = Table(
+        "attachments", md,
+        Column("id", String(32), primary_key=True),
+        Column("owner", String(255), nullable=False),
+        Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=True),
+        Column("message_id", String(32), ForeignKey("messages.id", ondelete="CASCADE"), nullable=True),
+        Column("position", Integer, nullable=False),
+        Column("name", Text, nullable=False),
+        Column("kind", String(8), nullable=False),
+        Column("media_type", String(128), nullable=False),
+        Column("size", Integer, nullable=False),
+        Column("sha256", String(64), nullable=False),
+        Column("chars", Integer, nullable=True),
+        Column("pages", Integer, nullable=True),
+        Column("text", Text, nullable=True),
+        Column("data", LargeBinary, nullable=True),
+        Column("thumbnail", Text, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        CheckConstraint("kind IN ('text', 'image')", name="ck_attachments_kind"),
+        Index("ix_attachments_message", "message_id"),
+        Index("ix_attachments_conversation", "conversation_id"),
+        Index("ix_attachments_owner_pending", "owner", "created_at"),
+    )
+    md.create_all(conn, tables=[attachments])
+
+
 MIGRATIONS: tuple[tuple[int, Step], ...] = (
     (1, _v1),
     (2, _v2),
     (3, _v3),
+    (4, _v4),
 )
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -142,4 +143,32 @@ evidence = Table(
     Column("origin", FreeText, nullable=False),
     Column("captured_at", UTCDateTime, nullable=False),
     Column("evidence", Json, nullable=False),
+)
+
+# Files attached to user messages (v4): uploaded first (message_id NULL until the message that
+# carries them is stored), then kept with that message. Documents keep their extracted text,
+# images their bytes and a thumbnail drawn on this machine.
+attachments = Table(
+    "attachments",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("owner", String(255), nullable=False),
+    Column("conversation_id", String(32), ForeignKey("conversations.id", ondelete="CASCADE"), nullable=True),
+    Column("message_id", String(32), ForeignKey("messages.id", ondelete="CASCADE"), nullable=True),
+    Column("position", Integer, nullable=False, default=0),
+    Column("name", FreeText, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("media_type", String(128), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("chars", Integer, nullable=True),
+    Column("pages", Integer, nullable=True),
+    Column("text", FreeText, nullable=True),
+    Column("data", LargeBinary, nullable=True),
+    Column("thumbnail", Text, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    CheckConstraint("kind IN ('text', 'image')", name="ck_attachments_kind"),
+    Index("ix_attachments_message", "message_id"),
+    Index("ix_attachments_conversation", "conversation_id"),
+    Index("ix_attachments_owner_pending", "owner", "created_at"),
 )

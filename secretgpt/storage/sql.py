@@ -17,7 +17,8 @@ from typing import Any
 from sqlalchemy import Row, delete, func, insert, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..records import ConversationSettings, StreamRecord
+from ..records import Attachment, ConversationSettings, ExtractedFile, StreamRecord
+from . import attachment_rows as files
 from .engine import database_url, forget_the_wal, make_engine, writer  # noqa: F401 (database_url: re-exported)
 from .export import ExportedConversation, copy_title, export_many, export_one, exported_conversation, parse_import
 from .import_rows import already_here, imported_rows, insert_imported
@@ -121,6 +122,7 @@ class SqlConversationStore:
         async with self._engine.connect() as conn:
             row = await conversation_row(conn, conversation_id, owner)
             thread = await load_thread(conn, conversation_id, row.current_leaf_id)
+            await _with_files(conn, thread)
         return conversation_of(row, thread)
 
     async def message(self, conversation_id: str, owner: str, message_id: str) -> StoredMessage:
@@ -135,7 +137,9 @@ class SqlConversationStore:
             parent = M.c.parent_id.is_(None) if row.parent_id is None else M.c.parent_id == row.parent_id
             siblings = list((await conn.execute(select(M.c.id).where(M.c.conversation_id == conversation_id, parent)
                                                 .order_by(M.c.seq))).scalars())
-        return message_of(row, siblings)
+            found = message_of(row, siblings)
+            await _with_files(conn, [found])
+        return found
 
     async def answer_proof(self, conversation_id: str, owner: str, message_id: str) -> AnswerProof:
         """What the proof of one answer is made of. Raises ConversationNotFound, MessageNotFound."""
@@ -184,6 +188,7 @@ class SqlConversationStore:
             # the root cascades down the thread one nested trigger per message, and SQLite stops
             # at 1 000 levels ("too many levels of trigger recursion") — a long thread could not
             # be deleted.
+            await files.forget(conn, conversation_id)
             await conn.execute(update(M).where(M.c.conversation_id == conversation_id).values(parent_id=None))
             await conn.execute(delete(M).where(M.c.conversation_id == conversation_id))
             await conn.execute(delete(C).where(C.c.id == conversation_id))
@@ -191,13 +196,48 @@ class SqlConversationStore:
     # --- messages --------------------------------------------------------------------------
 
     async def add_user_turn(self, conversation_id: str, owner: str, content: str, *,
-                            sibling_of: str | None = None) -> str:
+                            sibling_of: str | None = None, attachments: Sequence[str] = ()) -> str:
         """Append a user message under the current leaf and make it the leaf. With `sibling_of`
-        (editing a question) it goes next to that message instead, under the same parent."""
+        (editing a question) it goes next to that message instead, under the same parent.
+        `attachments`: uploads of the owner's (file ids) that go with it (an edit without any keeps
+        the files of the question it replaces). Raises FileNotFound."""
         async with self._write() as conn:
             row = await conversation_row(conn, conversation_id, owner, lock=True)
             parent = await parent_for(conn, row, sibling_of)
-            return await append(conn, conversation_id, parent, role="user", content=content)
+            message_id = await append(conn, conversation_id, parent, role="user", content=content)
+            await files.attach(conn, owner, conversation_id, message_id, attachments)
+            if sibling_of is not None and not attachments:  # an edit without new files keeps the old ones
+                await files.copy(conn, owner, conversation_id, sibling_of, message_id)
+            return message_id
+
+    # --- attachments -----------------------------------------------------------------------
+
+    async def add_file(self, owner: str, extracted: ExtractedFile) -> Attachment:
+        """Keep an upload until a message takes it (unsent ones are dropped after a day)."""
+        async with self._write() as conn:
+            await files.drop_unsent(conn)
+            await conn.execute(insert(files.A).values(**files.file_values(owner, extracted)))
+        return extracted.attachment
+
+    async def unsent_files(self, owner: str, file_ids: Sequence[str]) -> list[Attachment]:
+        """Raises FileNotFound for one that is not the owner's, or was sent already."""
+        async with self._engine.connect() as conn:
+            return await files.unsent(conn, owner, file_ids)
+
+    async def file_contents(self, conversation_id: str, owner: str,
+                            message_ids: Sequence[str]) -> dict[str, ExtractedFile]:
+        """The text and bytes of these messages' files, by file id."""
+        async with self._engine.connect() as conn:
+            await conversation_row(conn, conversation_id, owner)
+            return await files.contents(conn, message_ids)
+
+    async def storage_bytes(self, conversation_id: str, owner: str) -> int:
+        """What a conversation takes: its messages' text and its files (bytes, text, thumbnails)."""
+        async with self._engine.connect() as conn:
+            await conversation_row(conn, conversation_id, owner)
+            text = (await conn.execute(select(func.coalesce(func.sum(func.length(M.c.content) + func.length(M.c.think)), 0))
+                                       .where(M.c.conversation_id == conversation_id))).scalar()
+            return int(text or 0) + await files.stored_bytes(conn, conversation_id)
 
     async def save_answer(self, record: StreamRecord, *, sibling_of: str | None = None) -> str:
         """Insert or update the answer written by `record.stream_id`; returns its message id.
@@ -242,6 +282,7 @@ class SqlConversationStore:
                 leaf = tree.children[leaf][-1]
             await conn.execute(update(C).where(C.c.id == conversation_id).values(current_leaf_id=leaf))
             thread = await load_thread(conn, conversation_id, leaf, tree)
+            await _with_files(conn, thread)
         conversation = conversation_of(row, thread)
         conversation.current_leaf_id = leaf
         return conversation
@@ -330,12 +371,24 @@ class SqlConversationStore:
                 raise ConversationNotFound(conversation_id)
             message_rows = [row async for rows in in_batches(conn, select(*MESSAGE_COLUMNS).join(
                 C, C.c.id == M.c.conversation_id).where(*scope).order_by(M.c.conversation_id, M.c.seq)) for row in rows]
+            kept = await files.exported(conn, [row.id for row in rows])
 
         def build() -> list[ExportedConversation]:
             by_conversation: dict[str, list[Row]] = defaultdict(list)
             for m in message_rows:
                 by_conversation[m.conversation_id].append(m)
-            return [exported_conversation(conversation_of(row, []), [exported_message(m) for m in by_conversation[row.id]])
-                    for row in rows]
+            return [exported_conversation(conversation_of(row, []), [
+                exported_message(m).model_copy(update={"attachments": kept.get(m.id, [])})
+                for m in by_conversation[row.id]]) for row in rows]
 
         return await asyncio.to_thread(build)
+
+
+async def _with_files(conn: AsyncConnection, messages: Sequence[StoredMessage]) -> None:
+    """Each user message's files (their listing), read in one go."""
+    asked = [m.id for m in messages if m.role == "user"]
+    if not asked:
+        return
+    found = await files.listings(conn, asked)
+    for message in messages:
+        message.attachments = found.get(message.id, [])

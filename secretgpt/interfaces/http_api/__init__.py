@@ -8,6 +8,7 @@ from ...hub import ChatHub
 from .attestation_api import attestation_api
 from .conversations_api import conversations_api
 from .operations_api import Exposition, operations_api
+from .files_api import files_api
 from .requests import owner_for_token, token_guard
 from .streams_api import streams_api
 from .unknown_api import unknown_api
@@ -20,7 +21,7 @@ def mount_api(app: FastAPI, hub: ChatHub, *, api_token: str, keepalive: float) -
     any other /api/ path is a JSON 404."""
     require_token = token_guard(api_token)
     known = [streams_api(hub, require_token, keepalive), conversations_api(hub, require_token),
-             attestation_api(hub, require_token)]
+             attestation_api(hub, require_token), files_api(hub, require_token)]
     for router in known:
         app.include_router(router)
     app.include_router(unknown_api(require_token, known))

@@ -57,7 +57,9 @@ def conversations_api(hub: ChatHub, require_token: Any) -> APIRouter:
     @api.get("/{conversation_id}", summary="A conversation's active thread with all answer metadata")
     async def get_conversation(conversation_id: str, owner: str = Depends(require_token)) -> StoredConversation:
         try:
-            return await hub.conversation(conversation_id, owner=owner)
+            conversation = await hub.conversation(conversation_id, owner=owner)
+            conversation.storage_bytes = await hub.storage_bytes(conversation_id, owner=owner)
+            return conversation
         except ConversationNotFound as exc:
             raise refused(exc, conversation_id=conversation_id) from None
 

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from ...hub import BadMessage, ConversationBusy, StreamNotFound, TooManyStreams
 from ...records import ErrorKind, SecretAIError
 from ...records import ConversationNotFound, ImportTooLarge, InvalidImport, MessageNotFound
+from ...records import CannotSeeImages, FileNotFound, FileTooLarge, UnreadableFile
 
 ERROR_STATUS = {ErrorKind.BAD_REQUEST: 422, ErrorKind.UNAVAILABLE: 503, ErrorKind.AUTH: 502,
                 ErrorKind.UNREACHABLE: 502, ErrorKind.TIMEOUT: 504, ErrorKind.OVERLOADED: 503,
@@ -41,6 +42,14 @@ def refused(exc: Exception, *, conversation_id: str | None = None, stream_id: st
         return api_error(404, str(exc), "not_found")
     if isinstance(exc, StreamNotFound):
         return api_error(404, f"No stream {stream_id!r} (it may have ended long ago).", "not_found")
+    if isinstance(exc, FileTooLarge):
+        return api_error(413, str(exc), "too_large")
+    if isinstance(exc, UnreadableFile):
+        return api_error(422, str(exc), "unreadable_file")
+    if isinstance(exc, CannotSeeImages):
+        return api_error(422, str(exc), "cannot_see_images")
+    if isinstance(exc, FileNotFound):
+        return api_error(404, str(exc), "not_found")
     if isinstance(exc, ImportTooLarge):  # over a cap on what one file may hold, like the body's size cap
         return api_error(413, str(exc), "too_large")
     if isinstance(exc, InvalidImport):

@@ -17,7 +17,9 @@ from ...hub import (
     BadMessage, ChatHub, ConversationNotFound, ErrorKind, MessageNotFound, SecretAIError, StreamNotFound, StreamView,
     TooManyStreams,
 )
-from ...records import MAX_SYSTEM_PROMPT_CHARS, GenerationOptions, StreamRecord
+from ...records import (
+    MAX_SYSTEM_PROMPT_CHARS, CannotSeeImages, FileNotFound, GenerationOptions, StreamRecord, can_see_images,
+)
 from .requests import ApiRoute, ERROR_STATUS, api_error, json_body, refused
 from .sse import event_source
 
@@ -34,6 +36,8 @@ class ChatRequest(BaseModel):
                                description="System prompt for this conversation from now on (\"\" clears it)")
     options: GenerationOptions | None = Field(
         None, description="temperature (0..2), top_p (0..1), max_tokens, seed for this conversation from now on")
+    attachments: list[str] = Field(default_factory=list, max_length=100,
+                                   description="Files for this message (file ids from POST /api/v1/files)")
     allow_unverified: bool = Field(False, description="Send even if the model host is not a verified confidential "
                                    "VM (ATTESTATION_POLICY=require refuses it with 403 otherwise)")
 
@@ -86,8 +90,10 @@ def streams_api(hub: ChatHub, require_token: Any, keepalive: float) -> APIRouter
             return await hub.send(body.message, owner=owner, conversation_id=body.conversation_id, model=body.model,
                                   streaming=streaming, cancel_when_orphaned=streaming, regenerate=body.regenerate,
                                   edit=body.edit, continue_from=body.continue_from, system=body.system,
-                                  options=body.options, allow_unverified=body.allow_unverified, via="api")
-        except (BadMessage, TooManyStreams, ConversationNotFound, MessageNotFound, SecretAIError) as exc:
+                                  options=body.options, allow_unverified=body.allow_unverified, via="api",
+                                  attachments=body.attachments)
+        except (BadMessage, TooManyStreams, ConversationNotFound, MessageNotFound, SecretAIError, FileNotFound,
+                CannotSeeImages) as exc:
             raise refused(exc, conversation_id=body.conversation_id) from None
 
     async def control(verb: Callable[..., Awaitable[StreamView]], stream_id: str, owner: str) -> StreamView:
@@ -145,6 +151,8 @@ def streams_api(hub: ChatHub, require_token: Any, keepalive: float) -> APIRouter
     @api.get("/models", summary="Models this server can use")
     async def models() -> dict[str, Any]:
         catalog = hub.catalog
-        return {"models": [m.model_dump() for m in catalog.models], "demo": catalog.demo, "error": catalog.error}
+        # `vision`: whether it takes images (what its host said, else judged by its name).
+        return {"models": [{**m.model_dump(), "vision": can_see_images(m.name, m.vision)} for m in catalog.models],
+                "demo": catalog.demo, "error": catalog.error}
 
     return api

@@ -21,6 +21,7 @@ from ...records import SecretAIError
 from ...records import ConversationNotFound, MessageNotFound, StoredConversation, StoredMessage
 from .announcer import Announcer
 from .answer_view import AnswerMessage, ThinkStyle
+from .attachment_tray import AttachmentTray
 from .attestation_badge import AttestationActions
 from .conversation_settings import ConversationSettingsPanel
 from .edit_dialog import EditDialog
@@ -49,6 +50,8 @@ class ChatDisplay:
     update_hz: float  # STREAMING_UPDATE_HZ
     default_system_prompt: str
     max_message_chars: int  # MAX_MESSAGE_CHARS: longer text stays in the browser (message_box.py)
+    max_upload_bytes: int = 20_000_000  # MAX_UPLOAD_MB, and MAX_ATTACHMENTS files to a message
+    max_attachments: int = 10
     images: ImageFetcher = field(default_factory=ImageFetcher)  # "Load image": public addresses only
 
 
@@ -71,7 +74,7 @@ class ChatView:
                                       select=self.select_alternative,
                                       attestation=AttestationActions(hub, owner, lambda: self.conversation_id))
 
-        with ui.element("div").classes("relative w-full grow min-h-0"):
+        with ui.element("div").classes("relative w-full grow min-h-0") as area:
             # The content as wide as the area, so long lines wrap (or scroll in their own box).
             with ui.scroll_area().classes("w-full h-full sg-scroll [&_.q-scrollarea\\_\\_content]:!w-full") \
                     as scroll:
@@ -80,11 +83,15 @@ class ChatView:
         with ui.column().classes("w-full max-w-4xl mx-auto gap-1 shrink-0"):
             self.unverified = UnverifiedHostNotice(hub, owner)
             self._warned: set[str] = set()  # hosts already said to be unverified (ATTESTATION_POLICY=warn)
+            self.tray = AttachmentTray(hub, owner, max_bytes=display.max_upload_bytes, max_files=display.max_attachments)
             with ui.row().classes("w-full items-end no-wrap gap-2"):
+                self.tray.paperclip()
                 self.input = MessageBox(display.max_message_chars, hub.validate_length, "Message",
                                         placeholder="Ask anything — Enter sends, Shift+Enter adds a line") \
                     .props("autogrow outlined dense input-class=max-h-48 aria-label=Message").classes("grow")
                 self.input.on("keydown.enter.exact.prevent", self.send)
+                self.tray.accept_paste(self.input)
+                self.tray.accept_drops(area)
                 self.settings_panel = ConversationSettingsPanel(hub, owner, lambda: self.conversation_id,
                                                                 display.default_system_prompt)
                 ui.button(icon="tune", on_click=self.settings_panel.open).mark("conversation-settings") \
@@ -177,7 +184,7 @@ class ChatView:
 
     def _user_bubble(self, message: StoredMessage) -> None:
         with self.messages:
-            UserMessage(message.content).bind(message, self.actions)
+            UserMessage(message.content, message.attachments).bind(message, self.actions)
 
     def _new_answer(self) -> AnswerMessage:
         style = ThinkStyle(self.display.think_emoji, self.display.think_color, self.prefs.show_reasoning)
@@ -205,8 +212,8 @@ class ChatView:
         if self.live is not None or self._sending:
             notify("Wait for this answer to finish, or stop it (Esc), then send your message.", "warning")
             return
-        try:
-            message = self.hub.validate(message)  # drawn as it will be stored
+        try:  # drawn as it will be stored (files alone are a question too)
+            message = self.hub.validate(message) if message.strip() or not self.tray.files else ""
         except BadMessage as exc:
             notify(str(exc), "warning")
             return
@@ -216,7 +223,7 @@ class ChatView:
             self._welcome_panel.delete()
             self._welcome_panel = None
         with self.messages:
-            drawn = UserMessage(message)
+            drawn = UserMessage(message, self.tray.files)
         self.scroll.restart()
         self.scroll.to_end()
         try:
@@ -268,12 +275,13 @@ class ChatView:
         try:
             stream = await self.hub.send(
                 message, owner=self.owner, conversation_id=self.conversation_id, model=self.prefs.model,
-                streaming=self.prefs.streaming, via="page", **variant, **chosen)
+                streaming=self.prefs.streaming, via="page", **variant, **chosen,
+                attachments=self.tray.file_ids if drawn is not None else ())
         except HostNotVerified as refusal:  # nothing was sent: the text stays, with a way to send anyway
             self.unverified.show(refusal, lambda: self.send_text(message) if drawn is not None
                                  else self._start(message, **variant))
             return False
-        except (BadMessage, TooManyStreams, ConversationNotFound, MessageNotFound, SecretAIError) as exc:
+        except (TooManyStreams, SecretAIError, LookupError, ValueError) as exc:  # files' too (FileNotFound …)
             # Nothing was sent: the text stays where it was.
             notify(getattr(exc, "message", None) or str(exc), "negative")
             return False
@@ -286,8 +294,9 @@ class ChatView:
             self._render_thread(conversation, stream)
         else:
             now = datetime.now(timezone.utc)
-            stored = StoredMessage(id=stream.user_message_id or "", role="user", content=message,
-                                   created_at=now, updated_at=now, sibling_ids=[stream.user_message_id or ""])
+            stored = StoredMessage(id=stream.user_message_id or "", role="user", content=message, created_at=now,
+                                   updated_at=now, sibling_ids=[stream.user_message_id or ""], attachments=self.tray.files)
+            self.tray.empty()
             if drawn is None or drawn.is_deleted:
                 self._user_bubble(stored)
             else:

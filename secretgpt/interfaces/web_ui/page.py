@@ -47,7 +47,8 @@ def register_page(hub: ChatHub, settings: Settings) -> None:
     display = ChatDisplay(think_emoji=settings.think_emoji, think_color=settings.think_color,
                           update_hz=settings.streaming_update_hz,
                           default_system_prompt=settings.default_system_prompt,
-                          max_message_chars=settings.max_message_chars,
+                          max_message_chars=settings.max_message_chars, max_upload_bytes=settings.max_upload_bytes,
+                          max_attachments=settings.max_attachments,
                           images=ImageFetcher(settings.image_fetch_loopback))
 
     @ui.page("/")

@@ -13,6 +13,8 @@ conversation ends with the start of it, says only the rest.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import random
 import re
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ class Asked:
 
     question: str
     turns: int
+    received: str = ""  # what came with the last question: "1 image (PNG, 12 KB) and 2 files"
     max_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
@@ -43,7 +46,10 @@ class Asked:
     @classmethod
     def of(cls, request: dict[str, Any]) -> Asked:
         messages = request.get("messages") or []
-        question = next((str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"), "")
+        last = next((m for m in reversed(messages) if isinstance(m, dict) and m.get("role") == "user"), {})
+        text, images = message_parts(last)
+        question = _FILE_BLOCK.sub("", text)
+        files = len(_FILE_BLOCK.findall(text))
         options = request.get("options") if isinstance(request.get("options"), dict) else {}
 
         def number(*names: str) -> Any:
@@ -53,7 +59,7 @@ class Asked:
         max_tokens = number("max_tokens", "max_completion_tokens", "num_predict")
         seed = number("seed")
         return cls(question=" ".join(question.split())[:120] or "your message",
-                   turns=sum(1 for m in messages if m.get("role") == "user"),
+                   turns=sum(1 for m in messages if m.get("role") == "user"), received=received(images, files),
                    max_tokens=int(max_tokens) if max_tokens is not None and max_tokens > 0 else None,
                    temperature=number("temperature"), top_p=number("top_p"),
                    seed=int(seed) if seed is not None else None)
@@ -96,6 +102,42 @@ class Asked:
                 "another.")
 
 
+_FILE_BLOCK = re.compile(r"^--- Attached file: .*?^--- End of [^\n]*---$", re.MULTILINE | re.DOTALL)
+
+
+def message_parts(message: dict[str, Any]) -> tuple[str, list[bytes]]:
+    """A message's text and images, as either API sends them: OpenAI content parts (`image_url`
+    data: URLs) or Ollama's `images` (base64)."""
+    content, images = message.get("content", ""), list(message.get("images") or [])
+    text = content if isinstance(content, str) else ""
+    if isinstance(content, list):
+        text = "\n".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") == "text")
+        for part in content:
+            url = part.get("image_url") if isinstance(part, dict) and part.get("type") == "image_url" else None
+            url = url.get("url") if isinstance(url, dict) else url
+            if isinstance(url, str):
+                images.append(url.partition(",")[2] if url.startswith("data:") else url)
+    decoded = []
+    for image in images:
+        try:
+            decoded.append(base64.b64decode(str(image), validate=True))
+        except (binascii.Error, ValueError):
+            decoded.append(b"")
+    return text, decoded
+
+
+def received(images: list[bytes], files: int) -> str:
+    kinds = {b"\x89PNG": "PNG", b"\xff\xd8\xff": "JPEG", b"GIF8": "GIF", b"RIFF": "WebP"}
+    said = []
+    if images:
+        described = ", ".join(f"{next((k for m, k in kinds.items() if i.startswith(m)), 'unknown type')}, "
+                              f"{max(1, round(len(i) / 1000))} KB" for i in images)
+        said.append(f"{len(images)} image{'s' if len(images) != 1 else ''} ({described})")
+    if files:
+        said.append(f"{files} file{'s' if files != 1 else ''}")
+    return " and ".join(said)
+
+
 def demo_reply(request: dict[str, Any], tokens_per_second: float = 40.0, app_url: str = DEMO_URL) -> Reply:
     """The demo's answer to one chat request (see the module's docstring)."""
     asked = Asked.of(request)
@@ -118,6 +160,9 @@ def _script(asked: Asked, app_url: str, tokens_per_second: float) -> tuple[str, 
     variant = asked.variant
     intro = (f"{OPENINGS[variant]} You wrote: *{asked.question}* (message {asked.turns} in this conversation).\n\n"
              f"Settings it received: {asked.settings()}. {asked.how_chosen()}")
+    if asked.received:
+        intro += (f"\n\nI received {asked.received} with your message (the demo cannot look inside them; a vision "
+                  "or document-reading model would).")
     if asked.max_tokens is not None:
         intro += (f" With max tokens {asked.max_tokens}, the answer stops there (finish reason `length`), "
                   "and **Continue** carries on.")

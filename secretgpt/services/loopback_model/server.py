@@ -30,6 +30,7 @@ _ROUTES = {
     ("GET", "/api/tags"): ("ollama", "models"),
     ("GET", "/api/version"): ("ollama", "version"),
     ("POST", "/api/chat"): ("ollama", "chat"),
+    ("POST", "/api/show"): ("ollama", "show"),
     ("GET", "/v1/models"): ("openai", "models"),
     ("POST", "/v1/chat/completions"): ("openai", "chat"),
 }
@@ -62,6 +63,8 @@ class LoopbackModelServer:
         self.written = written
         self.api_key = api_key
         self.models = models or ["loopback"]
+        # Models whose Ollama `/api/show` lists the "vision" capability (the rest: "completion" only).
+        self.vision_models: set[str] = set()
         self.protocols = frozenset(protocols)
         self.connections: list[ConnectionLog] = []
         # Every request line, chat or not ("GET /v1/models"): shows what protocol detection asked.
@@ -168,6 +171,11 @@ class LoopbackModelServer:
             return True
         if action == "models":
             await self._respond_json(writer, 200, self._model_list(protocol))
+            return True
+        if action == "show":
+            asked = json.loads(body or b"{}").get("model")
+            capabilities = ["completion", *(["vision"] if asked in self.vision_models else [])]
+            await self._respond_json(writer, 200, {"capabilities": capabilities, "details": {"family": "loopback"}})
             return True
         if action == "version":
             await self._respond_json(writer, 200, {"version": "0.12.6"})

@@ -112,9 +112,26 @@ async def _from_server(url: str, api_key: str | None, detector: ProtocolDetector
     if not chat:
         return Catalog(error=f"SECRET_AI_URL={url} lists no chat models (GET {path}). "
                              "Set SECRET_AI_MODEL to the name of a model it serves.")
+    if protocol == "ollama":
+        await _capabilities(url, api_key, detector, chat)
     return Catalog(models=chat)
 
 
+async def _capabilities(url: str, api_key: str | None, detector: ProtocolDetector, models: list[ModelInfo]) -> None:
+    """Ollama says what each model can do (`POST /api/show`: "capabilities", since 0.6): whether it
+    sees images. A host that does not say leaves it to the model's name."""
+    try:
+        async with detector.client(url, api_key) as client:
+            for info in models[:MAX_SHOWN]:
+                response = await client.post(url.rstrip("/") + "/api/show", json={"model": info.name})
+                capabilities = response.json().get("capabilities") if response.status_code == 200 else None
+                if isinstance(capabilities, list):
+                    info.vision = "vision" in capabilities
+    except (SecretAIError, httpx.HTTPError, ValueError, AttributeError) as exc:
+        log.info("model capabilities not read at %s: %s", url, type(exc).__name__)
+
+
+MAX_SHOWN = 50  # models asked about, one request each
 _HOST_DOWN = " Check SECRET_AI_URL and that the model server is up."
 
 

@@ -66,8 +66,13 @@ def demo_chat_model(model: ModelInfo, read_timeout: float, ca_bundle: Path | Non
 
 
 def to_langchain(messages: list[ChatTurn]) -> list[BaseMessage]:
+    """A turn with images goes as content parts, which langchain-ollama sends as Ollama's
+    `images: [base64, …]` beside the turn's text (which it starts with a newline: the proof keeps
+    the turn's text as the app made it)."""
     kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
-    return [kinds[m.role](content=m.content) for m in messages]
+    return [kinds[m.role](content=[{"type": "text", "text": m.content},
+                                   *({"type": "image_url", "image_url": {"url": image.data_url}} for image in m.images)]
+                          if m.images else m.content) for m in messages]
 
 
 def ollama_options(options: GenerationOptions | None) -> dict[str, float | int]:

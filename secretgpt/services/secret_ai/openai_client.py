@@ -62,8 +62,12 @@ def _client(info: ModelInfo, read_timeout: float, key: str, ca_bundle: Path | No
     )
 
 
-def request_messages(messages: list[ChatTurn]) -> list[dict[str, str]]:
-    return [{"role": m.role, "content": m.content} for m in messages]
+def request_messages(messages: list[ChatTurn]) -> list[dict[str, Any]]:
+    """A turn with images becomes content parts: its text, then each image as a data: URL."""
+    return [{"role": m.role, "content": [{"type": "text", "text": m.content},
+                                         *({"type": "image_url", "image_url": {"url": image.data_url}}
+                                           for image in m.images)]}
+            if m.images else {"role": m.role, "content": m.content} for m in messages]
 
 
 def reasoning_of(part: Any) -> str | None:
