@@ -60,8 +60,16 @@ class ModelProcess:
 
 async def read_stream(n: int, start_on: httpx.AsyncClient, read_on: httpx.AsyncClient | None,
                       got: dict[int, Frames]) -> None:
-    """POST on one instance; read there, or (read_on) re-attach on the other after the start."""
+    """POST on one instance; read there, or (read_on) re-attach on the other after the start.
+    A stream that fails (a time-out, a refusal) counts as incomplete, with why."""
     received = got[n] = []
+    try:
+        await _read(n, start_on, read_on, received)
+    except (httpx.HTTPError, KeyError, ValueError) as exc:
+        received.append((time.time(), f"failed: {type(exc).__name__}"))
+
+
+async def _read(n: int, start_on: httpx.AsyncClient, read_on: httpx.AsyncClient | None, received: Frames) -> None:
     async with start_on.stream("POST", "/api/v1/chat/stream", json={"message": f"load:{n}"}) as response:
         lines = response.aiter_lines()
         async for line in lines:
@@ -92,7 +100,7 @@ def percentiles(values: list[float]) -> str:
             f"p99.9 {q[998] * 1000:6.1f} ms  max {max(values) * 1000:6.1f} ms")
 
 
-async def load(args: argparse.Namespace, apps: list[AppProcess]) -> dict:
+async def load(args: argparse.Namespace, apps: list[AppProcess], offset: int = 0) -> dict:
     procs = [psutil.Process(app.pid) for app in apps]
     samplers = [Sampler(p).start() for p in procs]
     clients = [app.client(TOKEN, limits=httpx.Limits(max_connections=1000)) for app in apps]
@@ -102,7 +110,7 @@ async def load(args: argparse.Namespace, apps: list[AppProcess]) -> dict:
     started = time.time()
     read_on = clients[1] if args.read_on == "b" and len(clients) > 1 else None
     await asyncio.gather(*(read_stream(n, clients[n % len(clients)] if args.split else clients[0], read_on, got)
-                           for n in range(args.streams)))
+                           for n in range(offset, offset + args.streams)))
     ended = time.time()
     cpu = sum(s.sample()[1] for s in samplers) - cpu_before
     await asyncio.sleep(3)  # what is kept after the streams end
@@ -124,6 +132,7 @@ def floor(url: str, streams: int) -> float:
 def report(args: argparse.Namespace, run: dict, written: dict[tuple[int, int], float], floor_cpu: float | None,
            tree: Path | None) -> None:
     gaps, latencies, tokens, complete = [], [], 0, 0
+    endings: dict[str, int] = {}  # how the incomplete ones ended
     for frames in run["got"].values():
         times = [t for t, _ in frames]
         gaps += [b - a for a, b in zip(times, times[1:])]
@@ -134,6 +143,8 @@ def report(args: argparse.Namespace, run: dict, written: dict[tuple[int, int], f
                 if sent is not None:
                     latencies.append(at - sent)
         complete += bool(frames) and frames[-1][1] == "done"
+        if frames and frames[-1][1] != "done":
+            endings[frames[-1][1]] = endings.get(frames[-1][1], 0) + 1
     where = {"local": "one instance, in-process bus", "redis": "Redis + PostgreSQL"}[args.bus]
     if args.bus == "redis":
         where += ", split across A and B" if args.split else (", started on A, read on B" if args.read_on == "b"
@@ -141,7 +152,8 @@ def report(args: argparse.Namespace, run: dict, written: dict[tuple[int, int], f
     cpu, wall, n = run["cpu"], run["wall"], max(args.streams, 1)
     print(f"{args.streams} streams x {args.tokens} tokens at {args.rate:g} tok/s — {where}"
           + (f" — app from {tree}" if tree else " — this checkout"))
-    print(f"  complete        {complete}/{args.streams}; {tokens} tokens in {wall:.1f} s")
+    print(f"  complete        {complete}/{args.streams}; {tokens} tokens in {wall:.1f} s"
+          + (f"; the others: {endings}" if endings else ""))
     print(f"  gaps            {percentiles(gaps)}")
     print(f"  event latency   {percentiles(latencies)}  (model write → client read)")
     print(f"  app CPU         {cpu / wall:.2f} cores; {cpu / max(tokens, 1) * 1e6:.0f} ms per 1 000 tokens"
@@ -161,6 +173,7 @@ def main() -> None:
     parser.add_argument("--split", action="store_true", help="start the streams on A and B in turn")
     parser.add_argument("--tree", type=Path, action="append", default=[],
                         help="then the same against another checkout's app (its main.py); repeatable")
+    parser.add_argument("--rounds", type=int, default=1, help="the load again on the same apps, N times in all")
     parser.add_argument("--floor", action="store_true", help="also measure a bare httpx client's CPU")
     parser.add_argument("--profile", type=Path, help="run the (first) app under cProfile, stats to this file")
     args = parser.parse_args()
@@ -188,15 +201,17 @@ def main() -> None:
                                command=command if i == 0 else [str(main_py)])
                     for i in range(count)]
 
-            async def go(apps: list[AppProcess] = apps, profiled: bool = command[0] == "-m") -> dict:
+            async def go(apps: list[AppProcess] = apps, profiled: bool = command[0] == "-m") -> list[dict]:
                 await asyncio.gather(*(app.start() for app in apps))
                 try:
-                    return await load(args, apps)
+                    # Rounds after the first show what a round leaves behind (RSS after ≈ before).
+                    return [await load(args, apps, r * args.streams) for r in range(args.rounds)]
                 finally:
                     for app in apps:
                         await app.terminate(30, signal.SIGINT if profiled else signal.SIGTERM)
-            run = asyncio.run(go())
-            results.append((tree, run, model.written()))
+            runs = asyncio.run(go())
+            written = model.written()
+            results += [(tree, run, written) for run in runs]
         floor_cpu = None
         if args.floor:
             model = ModelProcess(args.tokens, args.rate, Path(tmp) / "written-floor.json")

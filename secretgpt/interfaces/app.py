@@ -19,7 +19,7 @@ from nicegui.server import Server
 
 from ..config import Settings
 from .runtime import Runtime
-from .api_first import ApiFirst, ApiHolder
+from .api_first import ApiHolder, serve_api_first
 from .http_api import mount_api, mount_operations
 from .listening import port_problem, when_listening
 from .logs import announce_in_log, uvicorn_options
@@ -55,7 +55,8 @@ async def _lifespan(fastapi_app: FastAPI) -> AsyncIterator[None]:
         hub = await runtime.start()  # raises, having said why, when storage cannot be opened
         api = FastAPI(title="SecretGPT API", docs_url=None, redoc_url=None, openapi_url="/api/v1/openapi.json")
         mount_api(api, hub, api_token=runtime.api_token, keepalive=settings.sse_keepalive_interval)
-        _API.app = api
+        # The API's own middleware is the page's first one: the host check, headers and body caps.
+        _API.app = SecurityMiddleware(api, hosts=HostPolicy.from_settings(settings), body_limit=body_limits(settings))
         # The operator's endpoints stay on the root app (not under /api/): probes and scrapers.
         mount_operations(fastapi_app, hub, api_token=runtime.api_token, metrics=runtime.metrics.render)
         register_page(hub, settings)
@@ -90,8 +91,8 @@ def _secure(settings: Settings, api_token: str) -> None:
     if settings.login_required:
         register_login(api_token)
     install_sessions(settings.resolved_storage_secret())
-    app.add_middleware(ApiFirst, holder=_API)
     app.add_middleware(SecurityMiddleware, hosts=hosts, body_limit=body_limits(settings))
+    serve_api_first(app, _API)
 
 
 def _announce(settings: Settings, api_token: str) -> None:
