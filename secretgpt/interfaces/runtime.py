@@ -107,6 +107,7 @@ class Runtime:
         catalog = await discover_until_found(s.secret_ai_url, s.secret_ai_model, api_key, self.detector,
                                              self._publish)
         log.info("models available: %s", ", ".join(catalog.names))
+        await self.service.prepare()  # the default model's client, before the first answer waits for it
         return catalog
 
     def _publish(self, catalog: Catalog) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -54,6 +55,20 @@ class SecretAIService:
             raise SecretAIError(ErrorKind.BAD_REQUEST,
                                 f"Unknown model {model!r}. Available: {', '.join(self.catalog.names)}")
         return found
+
+    async def prepare(self, model: str | None = None) -> None:
+        """Build `model`'s client (None: the default model's) before its first answer needs it.
+        The first ChatSecret imports secret_ai_sdk and, through betterproto, pkg_resources: half a
+        second or more, which the first answer on the Ollama path would otherwise wait for (on a
+        thread here, so the loop goes on serving)."""
+        try:
+            info = self.resolve(model)
+            if await self.protocol(info) == "openai":
+                self._openai_client(info)
+            else:
+                await asyncio.to_thread(self._client, info)
+        except SecretAIError as exc:  # the first answer says why; nothing to prepare meanwhile
+            log.debug("no client prepared for %s: %s", model or "the default model", exc.kind)
 
     async def protocol(self, info: ModelInfo) -> ModelApi:
         return info.protocol or await self.detector.protocol_for(info.url)
