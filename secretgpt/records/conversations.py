@@ -89,6 +89,10 @@ class ConversationSummary(BaseModel):
     updated_at: datetime
     # Every message of the tree, alternatives included.
     message_count: int
+    # Found by a search: the text around the best match (plain text, from a message or the title)
+    # and the matched words in it as [start, end) offsets (Python string indices).
+    snippet: str | None = None
+    highlights: list[tuple[int, int]] = Field(default_factory=list)
 
 
 class AnswerProof(BaseModel):

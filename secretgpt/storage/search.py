@@ -1,26 +1,111 @@
-"""What a search of the conversation list finds: the one place it is defined, so a full-text
-search can replace it.
+"""What a search of the conversation list finds: full-text, ranked, with a snippet around the match.
 
-A conversation matches when its title or any message of its tree (alternatives included)
-contains the term, ignoring case: ILIKE on PostgreSQL, `lower(…) LIKE lower(…)` on SQLite. Both
-ignore the case of ASCII letters; beyond ASCII, PostgreSQL follows the database's locale
-(LC_CTYPE) and SQLite's lower() leaves them as they are. `%`, `_` and `\\` in the term are
-literal characters, not wildcards.
+The index (migration v4) covers each conversation's title and the text of every message of its
+tree (questions and answers, alternatives included; not the reasoning): FTS5 on SQLite, a
+tsvector with a GIN index on PostgreSQL. Both split text into words the same way for letters and
+digits of any script, ignore case (and, on SQLite, accents), and do not stem.
+
+What is typed is never query syntax: each whitespace-separated term is a quoted phrase, matched as
+a word prefix (`conf` finds "confidential"); every term must occur in one message or the title.
+`"`, `*`, `-`, `NEAR`, `AND`, parentheses and quotes are plain text, so no search can raise;
+terms without a letter or digit match nothing. Conversations come best match first (BM25 on
+SQLite, ts_rank on PostgreSQL; a match in the title counts double), then newest.
+
+The snippet is plain text, whitespace collapsed, with the matched words given as [start, end)
+offsets into it, never as markup: model text is hostile, and the page draws the parts as text.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, or_
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
+from sqlalchemy import ColumnElement, TextClause, exists, or_, text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..records import ConversationSummary, well_formed
+from .schema import UTCDateTime
 from .schema import conversations as C
 from .schema import messages as M
 
 _ESCAPE = "\\"
+# Only so many terms count: each is a prefix match, and a pasted page of text is not a query.
+MAX_TERMS = 16
+# Each term's length that counts (a 100 kB "word" is not one anyone types).
+MAX_TERM_CHARS = 100
+# The snippet's length at most, in characters: one hostile "word" can be 100 kB long.
+SNIPPET_CHARS = 240
+SNIPPET_WORDS = 16
+# What the databases put around a match; private-use characters, and anything they mark that was
+# in the text itself is only highlighted wrongly, never interpreted.
+_START, _END = "\ue000", "\ue001"
+_WORD = re.compile(r"[^\W_]")
+
+
+@dataclass(frozen=True)
+class Snippet:
+    text: str
+    highlights: list[tuple[int, int]]
+
+
+def search_terms(term: str | None) -> list[str] | None:
+    """The terms of a search, as typed; None when there is nothing to search for (no term, or only
+    spaces: the whole list), [] when nothing can match (no term has a letter or digit)."""
+    if term is None or not term.strip():
+        return None
+    # NUL ends FTS5's query text; a lone surrogate (the page's websocket carries them) cannot be encoded.
+    term = well_formed(term).replace("\x00", " ")
+    return [t[:MAX_TERM_CHARS] for t in term.split() if _WORD.search(t[:MAX_TERM_CHARS])][:MAX_TERMS]
+
+
+def fts5_query(terms: Sequence[str]) -> str:
+    """FTS5's MATCH expression: each term a quoted phrase ('"' doubled) whose last word is a prefix."""
+    return " ".join('"' + t.replace('"', '""') + '"*' for t in terms)
+
+
+def tsquery(terms: Sequence[str]) -> str:
+    """to_tsquery's input: each term quoted (quotes and backslashes, its only specials inside
+    quotes, become spaces: the parser splits words there anyway) as a prefix, all of them required."""
+    return " & ".join("'" + t.replace("'", " ").replace("\\", " ") + "':*" for t in terms)
+
+
+def marked(raw: str) -> Snippet:
+    """A snippet as the database gives it (matches between _START and _END) as text and offsets:
+    whitespace (newlines, tabs, runs) becomes one space, and it is cut at SNIPPET_CHARS."""
+    out: list[str] = []
+    highlights: list[tuple[int, int]] = []
+    start: int | None = None
+    for ch in raw:
+        if ch == _START:
+            start = len(out)
+        elif ch == _END:
+            if start is not None and len(out) > start:
+                highlights.append((start, len(out)))
+            start = None
+        elif ch.isspace():
+            if out and out[-1] != " ":
+                out.append(" ")
+        else:
+            out.append(ch)
+    while out and out[-1] == " ":
+        out.pop()
+    snippet = "".join(out)
+    if len(snippet) > SNIPPET_CHARS:
+        # Cut so that the first match stays in view.
+        first = highlights[0][0] if highlights else 0
+        begin = max(0, min(first - SNIPPET_CHARS // 3, len(snippet) - SNIPPET_CHARS))
+        end = begin + SNIPPET_CHARS
+        prefix = "…" if begin else ""
+        shift = len(prefix) - begin
+        snippet = prefix + snippet[begin:end] + ("…" if end < len(snippet) else "")
+        highlights = [(max(s, begin) + shift, min(e, end) + shift) for s, e in highlights if e > begin and s < end]
+    return Snippet(snippet, highlights)
 
 
 def matching(term: str | None) -> ColumnElement[bool] | None:
-    """The condition on `conversations` for `term`; None when there is nothing to search for (no
-    term, or only spaces)."""
+    """The scan for databases without a full-text index (neither SQLite nor PostgreSQL): the title or
+    any message contains the term, ignoring the case of ASCII letters; `%`, `_`, `\\` literal."""
     if term is None or not term.strip():
         return None
     pattern = "%" + _escape_like(term.strip()) + "%"
@@ -28,5 +113,120 @@ def matching(term: str | None) -> ColumnElement[bool] | None:
                exists().where(M.c.conversation_id == C.c.id, M.c.content.ilike(pattern, escape=_ESCAPE)))
 
 
-def _escape_like(text: str) -> str:
-    return text.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%").replace("_", _ESCAPE + "_")
+def _escape_like(value: str) -> str:
+    return value.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%").replace("_", _ESCAPE + "_")
+
+
+def indexed(dialect: str) -> bool:
+    return dialect in ("sqlite", "postgresql")
+
+
+async def search(conn: AsyncConnection, owner: str, terms: Sequence[str], limit: int) -> list[ConversationSummary]:
+    """The owner's conversations matching every term, best first, each with its snippet."""
+    if not terms:
+        return []
+    if conn.dialect.name == "sqlite":
+        return await _sqlite(conn, owner, terms, limit)
+    return await _postgres(conn, owner, terms, limit)
+
+
+_COUNT = "(SELECT count(*) FROM messages WHERE messages.conversation_id = c.id) AS message_count"
+
+# The best document (a message or the title) per conversation: SQLite takes the other columns
+# of an aggregate query from the row min() picked. FTS5's rank is BM25, negative: lower is better.
+_SQLITE_BEST = f"""
+WITH hits AS (
+    SELECT d.conversation_id AS cid, d.id AS doc,
+           CASE WHEN d.message_id IS NULL THEN 2.0 ELSE 1.0 END * search_index.rank AS score
+    FROM search_index JOIN search_docs d ON d.id = search_index.rowid
+    WHERE search_index MATCH :query
+), best AS (
+    SELECT cid, doc, min(score) AS score FROM hits GROUP BY cid
+)
+SELECT c.id, c.title, c.created_at, c.updated_at, {_COUNT}, best.doc
+FROM best JOIN conversations c ON c.id = best.cid
+WHERE c.owner = :owner
+ORDER BY best.score, c.updated_at DESC, c.id
+LIMIT :limit
+"""
+
+
+async def _sqlite(conn: AsyncConnection, owner: str, terms: Sequence[str], limit: int) -> list[ConversationSummary]:
+    query = fts5_query(terms)
+    rows = (await conn.execute(_typed(_SQLITE_BEST), {"query": query, "owner": owner, "limit": limit})).all()
+    # Snippets only for what is shown: FTS5 reads each document's text again to make one.
+    snippets: dict[int, str] = {}
+    docs = [row.doc for row in rows]
+    for start in range(0, len(docs), 500):
+        chunk = docs[start:start + 500]
+        marks = ", ".join(f":d{i}" for i in range(len(chunk)))
+        found = await conn.execute(text(
+            f"SELECT rowid AS doc, snippet(search_index, 0, :start, :end, '…', {SNIPPET_WORDS}) AS snippet "
+            f"FROM search_index WHERE search_index MATCH :query AND rowid IN ({marks})"),
+            {"query": query, "start": _START, "end": _END, **{f"d{i}": d for i, d in enumerate(chunk)}})
+        snippets.update({row.doc: row.snippet for row in found})
+    return [_summary(row, snippets.get(row.doc)) for row in rows]
+
+
+_POSTGRES_BEST = f"""
+WITH q AS (SELECT to_tsquery('simple'::regconfig, :query) AS q),
+hits AS (
+    SELECT m.conversation_id AS cid, m.id AS mid, ts_rank(m.search_vector, q.q) AS score
+    FROM messages m, q WHERE m.search_vector @@ q.q
+    UNION ALL
+    SELECT c.id, NULL, 2 * ts_rank(c.search_vector, q.q)
+    FROM conversations c, q WHERE c.owner = :owner AND c.search_vector @@ q.q
+), best AS (
+    SELECT DISTINCT ON (cid) cid, mid, score FROM hits ORDER BY cid, score DESC, mid
+)
+SELECT c.id, c.title, c.created_at, c.updated_at, {_COUNT}, best.mid, best.score
+FROM best JOIN conversations c ON c.id = best.cid
+WHERE c.owner = :owner
+ORDER BY best.score DESC, c.updated_at DESC, c.id
+LIMIT :limit
+"""
+
+_HEADLINE = f'StartSel="{_START}", StopSel="{_END}", MaxWords={SNIPPET_WORDS}, MinWords=6, MaxFragments=1'
+_WHOLE = f'StartSel="{_START}", StopSel="{_END}", HighlightAll=true'  # a title: all of it (marked() cuts it)
+
+
+async def _postgres(conn: AsyncConnection, owner: str, terms: Sequence[str], limit: int) -> list[ConversationSummary]:
+    query = tsquery(terms)
+    rows = (await conn.execute(_typed(_POSTGRES_BEST), {"query": query, "owner": owner, "limit": limit})).all()
+    snippets: dict[str, str] = {}
+    messages = [row.mid for row in rows if row.mid is not None]
+    if messages:
+        found = await conn.execute(text(
+            "SELECT m.id AS mid, ts_headline('simple'::regconfig, left(m.content, 100000), "
+            "to_tsquery('simple'::regconfig, :query), :options) AS snippet "
+            "FROM messages m WHERE m.id = ANY(:ids)"), {"query": query, "options": _HEADLINE, "ids": messages})
+        snippets.update({row.mid: row.snippet for row in found})
+    titles = [row.id for row in rows if row.mid is None]
+    if titles:
+        found = await conn.execute(text(
+            "SELECT c.id, ts_headline('simple'::regconfig, c.title, to_tsquery('simple'::regconfig, :query), "
+            ":options) AS snippet FROM conversations c WHERE c.id = ANY(:ids)"),
+            {"query": query, "options": _WHOLE, "ids": titles})
+        snippets.update({"title:" + row.id: row.snippet for row in found})
+    return [_summary(row, snippets.get(row.mid if row.mid is not None else "title:" + row.id)) for row in rows]
+
+
+def _typed(sql: str) -> TextClause:
+    return text(sql).columns(created_at=UTCDateTime, updated_at=UTCDateTime)
+
+
+def _summary(row: object, raw: str | None) -> ConversationSummary:
+    fields = {k: getattr(row, k) for k in ("id", "title", "created_at", "updated_at", "message_count")}
+    snippet = marked(raw) if raw else None
+    return ConversationSummary.model_validate({
+        **fields, "snippet": snippet.text if snippet else None,
+        "highlights": snippet.highlights if snippet else []})
+
+
+async def forget_deleted(conn: AsyncConnection) -> None:
+    """After a delete, in its transaction: FTS5 keeps a deleted text's words in the index's older
+    segments (a delete adds a tombstone) until they are merged; 'optimize' merges them all now, so
+    the freed pages (zeroed by secure_delete) no longer hold them. Rewrites the index: a delete of
+    a conversation costs about as much as the index is large (benchmarks/search.py)."""
+    if conn.dialect.name == "sqlite":
+        await conn.exec_driver_sql("INSERT INTO search_index (search_index) VALUES ('optimize')")
