@@ -64,6 +64,8 @@ class StoredConversation(BaseModel):
     # Its settings (ConversationSettings), flat so the API shows `system` and `options` as it takes them.
     system: str = ""
     options: GenerationOptions = Field(default_factory=GenerationOptions)
+    # A temporary chat: kept in the server's memory only, never stored (hub/temporary.py).
+    temporary: bool = False
 
     @property
     def settings(self) -> ConversationSettings:

@@ -34,6 +34,9 @@ class ChatRequest(BaseModel):
                                description="System prompt for this conversation from now on (\"\" clears it)")
     options: GenerationOptions | None = Field(
         None, description="temperature (0..2), top_p (0..1), max_tokens, seed for this conversation from now on")
+    temporary: bool = Field(False, description="Start a temporary chat: answered as usual, never written to disk "
+                            "(not the database, not exports); kept in this server's memory for follow-ups "
+                            "(`conversation_id`) until idle for an hour or deleted")
     allow_unverified: bool = Field(False, description="Send even if the model host is not a verified confidential "
                                    "VM (ATTESTATION_POLICY=require refuses it with 403 otherwise)")
 
@@ -86,7 +89,8 @@ def streams_api(hub: ChatHub, require_token: Any, keepalive: float) -> APIRouter
             return await hub.send(body.message, owner=owner, conversation_id=body.conversation_id, model=body.model,
                                   streaming=streaming, cancel_when_orphaned=streaming, regenerate=body.regenerate,
                                   edit=body.edit, continue_from=body.continue_from, system=body.system,
-                                  options=body.options, allow_unverified=body.allow_unverified, via="api")
+                                  options=body.options, allow_unverified=body.allow_unverified, via="api",
+                                  temporary=body.temporary)
         except (BadMessage, TooManyStreams, ConversationNotFound, MessageNotFound, SecretAIError) as exc:
             raise refused(exc, conversation_id=body.conversation_id) from None
 
