@@ -219,20 +219,15 @@ class ChatHub:
         a new conversation starts from DEFAULT_SYSTEM_PROMPT and the model's own defaults;
         `cancel_when_orphaned`: stop the answer when its last follower leaves for good (the API);
         `allow_unverified`: send even to a host that is not verified (`via`: who chose, for the proof);
-        `temporary`: a new conversation that is never stored (temporary.py); a temporary chat's
-        follow-ups are temporary whatever it says.
+        `temporary`: a new conversation never stored (temporary.py), as are its follow-ups.
         """
         message, info = self._checked(message, model, regenerate, edit, continue_from)
-        if temporary and conversation_id is not None and not self._temporary.holds(conversation_id):
-            raise BadMessage("A stored conversation cannot become temporary; start a new temporary chat.")
-        temporary = temporary or self._temporary.holds(conversation_id)
-        store = self._temporary if temporary else self._store
-        streams = self._temporary_streams if temporary else self._streams
+        temporary = self._temporary_send(conversation_id, temporary)
+        store, streams = (self._temporary, self._temporary_streams) if temporary else (self._store, self._streams)
         system = None if system is None else well_formed(system)
         admission = await self.attestation.admit(info, owner=owner, allow_unverified=allow_unverified, via=via)
         stream_id = streams.new_id()
         await streams.claim(stream_id, owner, conversation_id)
-        conversation: StoredConversation | None = None
         try:
             conversation = await conversation_for(
                 store, message, owner, conversation_id, default_system=self._settings.default_system_prompt,
@@ -250,10 +245,14 @@ class ChatHub:
                 streaming=streaming, cancel_when_orphaned=cancel_when_orphaned, user_message_id=turn.user_message_id,
                 sibling_of=turn.sibling_of, prefix=turn.prefix))
         except BaseException:
-            await streams.bus.release(stream_id)
-            if temporary and conversation_id is None and conversation is not None:
-                await self._temporary.delete(conversation.id, owner)  # nothing to come back to
+            await streams.bus.release(stream_id)  # (a temporary chat made here is forgotten when idle)
             raise
+
+    def _temporary_send(self, conversation_id: str | None, temporary: bool) -> bool:
+        """Whether this answer goes into a temporary chat (a temporary chat's follow-ups do)."""
+        if temporary and conversation_id is not None and not self._temporary.holds(conversation_id):
+            raise BadMessage("A stored conversation cannot become temporary; start a new temporary chat.")
+        return temporary or self._temporary.holds(conversation_id)
 
     def _checked(self, message: str, model: str | None, *variants: str | None) -> tuple[str, ModelInfo]:
         """The cheap refusals, before anything waits or is stored; the message as it will be sent,

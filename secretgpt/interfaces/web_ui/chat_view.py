@@ -79,7 +79,7 @@ class ChatView:
                 self.messages = ui.column().classes("w-full max-w-4xl mx-auto gap-3 p-2")
             self.scroll = ScrollFollow(scroll)
         with ui.column().classes("w-full max-w-4xl mx-auto gap-1 shrink-0"):
-            self.temporary = TemporaryChat()
+            self.temporary = TemporaryChat(hub, owner)  # gone with the page, unlike an answer
             self.unverified = UnverifiedHostNotice(hub, owner)
             self._warned: set[str] = set()  # hosts already said to be unverified (ATTESTATION_POLICY=warn)
             with ui.row().classes("w-full items-end no-wrap gap-2"):
@@ -104,10 +104,7 @@ class ChatView:
         self.announcer = Announcer()
         self._set_running(False)
         # The page going away must not stop the answer (it runs server-side); only our reading of it.
-        # A temporary chat goes with the page, though (temporary_chat.py).
         ui.context.client.on_delete(self._detach)
-        ui.context.client.on_delete(lambda: background_tasks.create(self._forget_temporary(),
-                                                                    name="forget-temporary-chat"))
 
     # --- conversation -------------------------------------------------------------------------
 
@@ -115,28 +112,22 @@ class ChatView:
         """Show a stored conversation (its active thread) and re-attach to an answer still streaming.
         It opens at its latest message, or at `place` (pixels from the top)."""
         self._detach()
-        if conversation_id != self.conversation_id:
-            await self._forget_temporary()
+        await self.temporary.leave(unless=conversation_id)
         self.conversation_id = conversation_id
-        if not self.temporary.open:  # a temporary chat's id is not remembered either
-            self.prefs.conversation_id = conversation_id
+        self.prefs.conversation_id = None if self.temporary.holds(conversation_id) else conversation_id
         self._clear()
         self.settings_panel.reset()
+        self.temporary.show(conversation_id)
         if conversation_id is None:
-            self.temporary.new_chat()
             self._welcome()
             return
         try:
             opened = await self.hub.open(conversation_id, owner=self.owner)
         except ConversationNotFound:
             self.conversation_id = self.prefs.conversation_id = None
-            self.temporary.new_chat()
+            self.temporary.show(None)
             self._welcome()
             return
-        if opened.conversation.temporary:
-            self.temporary.opened()
-        else:
-            self.temporary.stored_chat()
         running = opened.stream
         try:
             self._render_thread(opened.conversation, running)
@@ -276,9 +267,8 @@ class ChatView:
         the new message, already on the page."""
         if self.live is not None:
             return False
-        chosen: dict[str, Any] = self.settings_panel.for_new_conversation() if self.conversation_id is None else {}
-        if self.conversation_id is None and self.temporary.chosen:
-            chosen["temporary"] = True
+        chosen: dict[str, Any] = {**self.settings_panel.for_new_conversation(), **self.temporary.request()} \
+            if self.conversation_id is None else {}
         self.unverified.dismiss()
         warn_once(self.hub, self.prefs.model, self._warned)
         try:
@@ -294,9 +284,8 @@ class ChatView:
             notify(getattr(exc, "message", None) or str(exc), "negative")
             return False
         self.conversation_id = stream.conversation_id
-        if chosen.get("temporary"):
-            self.temporary.opened()  # and not remembered for the next visit: nothing of it is kept
-        elif not self.temporary.open:
+        self.temporary.started(stream.conversation_id, chosen.get("temporary", False))
+        if not self.temporary.holds(stream.conversation_id):  # nothing of a temporary chat is kept
             self.prefs.conversation_id = stream.conversation_id
         if variant:
             # The active thread changed shape (a new branch): show it as stored, then the answer.
@@ -313,15 +302,9 @@ class ChatView:
             else:
                 drawn.bind(stored, self.actions)
         self._attach(stream, replay=False)
-        if self.on_change is not None and not self.temporary.open:
+        if self.on_change is not None and not self.temporary.holds(stream.conversation_id):
             await self.on_change(stream.conversation_id)
         return True
-
-    async def _forget_temporary(self) -> None:
-        """Leaving a temporary chat (another chat, a new one, the page closed) forgets it."""
-        if self.temporary.open and self.conversation_id is not None:
-            self.temporary.open = False
-            await self.hub.forget_temporary(self.conversation_id, owner=self.owner)
 
     async def stop(self) -> None:
         if self.live is not None:
