@@ -112,59 +112,71 @@ def _v3(conn: Connection) -> None:
 
 # v4's full-text index on SQLite: FTS5 over the titles and message texts, through `search_docs`
 # (an INTEGER key per text: the index's rowids must survive a VACUUM, which renumbers the implicit
-# rowids of tables keyed by text) and the view `search_texts` the index reads its text from (an
-# external-content index: the text is not stored twice). Triggers keep it in step with every
-# write, whoever makes it (saves, checkpoints, renames, deletes, imports).
+# rowids of tables keyed by text; and the owner, so a search reads only the owner's part of the
+# index) and the view `search_texts` the index reads its text from (an external-content index: the
+# text is not stored twice). Triggers keep it in step with every write, whoever makes it (saves,
+# checkpoints, renames, deletes, imports); a delete passes the index what it indexed, from
+# search_docs, whatever order rows go in.
 _SQLITE_SEARCH = (
     """CREATE TABLE search_docs (
         id INTEGER PRIMARY KEY,
         conversation_id VARCHAR(32) NOT NULL,
-        message_id VARCHAR(32) UNIQUE)""",
+        message_id VARCHAR(32) UNIQUE,
+        owner VARCHAR(255) NOT NULL)""",
     "CREATE UNIQUE INDEX ux_search_docs_title ON search_docs (conversation_id) WHERE message_id IS NULL",
     """CREATE VIEW search_texts AS
-        SELECT d.id AS id, m.content AS body FROM search_docs d JOIN messages m ON m.id = d.message_id
+        SELECT d.id AS id, m.content AS body, d.owner AS owner
+            FROM search_docs d JOIN messages m ON m.id = d.message_id
         UNION ALL
-        SELECT d.id AS id, c.title AS body FROM search_docs d JOIN conversations c
-            ON c.id = d.conversation_id AND d.message_id IS NULL""",
+        SELECT d.id AS id, c.title AS body, d.owner AS owner
+            FROM search_docs d JOIN conversations c ON c.id = d.conversation_id AND d.message_id IS NULL""",
     # unicode61 with diacritics folded: words in any script, case and accents ignored; no stemming
     # (the language of a conversation is not known), like PostgreSQL's 'simple' configuration.
-    """CREATE VIRTUAL TABLE search_index USING fts5(body, content='search_texts', content_rowid='id',
+    """CREATE VIRTUAL TABLE search_index USING fts5(body, owner, content='search_texts', content_rowid='id',
         tokenize='unicode61 remove_diacritics 2')""",
+    # Ranked by the text alone (BM25), not by the owner column.
+    "INSERT INTO search_index (search_index, rank) VALUES ('rank', 'bm25(1.0, 0.0)')",
     """CREATE TRIGGER search_message_added AFTER INSERT ON messages BEGIN
-        INSERT INTO search_docs (conversation_id, message_id) VALUES (new.conversation_id, new.id);
-        INSERT INTO search_index (rowid, body) SELECT id, new.content FROM search_docs WHERE message_id = new.id;
+        INSERT INTO search_docs (conversation_id, message_id, owner)
+            SELECT new.conversation_id, new.id, owner FROM conversations WHERE id = new.conversation_id;
+        INSERT INTO search_index (rowid, body, owner)
+            SELECT id, new.content, owner FROM search_docs WHERE message_id = new.id;
     END""",
     """CREATE TRIGGER search_message_changed AFTER UPDATE OF content ON messages
         WHEN old.content IS NOT new.content BEGIN
-        INSERT INTO search_index (search_index, rowid, body)
-            SELECT 'delete', id, old.content FROM search_docs WHERE message_id = old.id;
-        INSERT INTO search_index (rowid, body) SELECT id, new.content FROM search_docs WHERE message_id = new.id;
+        INSERT INTO search_index (search_index, rowid, body, owner)
+            SELECT 'delete', id, old.content, owner FROM search_docs WHERE message_id = old.id;
+        INSERT INTO search_index (rowid, body, owner)
+            SELECT id, new.content, owner FROM search_docs WHERE message_id = new.id;
     END""",
     """CREATE TRIGGER search_message_deleted AFTER DELETE ON messages BEGIN
-        INSERT INTO search_index (search_index, rowid, body)
-            SELECT 'delete', id, old.content FROM search_docs WHERE message_id = old.id;
+        INSERT INTO search_index (search_index, rowid, body, owner)
+            SELECT 'delete', id, old.content, owner FROM search_docs WHERE message_id = old.id;
         DELETE FROM search_docs WHERE message_id = old.id;
     END""",
     """CREATE TRIGGER search_conversation_added AFTER INSERT ON conversations BEGIN
-        INSERT INTO search_docs (conversation_id, message_id) VALUES (new.id, NULL);
-        INSERT INTO search_index (rowid, body)
-            SELECT id, new.title FROM search_docs WHERE conversation_id = new.id AND message_id IS NULL;
+        INSERT INTO search_docs (conversation_id, message_id, owner) VALUES (new.id, NULL, new.owner);
+        INSERT INTO search_index (rowid, body, owner)
+            SELECT id, new.title, owner FROM search_docs WHERE conversation_id = new.id AND message_id IS NULL;
     END""",
     """CREATE TRIGGER search_conversation_renamed AFTER UPDATE OF title ON conversations
         WHEN old.title IS NOT new.title BEGIN
-        INSERT INTO search_index (search_index, rowid, body)
-            SELECT 'delete', id, old.title FROM search_docs WHERE conversation_id = old.id AND message_id IS NULL;
-        INSERT INTO search_index (rowid, body)
-            SELECT id, new.title FROM search_docs WHERE conversation_id = new.id AND message_id IS NULL;
+        INSERT INTO search_index (search_index, rowid, body, owner)
+            SELECT 'delete', id, old.title, owner FROM search_docs
+            WHERE conversation_id = old.id AND message_id IS NULL;
+        INSERT INTO search_index (rowid, body, owner)
+            SELECT id, new.title, owner FROM search_docs WHERE conversation_id = new.id AND message_id IS NULL;
     END""",
     """CREATE TRIGGER search_conversation_deleted AFTER DELETE ON conversations BEGIN
-        INSERT INTO search_index (search_index, rowid, body)
-            SELECT 'delete', id, old.title FROM search_docs WHERE conversation_id = old.id AND message_id IS NULL;
+        INSERT INTO search_index (search_index, rowid, body, owner)
+            SELECT 'delete', id, old.title, owner FROM search_docs
+            WHERE conversation_id = old.id AND message_id IS NULL;
         DELETE FROM search_docs WHERE conversation_id = old.id AND message_id IS NULL;
     END""",
     # What is there already: a document per title and per message, then the index built from them.
-    "INSERT INTO search_docs (conversation_id, message_id) SELECT id, NULL FROM conversations",
-    "INSERT INTO search_docs (conversation_id, message_id) SELECT conversation_id, id FROM messages",
+    "INSERT INTO search_docs (conversation_id, message_id, owner) SELECT id, NULL, owner FROM conversations",
+    """INSERT INTO search_docs (conversation_id, message_id, owner)
+        SELECT m.conversation_id, m.id, c.owner FROM messages m JOIN conversations c ON c.id = m.conversation_id""",
     "INSERT INTO search_index (search_index) VALUES ('rebuild')",
 )
 

@@ -130,30 +130,49 @@ async def search(conn: AsyncConnection, owner: str, terms: Sequence[str], limit:
     return await _postgres(conn, owner, terms, limit)
 
 
-_COUNT = "(SELECT count(*) FROM messages WHERE messages.conversation_id = c.id) AS message_count"
+# Ranking a word found in most of the owner's texts ranks every one of them; only the best
+# documents go on to be grouped by conversation (a few per conversation shown: plenty).
+CANDIDATES_PER_RESULT = 10
+MIN_CANDIDATES = 1_000
 
-# The best document (a message or the title) per conversation: SQLite takes the other columns
-# of an aggregate query from the row min() picked. FTS5's rank is BM25, negative: lower is better.
-_SQLITE_BEST = f"""
+
+def candidates(limit: int) -> int:
+    return max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * limit)
+
+
+# The best documents (messages and titles) of the owner's part of the index, then the best per
+# conversation (SQLite takes the other columns of an aggregate query from the row min() picked;
+# FTS5's rank is BM25, negative: lower is better; a title counts double), and only then, for the
+# conversations shown, their message counts.
+_SQLITE_BEST = """
 WITH hits AS (
-    SELECT d.conversation_id AS cid, d.id AS doc,
-           CASE WHEN d.message_id IS NULL THEN 2.0 ELSE 1.0 END * search_index.rank AS score
-    FROM search_index JOIN search_docs d ON d.id = search_index.rowid
-    WHERE search_index MATCH :query
+    SELECT rowid AS doc, rank AS score FROM search_index
+    WHERE search_index MATCH :query ORDER BY rank LIMIT :candidates
 ), best AS (
-    SELECT cid, doc, min(score) AS score FROM hits GROUP BY cid
+    SELECT d.conversation_id AS cid, hits.doc AS doc,
+           min(CASE WHEN d.message_id IS NULL THEN 2.0 ELSE 1.0 END * hits.score) AS score
+    FROM hits JOIN search_docs d ON d.id = hits.doc GROUP BY d.conversation_id
+), shown AS (
+    SELECT c.id, c.title, c.created_at, c.updated_at, best.doc, best.score
+    FROM best JOIN conversations c ON c.id = best.cid
+    WHERE c.owner = :owner
+    ORDER BY best.score, c.updated_at DESC, c.id
+    LIMIT :limit
 )
-SELECT c.id, c.title, c.created_at, c.updated_at, {_COUNT}, best.doc
-FROM best JOIN conversations c ON c.id = best.cid
-WHERE c.owner = :owner
-ORDER BY best.score, c.updated_at DESC, c.id
-LIMIT :limit
+SELECT shown.*, (SELECT count(*) FROM messages WHERE messages.conversation_id = shown.id) AS message_count
+FROM shown ORDER BY shown.score, shown.updated_at DESC, shown.id
 """
 
 
+def owned_query(terms: Sequence[str], owner: str) -> str:
+    """The terms in the text column, in the owner's documents only (the owner column, as a phrase)."""
+    return f'body : ({fts5_query(terms)}) AND owner : ("{owner.replace(chr(34), chr(34) * 2)}")'
+
+
 async def _sqlite(conn: AsyncConnection, owner: str, terms: Sequence[str], limit: int) -> list[ConversationSummary]:
-    query = fts5_query(terms)
-    rows = (await conn.execute(_typed(_SQLITE_BEST), {"query": query, "owner": owner, "limit": limit})).all()
+    query = owned_query(terms, owner)
+    rows = (await conn.execute(_typed(_SQLITE_BEST), {"query": query, "owner": owner, "limit": limit,
+                                                        "candidates": candidates(limit)})).all()
     # Snippets only for what is shown: FTS5 reads each document's text again to make one.
     snippets: dict[int, str] = {}
     docs = [row.doc for row in rows]
@@ -168,22 +187,27 @@ async def _sqlite(conn: AsyncConnection, owner: str, terms: Sequence[str], limit
     return [_summary(row, snippets.get(row.doc)) for row in rows]
 
 
-_POSTGRES_BEST = f"""
+# The same on PostgreSQL: ts_rank over the owner's matching texts (a GIN index finds them), the
+# best per conversation, the counts for the conversations shown.
+_POSTGRES_BEST = """
 WITH q AS (SELECT to_tsquery('simple'::regconfig, :query) AS q),
 hits AS (
     SELECT m.conversation_id AS cid, m.id AS mid, ts_rank(m.search_vector, q.q) AS score
-    FROM messages m, q WHERE m.search_vector @@ q.q
+    FROM messages m JOIN conversations c ON c.id = m.conversation_id, q
+    WHERE c.owner = :owner AND m.search_vector @@ q.q
     UNION ALL
     SELECT c.id, NULL, 2 * ts_rank(c.search_vector, q.q)
     FROM conversations c, q WHERE c.owner = :owner AND c.search_vector @@ q.q
 ), best AS (
     SELECT DISTINCT ON (cid) cid, mid, score FROM hits ORDER BY cid, score DESC, mid
+), shown AS (
+    SELECT c.id, c.title, c.created_at, c.updated_at, best.mid, best.score
+    FROM best JOIN conversations c ON c.id = best.cid
+    ORDER BY best.score DESC, c.updated_at DESC, c.id
+    LIMIT :limit
 )
-SELECT c.id, c.title, c.created_at, c.updated_at, {_COUNT}, best.mid, best.score
-FROM best JOIN conversations c ON c.id = best.cid
-WHERE c.owner = :owner
-ORDER BY best.score DESC, c.updated_at DESC, c.id
-LIMIT :limit
+SELECT shown.*, (SELECT count(*) FROM messages WHERE messages.conversation_id = shown.id) AS message_count
+FROM shown ORDER BY shown.score DESC, shown.updated_at DESC, shown.id
 """
 
 _HEADLINE = f'StartSel="{_START}", StopSel="{_END}", MaxWords={SNIPPET_WORDS}, MinWords=6, MaxFragments=1'
