@@ -84,17 +84,17 @@ async def bench(url: str, label: str, conversations: int, messages: int, runs: i
             count = (await conn.execute(select(func.count()).select_from(M))).scalar_one()
             chars = (await conn.execute(select(func.sum(func.length(M.c.content))))).scalar_one()
         print(f"import with the index: {seconds:.1f} s ({count:,} messages, {chars / 1e6:.1f} M characters of text)")
-        print(f"\n| query | found | p50 ms | p95 ms | max ms |\n| --- | ---: | ---: | ---: | ---: |")
+        print("\n| query | found | p50 ms | p95 ms | max ms |\n| --- | ---: | ---: | ---: | ---: |")
         every: list[float] = []
         for term in QUERIES:
-            times, found = await timed(lambda: store.list_conversations(OWNER, search=term), runs)
+            times, found = await timed(lambda term=term: store.list_conversations(OWNER, search=term), runs)
             every += times
             print(f"| `{term}` | {found} | {statistics.median(times):.1f} | {pct(times, 0.95):.1f} | {max(times):.1f} |")
         print(f"| all queries | | {statistics.median(every):.1f} | {pct(every, 0.95):.1f} | {max(every):.1f} |")
         print("\nThe LIKE scan search was before (for comparison):\n")
         print("| query | found | p50 ms | p95 ms |\n| --- | ---: | ---: | ---: |")
         for term in LIKE_QUERIES:
-            times, found = await timed(lambda: like_scan(store, term), max(3, runs // 4))
+            times, found = await timed(lambda term=term: like_scan(store, term), max(3, runs // 4))
             print(f"| `{term}` (LIKE) | {found} | {statistics.median(times):.1f} | {pct(times, 0.95):.1f} |")
         if store.engine.dialect.name == "sqlite":
             listed = await store.list_conversations(OWNER, limit=5)

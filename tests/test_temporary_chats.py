@@ -97,3 +97,20 @@ async def test_idle_temporary_chats_are_forgotten() -> None:
     second = await chats.create(OWNER, "two")  # idle for longer than 0 s: the first goes
     assert not chats.holds(first.id) and chats.holds(second.id)
     assert len(chats) == 1
+
+
+async def test_the_api_takes_temporary_and_refuses_it_for_a_stored_conversation(api, script: ScriptedModel) -> None:
+    script.reply = Reply.of("Fine.")
+    stored = await api.client.post("/api/v1/chat", json={"message": "kept"})
+    assert stored.status_code == 200, stored.text
+    refused = await api.client.post("/api/v1/chat", json={"message": "now forget", "temporary": True,
+                                                           "conversation_id": stored.json()["conversation_id"]})
+    assert refused.status_code == 422 and "cannot become temporary" in refused.json()["detail"]["message"]
+    temporary = await api.client.post("/api/v1/chat", json={"message": "forget me", "temporary": True})
+    assert temporary.status_code == 200, temporary.text
+    conversation_id = temporary.json()["conversation_id"]
+    assert (await api.client.get(f"/api/v1/conversations/{conversation_id}")).json()["temporary"] is True
+    assert [c["id"] for c in (await api.client.get("/api/v1/conversations")).json()] == [
+        stored.json()["conversation_id"]]
+    markdown = await api.client.get(f"/api/v1/conversations/{conversation_id}/export", params={"format": "markdown"})
+    assert markdown.status_code == 422
