@@ -11,7 +11,8 @@ import pytest
 
 from secretgpt.records import StreamStatus
 from secretgpt.storage.migrations import MIGRATIONS
-from secretgpt.storage.search import SNIPPET_CHARS, fts5_query, marked, search_terms, tsquery
+from secretgpt.storage.search import fts5_query, search_terms, tsquery
+from secretgpt.storage.snippets import SNIPPET_CHARS, snippet
 from secretgpt.storage.sql import SqlConversationStore
 from tests.test_deleted_text import files_holding
 from tests.test_storage_sql import A, B, exchange, record
@@ -215,11 +216,16 @@ def test_queries_quote_every_term():
     assert tsquery(["it's", "a\\b", "x&y"]) == "'it s':* & 'a b':* & 'x&y':*"
 
 
-def test_marked_snippets_become_text_and_offsets():
-    snippet = marked("…the \ue000harbour\ue001\n\n of \ue000Valletta\ue001 …")
-    assert snippet.text == "…the harbour of Valletta …"
-    assert [snippet.text[s:e] for s, e in snippet.highlights] == ["harbour", "Valletta"]
-    long = marked("y" * 1000 + " \ue000needle\ue001 " + "z" * 1000)
+def test_a_snippet_is_text_and_offsets_around_the_first_match():
+    made = snippet("Many travellers like the old town.\n\nThe harbour of Valletta is lovely at dusk, and the "
+                   "ferries leave every hour, all day long.", ["valletta", "ferr"])
+    assert made.text == "…town. The harbour of Valletta is lovely at dusk, and the ferries leave every hour, all…"
+    assert [made.text[s:e] for s, e in made.highlights] == ["Valletta", "ferries"]
+    assert snippet("Crème brûlée, CRÈME", ["creme"]).highlights == [(0, 5), (14, 19)]  # case, accents
+    long = snippet("y" * 1000 + " needle " + "z" * 1000, ["needle"])
     assert len(long.text) <= SNIPPET_CHARS + 2 and long.text.startswith("…") and long.text.endswith("…")
     assert [long.text[s:e] for s, e in long.highlights] == ["needle"]
-    assert marked("\ue001stray\ue000").highlights == []  # markers from the text itself: no range
+    assert snippet("short text", ["absent"]) == snippet("short text", [])  # no match: the start, unmarked
+    assert snippet("short text", ["absent"]).highlights == []
+    odd = snippet("<b>x</b> \ue000mark\ue001 end", ["mark"])  # the text as it is, nothing read into it
+    assert (odd.text, [odd.text[s:e] for s, e in odd.highlights]) == ("<b>x</b> \ue000mark\ue001 end", ["mark"])

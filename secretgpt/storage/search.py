@@ -11,21 +11,23 @@ a word prefix (`conf` finds "confidential"); every term must occur in one messag
 terms without a letter or digit match nothing. Conversations come best match first (BM25 on
 SQLite, ts_rank on PostgreSQL; a match in the title counts double), then newest.
 
-The snippet is plain text, whitespace collapsed, with the matched words given as [start, end)
-offsets into it, never as markup: model text is hostile, and the page draws the parts as text.
+The snippet (snippets.py) is plain text, whitespace collapsed, with the matched words given as
+[start, end) offsets into it, never as markup: model text is hostile, and the page draws the parts
+as text.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, TextClause, exists, or_, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..records import ConversationSummary, well_formed
 from .schema import UTCDateTime
+from .snippets import SCAN_CHARS
+from .snippets import snippet as make_snippet
 from .schema import conversations as C
 from .schema import messages as M
 
@@ -34,19 +36,7 @@ _ESCAPE = "\\"
 MAX_TERMS = 16
 # Each term's length that counts (a 100 kB "word" is not one anyone types).
 MAX_TERM_CHARS = 100
-# The snippet's length at most, in characters: one hostile "word" can be 100 kB long.
-SNIPPET_CHARS = 240
-SNIPPET_WORDS = 16
-# What the databases put around a match; private-use characters, and anything they mark that was
-# in the text itself is only highlighted wrongly, never interpreted.
-_START, _END = "\ue000", "\ue001"
 _WORD = re.compile(r"[^\W_]")
-
-
-@dataclass(frozen=True)
-class Snippet:
-    text: str
-    highlights: list[tuple[int, int]]
 
 
 def search_terms(term: str | None) -> list[str] | None:
@@ -68,39 +58,6 @@ def tsquery(terms: Sequence[str]) -> str:
     """to_tsquery's input: each term quoted (quotes and backslashes, its only specials inside
     quotes, become spaces: the parser splits words there anyway) as a prefix, all of them required."""
     return " & ".join("'" + t.replace("'", " ").replace("\\", " ") + "':*" for t in terms)
-
-
-def marked(raw: str) -> Snippet:
-    """A snippet as the database gives it (matches between _START and _END) as text and offsets:
-    whitespace (newlines, tabs, runs) becomes one space, and it is cut at SNIPPET_CHARS."""
-    out: list[str] = []
-    highlights: list[tuple[int, int]] = []
-    start: int | None = None
-    for ch in raw:
-        if ch == _START:
-            start = len(out)
-        elif ch == _END:
-            if start is not None and len(out) > start:
-                highlights.append((start, len(out)))
-            start = None
-        elif ch.isspace():
-            if out and out[-1] != " ":
-                out.append(" ")
-        else:
-            out.append(ch)
-    while out and out[-1] == " ":
-        out.pop()
-    snippet = "".join(out)
-    if len(snippet) > SNIPPET_CHARS:
-        # Cut so that the first match stays in view.
-        first = highlights[0][0] if highlights else 0
-        begin = max(0, min(first - SNIPPET_CHARS // 3, len(snippet) - SNIPPET_CHARS))
-        end = begin + SNIPPET_CHARS
-        prefix = "…" if begin else ""
-        shift = len(prefix) - begin
-        snippet = prefix + snippet[begin:end] + ("…" if end < len(snippet) else "")
-        highlights = [(max(s, begin) + shift, min(e, end) + shift) for s, e in highlights if e > begin and s < end]
-    return Snippet(snippet, highlights)
 
 
 def matching(term: str | None) -> ColumnElement[bool] | None:
@@ -173,18 +130,15 @@ async def _sqlite(conn: AsyncConnection, owner: str, terms: Sequence[str], limit
     query = owned_query(terms, owner)
     rows = (await conn.execute(_typed(_SQLITE_BEST), {"query": query, "owner": owner, "limit": limit,
                                                         "candidates": candidates(limit)})).all()
-    # Snippets only for what is shown: FTS5 reads each document's text again to make one.
-    snippets: dict[int, str] = {}
+    texts: dict[int, str] = {}
     docs = [row.doc for row in rows]
-    for start in range(0, len(docs), 500):
+    for start in range(0, len(docs), 500):  # the texts of what is shown, for its snippets
         chunk = docs[start:start + 500]
         marks = ", ".join(f":d{i}" for i in range(len(chunk)))
-        found = await conn.execute(text(
-            f"SELECT rowid AS doc, snippet(search_index, 0, :start, :end, '…', {SNIPPET_WORDS}) AS snippet "
-            f"FROM search_index WHERE search_index MATCH :query AND rowid IN ({marks})"),
-            {"query": query, "start": _START, "end": _END, **{f"d{i}": d for i, d in enumerate(chunk)}})
-        snippets.update({row.doc: row.snippet for row in found})
-    return [_summary(row, snippets.get(row.doc)) for row in rows]
+        found = await conn.execute(text(f"SELECT id, substr(body, 1, {SCAN_CHARS}) AS body FROM search_texts "
+                                        f"WHERE id IN ({marks})"), {f"d{i}": d for i, d in enumerate(chunk)})
+        texts.update({row.id: row.body for row in found})
+    return [_summary(row, texts.get(row.doc), terms) for row in rows]
 
 
 # The same on PostgreSQL: ts_rank over the owner's matching texts (a GIN index finds them), the
@@ -210,38 +164,25 @@ SELECT shown.*, (SELECT count(*) FROM messages WHERE messages.conversation_id = 
 FROM shown ORDER BY shown.score DESC, shown.updated_at DESC, shown.id
 """
 
-_HEADLINE = f'StartSel="{_START}", StopSel="{_END}", MaxWords={SNIPPET_WORDS}, MinWords=6, MaxFragments=1'
-_WHOLE = f'StartSel="{_START}", StopSel="{_END}", HighlightAll=true'  # a title: all of it (marked() cuts it)
-
-
 async def _postgres(conn: AsyncConnection, owner: str, terms: Sequence[str], limit: int) -> list[ConversationSummary]:
-    query = tsquery(terms)
-    rows = (await conn.execute(_typed(_POSTGRES_BEST), {"query": query, "owner": owner, "limit": limit})).all()
-    snippets: dict[str, str] = {}
+    rows = (await conn.execute(_typed(_POSTGRES_BEST), {"query": tsquery(terms), "owner": owner,
+                                                          "limit": limit})).all()
+    texts: dict[str, str] = {}
     messages = [row.mid for row in rows if row.mid is not None]
-    if messages:
-        found = await conn.execute(text(
-            "SELECT m.id AS mid, ts_headline('simple'::regconfig, left(m.content, 100000), "
-            "to_tsquery('simple'::regconfig, :query), :options) AS snippet "
-            "FROM messages m WHERE m.id = ANY(:ids)"), {"query": query, "options": _HEADLINE, "ids": messages})
-        snippets.update({row.mid: row.snippet for row in found})
-    titles = [row.id for row in rows if row.mid is None]
-    if titles:
-        found = await conn.execute(text(
-            "SELECT c.id, ts_headline('simple'::regconfig, c.title, to_tsquery('simple'::regconfig, :query), "
-            ":options) AS snippet FROM conversations c WHERE c.id = ANY(:ids)"),
-            {"query": query, "options": _WHOLE, "ids": titles})
-        snippets.update({"title:" + row.id: row.snippet for row in found})
-    return [_summary(row, snippets.get(row.mid if row.mid is not None else "title:" + row.id)) for row in rows]
+    if messages:  # the texts of what is shown, for its snippets
+        found = await conn.execute(text(f"SELECT id, left(content, {SCAN_CHARS}) AS body FROM messages "
+                                        "WHERE id = ANY(:ids)"), {"ids": messages})
+        texts.update({row.id: row.body for row in found})
+    return [_summary(row, row.title if row.mid is None else texts.get(row.mid), terms) for row in rows]
 
 
 def _typed(sql: str) -> TextClause:
     return text(sql).columns(created_at=UTCDateTime, updated_at=UTCDateTime)
 
 
-def _summary(row: object, raw: str | None) -> ConversationSummary:
+def _summary(row: object, body: str | None, terms: Sequence[str]) -> ConversationSummary:
     fields = {k: getattr(row, k) for k in ("id", "title", "created_at", "updated_at", "message_count")}
-    snippet = marked(raw) if raw else None
+    snippet = make_snippet(body, terms) if body else None
     return ConversationSummary.model_validate({
         **fields, "snippet": snippet.text if snippet else None,
         "highlights": snippet.highlights if snippet else []})
