@@ -18,6 +18,7 @@ as text.
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Sequence
 
@@ -138,7 +139,7 @@ async def _sqlite(conn: AsyncConnection, owner: str, terms: Sequence[str], limit
         found = await conn.execute(text(f"SELECT id, substr(body, 1, {SCAN_CHARS}) AS body FROM search_texts "
                                         f"WHERE id IN ({marks})"), {f"d{i}": d for i, d in enumerate(chunk)})
         texts.update({row.id: row.body for row in found})
-    return [_summary(row, texts.get(row.doc), terms) for row in rows]
+    return await _summaries(rows, [texts.get(row.doc) for row in rows], terms)
 
 
 # The same on PostgreSQL: ts_rank over the owner's matching texts (a GIN index finds them), the
@@ -164,6 +165,7 @@ SELECT shown.*, (SELECT count(*) FROM messages WHERE messages.conversation_id = 
 FROM shown ORDER BY shown.score DESC, shown.updated_at DESC, shown.id
 """
 
+
 async def _postgres(conn: AsyncConnection, owner: str, terms: Sequence[str], limit: int) -> list[ConversationSummary]:
     rows = (await conn.execute(_typed(_POSTGRES_BEST), {"query": tsquery(terms), "owner": owner,
                                                           "limit": limit})).all()
@@ -173,11 +175,25 @@ async def _postgres(conn: AsyncConnection, owner: str, terms: Sequence[str], lim
         found = await conn.execute(text(f"SELECT id, left(content, {SCAN_CHARS}) AS body FROM messages "
                                         "WHERE id = ANY(:ids)"), {"ids": messages})
         texts.update({row.id: row.body for row in found})
-    return [_summary(row, row.title if row.mid is None else texts.get(row.mid), terms) for row in rows]
+    return await _summaries(rows, [row.title if row.mid is None else texts.get(row.mid) for row in rows], terms)
 
 
 def _typed(sql: str) -> TextClause:
     return text(sql).columns(created_at=UTCDateTime, updated_at=UTCDateTime)
+
+
+# Up to this much text, the snippets are made on the event loop (a normal page of results: well
+# under a millisecond each); beyond it (long answers), on a worker thread.
+ON_THE_LOOP_CHARS = 200_000
+
+
+async def _summaries(rows: Sequence[object], bodies: list[str | None], terms: Sequence[str]) -> list[ConversationSummary]:
+    def build() -> list[ConversationSummary]:
+        return [_summary(row, body, terms) for row, body in zip(rows, bodies, strict=True)]
+
+    if sum(len(body or "") for body in bodies) <= ON_THE_LOOP_CHARS:
+        return build()
+    return await asyncio.to_thread(build)
 
 
 def _summary(row: object, body: str | None, terms: Sequence[str]) -> ConversationSummary:
