@@ -26,7 +26,8 @@ class TemporaryChat(ui.row):
         with self:
             self.switch = ui.switch("Temporary chat", on_change=self._show).props("dense color=amber-9") \
                 .mark("temporary-switch")
-            self.switch.tooltip("Not saved: not in your conversations, not exported, gone when you reload or leave")
+            # The browser's own tooltip: a Quasar q-tooltip here kept a reloaded chat from scrolling to its end.
+            self.switch.props["title"] = "Not saved: not in your conversations, not exported, gone when you reload or leave"
             with ui.row().classes("items-center no-wrap gap-1 px-2 py-0.5 rounded "
                                   "bg-amber-1 text-amber-10 dark:bg-amber-10 dark:text-amber-1 text-sm") \
                     .mark("temporary-label") as self.label:
