@@ -238,5 +238,7 @@ def test_a_snippet_is_text_and_offsets_around_the_first_match():
     assert [long.text[s:e] for s, e in long.highlights] == ["needle"]
     assert snippet("short text", ["absent"]) == snippet("short text", [])  # no match: the start, unmarked
     assert snippet("short text", ["absent"]).highlights == []
+    whole = "Compare Stop, Pause and Resume in a table."  # a title: whole, its "." no cut
+    assert snippet(whole, ["resume"]).text == whole
     odd = snippet("<b>x</b> \ue000mark\ue001 end", ["mark"])  # the text as it is, nothing read into it
     assert (odd.text, [odd.text[s:e] for s, e in odd.highlights]) == ("<b>x</b> \ue000mark\ue001 end", ["mark"])

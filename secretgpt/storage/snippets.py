@@ -53,10 +53,14 @@ def snippet(text: str, terms: Sequence[str]) -> Snippet:
     if first is not None and words[first].start() - words[start].start() > SNIPPET_CHARS // 2:
         start = first  # long words before it: the match itself comes first
     end = min(len(words), start + SNIPPET_WORDS)
-    begin, finish = (words[start].start(), words[end - 1].end()) if start else (0, words[end - 1].end())
+    # From the text's start if the window starts at its first word, to its end if it ends at the
+    # last one (a title's closing "." is not a cut).
+    last = end == len(words) and len(text) <= SCAN_CHARS
+    begin = words[start].start() if start else 0
+    finish = len(text) if last else words[end - 1].end()
     spans = [(m.start() - begin, m.end() - begin) for m in words[start:end]
              if first is not None and fold(m.group()).startswith(wanted)]
-    return _collapsed(text[begin:finish], spans, cut_before=begin > 0, cut_after=finish < len(text.rstrip()))
+    return _collapsed(text[begin:finish], spans, cut_before=begin > 0, cut_after=not last)
 
 
 def _collapsed(text: str, spans: Sequence[tuple[int, int]], *, cut_before: bool, cut_after: bool) -> Snippet:
