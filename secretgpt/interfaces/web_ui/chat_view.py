@@ -79,7 +79,7 @@ class ChatView:
                 self.messages = ui.column().classes("w-full max-w-4xl mx-auto gap-3 p-2")
             self.scroll = ScrollFollow(scroll)
         with ui.column().classes("w-full max-w-4xl mx-auto gap-1 shrink-0"):
-            self.temporary = TemporaryChat(hub, owner)  # gone with the page, unlike an answer
+            self.temporary = TemporaryChat(hub, owner, new_chat=self.conversation_id is None)  # gone with the page
             self.unverified = UnverifiedHostNotice(hub, owner)
             self._warned: set[str] = set()  # hosts already said to be unverified (ATTESTATION_POLICY=warn)
             with ui.row().classes("w-full items-end no-wrap gap-2"):

@@ -17,8 +17,10 @@ LABEL = "Temporary chat — not saved: gone when you reload, leave or open anoth
 
 
 class TemporaryChat(ui.row):
-    def __init__(self, hub: ChatHub, owner: str) -> None:
+    def __init__(self, hub: ChatHub, owner: str, *, new_chat: bool) -> None:
         super().__init__()
+        # Hidden from the start when the page opens a stored conversation: no layout shift under it.
+        self.visible = new_chat
         self.hub = hub
         self.owner = owner
         self._open: str | None = None  # the temporary chat on the page (sent, not just chosen)
