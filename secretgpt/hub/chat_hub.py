@@ -5,6 +5,8 @@ through the stream bus) are `Streams`'."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -13,7 +15,7 @@ from typing import Any
 from ..config import Settings
 from ..proofs import SignedProof
 from ..records import (
-    Attachment, CannotSeeImages, Catalog, can_see_images, ConversationSummary, GenerationOptions, ImportCandidate, ModelInfo, StoredConversation, StoredMessage,
+    Attachment, CannotSeeImages, Catalog, can_see_images, ConversationNotFound, ConversationSummary, GenerationOptions, ImportCandidate, ModelInfo, StoredConversation, StoredMessage,
     well_formed,
 )
 from ..services.attestation import AttestationService
@@ -28,6 +30,7 @@ from .ports import ConversationStore, HubObserver, ModelClient, Unobserved
 from .readiness import Readiness, readiness
 from .stream_view import StreamView
 from .streams import StreamPlan, Streams
+from .temporary import TemporaryConversations
 from .turns import Files, conversation_for, settings_from_now_on, turn_for, with_system
 from .witness import AnswerWitness
 
@@ -56,6 +59,21 @@ class ChatHub:
         # Attachments are read here, in a child process per file; nothing of them leaves the app
         # but inside a prompt, which goes only where prompts go (admission).
         self.files = FileReader(settings.max_upload_bytes)
+        # Temporary chats: in memory, their streams on this process's own bus (never Redis, which
+        # may write what it holds to disk); see temporary.py.
+        self._temporary = TemporaryConversations()
+        self._temporary_streams = Streams(settings, service, self._temporary, LocalBus(settings.stream_retention),
+                                          observer)
+
+    def _store_for(self, conversation_id: str | None) -> ConversationStore:
+        return self._temporary if self._temporary.holds(conversation_id) else self._store
+
+    def _streams_for(self, conversation_id: str | None) -> Streams:
+        return self._temporary_streams if self._temporary.holds(conversation_id) else self._streams
+
+    async def _streams_of(self, stream_id: str) -> Streams:
+        """Which streams a stream is one of: a temporary chat's are on this instance's own bus."""
+        return self._temporary_streams if await self._temporary_streams.bus.info(stream_id) else self._streams
 
     @property
     def catalog(self) -> Catalog:
@@ -78,14 +96,14 @@ class ChatHub:
         ConversationNotFound."""
         # A stream's final event comes once the answer is stored: a conversation whose answer has
         # not sent it yet comes with that stream, whose view shows the rest.
-        conversation = await self._store.get(conversation_id, owner)
-        return OpenConversation(conversation, await self._streams.in_conversation(conversation.id))
+        conversation = await self._store_for(conversation_id).get(conversation_id, owner)
+        return OpenConversation(conversation, await self._streams_for(conversation_id).in_conversation(conversation.id))
 
     async def conversation(self, conversation_id: str, *, owner: str) -> StoredConversation:
-        return await self._store.get(conversation_id, owner)
+        return await self._store_for(conversation_id).get(conversation_id, owner)
 
     async def message(self, conversation_id: str, message_id: str, *, owner: str) -> StoredMessage:
-        return await self._store.message(conversation_id, owner, message_id)
+        return await self._store_for(conversation_id).message(conversation_id, owner, message_id)
 
     async def list_conversations(self, *, owner: str, search: str | None = None,
                                  limit: int = 200) -> list[ConversationSummary]:
@@ -93,7 +111,7 @@ class ChatHub:
 
     async def proof(self, conversation_id: str, message_id: str, *, owner: str) -> SignedProof:
         """The signed proof of one answer. Raises ConversationNotFound, MessageNotFound, NoProof."""
-        found = await self._store.answer_proof(conversation_id, owner, message_id)
+        found = await self._store_for(conversation_id).answer_proof(conversation_id, owner, message_id)
         try:
             return self.attestation.sign(conversation_id, found)
         except ValueError as exc:  # stored data this version cannot read (pydantic's errors included)
@@ -101,11 +119,11 @@ class ChatHub:
                           f"({type(exc).__name__}).") from None
 
     async def select_alternative(self, conversation_id: str, message_id: str, *, owner: str) -> StoredConversation:
-        return await self._store.select_alternative(conversation_id, owner, message_id)
+        return await self._store_for(conversation_id).select_alternative(conversation_id, owner, message_id)
 
     async def rename(self, conversation_id: str, title: str, *, owner: str) -> None:
         """Raises ValueError for an empty title, ConversationNotFound."""
-        await self._store.rename(conversation_id, owner, well_formed(title))
+        await self._store_for(conversation_id).rename(conversation_id, owner, well_formed(title))
 
     async def update_conversation(self, conversation_id: str, *, owner: str, title: str | None = None,
                                   system: str | None = None,
@@ -114,24 +132,40 @@ class ChatHub:
         replaced as a whole). Returns the conversation as it now is."""
         if title is not None:
             await self.rename(conversation_id, title, owner=owner)
-        conversation = await self._store.get(conversation_id, owner)
+        store = self._store_for(conversation_id)
+        conversation = await store.get(conversation_id, owner)
         settings = conversation.settings.changed(None if system is None else well_formed(system), options)
         if settings != conversation.settings:
-            await self._store.update_settings(conversation_id, owner, settings)
+            await store.update_settings(conversation_id, owner, settings)
         return conversation.model_copy(update={"system": settings.system, "options": settings.options})
 
     async def delete(self, conversation_id: str, *, owner: str) -> None:
         """Raises ConversationBusy while an answer streams in it, ConversationNotFound."""
-        streaming = await self._streams.in_conversation(conversation_id)
+        streaming = await self._streams_for(conversation_id).in_conversation(conversation_id)
         if streaming is not None and not streaming.ended:
             raise ConversationBusy()
-        await self._store.delete(conversation_id, owner)
+        await self._store_for(conversation_id).delete(conversation_id, owner)
+
+    async def forget_temporary(self, conversation_id: str, *, owner: str) -> None:
+        """A temporary chat's page closed or moved on: its answer (if still streaming) stops, and
+        the chat is forgotten. Nothing happens for a stored conversation, or one already gone."""
+        if not self._temporary.holds(conversation_id):
+            return
+        streaming = await self._temporary_streams.in_conversation(conversation_id)
+        if streaming is not None and not streaming.ended and streaming.owner == owner:
+            await self._temporary_streams.control(streaming.id, "stop", owner=owner)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(10):
+                    await streaming.wait()
+        with contextlib.suppress(ConversationNotFound):
+            await self._temporary.delete(conversation_id, owner)
 
     async def export_json(self, conversation_id: str, *, owner: str) -> dict[str, Any]:
-        return await self._store.export_json(conversation_id, owner)
+        """Raises ConversationNotFound, or BadMessage for a temporary chat (it is not kept)."""
+        return await self._store_for(conversation_id).export_json(conversation_id, owner)
 
     async def export_markdown(self, conversation_id: str, *, owner: str) -> str:
-        return await self._store.export_markdown(conversation_id, owner)
+        return await self._store_for(conversation_id).export_markdown(conversation_id, owner)
 
     async def export_all(self, *, owner: str) -> dict[str, Any]:
         return await self._store.export_all(owner)
@@ -213,6 +247,7 @@ class ChatHub:
         allow_unverified: bool = False,
         via: Via = "api",
         attachments: Sequence[str] = (),
+        temporary: bool = False,
     ) -> StreamView:
         """Start an answer. Raises BadMessage, SecretAIError (no such model / none available; the
         host not verified: HostNotVerified), ConversationNotFound, MessageNotFound or TooManyStreams
@@ -226,36 +261,45 @@ class ChatHub:
         a new conversation starts from DEFAULT_SYSTEM_PROMPT and the model's own defaults;
         `cancel_when_orphaned`: stop the answer when its last follower leaves for good (the API);
         `allow_unverified`: send even to a host that is not verified (`via`: who chose, for the proof);
-        `attachments`: uploads (file ids, `add_file`) that go with a new or edited question (FileNotFound,
-        CannotSeeImages: before anything is stored).
+        `attachments`: uploads (`add_file`) with a new or edited question (FileNotFound, CannotSeeImages);
+        `temporary`: a new conversation never stored (temporary.py), nor are its follow-ups.
         """
-        if attachments and (regenerate or continue_from):
-            raise BadMessage("Files go with a new or edited question, not with regenerate or continue.")
         message, info = self._checked(message, model, regenerate, edit, continue_from, files=bool(attachments))
+        temporary = self._temporary_send(conversation_id, temporary, files=bool(attachments))
         files = await self._files_for(info, owner, attachments)
+        store, streams = (self._temporary, self._temporary_streams) if temporary else (self._store, self._streams)
         system = None if system is None else well_formed(system)
         admission = await self.attestation.admit(info, owner=owner, allow_unverified=allow_unverified, via=via)
-        stream_id = self._streams.new_id()
-        await self._streams.claim(stream_id, owner, conversation_id)
+        await streams.claim(stream_id := streams.new_id(), owner, conversation_id)
         try:
             conversation = await conversation_for(
-                self._store, message or ", ".join(files.names), owner, conversation_id, default_system=self._settings.default_system_prompt,
-                system=system, options=options, variant=regenerate or edit or continue_from)
+                store, message or ", ".join(files.names), owner, conversation_id, system=system, options=options,
+                default_system=self._settings.default_system_prompt, variant=regenerate or edit or continue_from)
             if conversation_id is None:
-                await self._streams.bus.bind(stream_id, conversation.id)
-            turn = await turn_for(self._store, conversation, owner, message, regenerate=regenerate, edit=edit,
+                await streams.bus.bind(stream_id, conversation.id)
+            turn = await turn_for(store, conversation, owner, message, regenerate=regenerate, edit=edit,
                                   continue_from=continue_from, files=files)
-            settings = await settings_from_now_on(self._store, conversation, owner, system, options)
+            settings = await settings_from_now_on(store, conversation, owner, system, options)
             witness = AnswerWitness(self.attestation.attestation_service, info.url, demo=info.demo,
                                     admission=admission)
-            return await self._streams.launch(stream_id, StreamPlan(
+            return await streams.launch(stream_id, StreamPlan(
                 owner=owner, conversation_id=conversation.id, model=info.name,
                 messages=with_system(settings.system, turn.messages), settings=settings, witness=witness,
                 streaming=streaming, cancel_when_orphaned=cancel_when_orphaned, user_message_id=turn.user_message_id,
                 sibling_of=turn.sibling_of, prefix=turn.prefix))
         except BaseException:
-            await self._streams.bus.release(stream_id)
+            await streams.bus.release(stream_id)  # (a temporary chat made here is forgotten when idle)
             raise
+
+    def _temporary_send(self, conversation_id: str | None, temporary: bool, *, files: bool) -> bool:
+        """Whether this answer goes into a temporary chat (a temporary chat's follow-ups do)."""
+        if temporary and conversation_id is not None and not self._temporary.holds(conversation_id):
+            raise BadMessage("A stored conversation cannot become temporary; start a new temporary chat.")
+        temporary = temporary or self._temporary.holds(conversation_id)
+        if temporary and files:
+            # An upload waits in the database until it is sent: that would be a byte on disk.
+            raise BadMessage("Files cannot go with a temporary chat: uploads are kept on disk until sent.")
+        return temporary
 
     def _checked(self, message: str, model: str | None, *variants: str | None,
                  files: bool = False) -> tuple[str, ModelInfo]:
@@ -264,6 +308,8 @@ class ChatHub:
         regenerate, edit, continue_from = variants
         if sum(v is not None for v in variants) > 1:
             raise BadMessage("Choose one of regenerate, edit and continue.")
+        if files and (regenerate or continue_from):
+            raise BadMessage("Files go with a new or edited question, not with regenerate or continue.")
         if files and not message.strip():
             message = ""
         elif regenerate is None and continue_from is None:
@@ -273,23 +319,23 @@ class ChatHub:
     async def stream(self, stream_id: str, *, owner: str) -> StreamView:
         """A stream of this owner's, running or ended lately (STREAM_RETENTION), wherever its model
         is read. Raises StreamNotFound."""
-        return await self._streams.view(stream_id, owner=owner)
+        return await (await self._streams_of(stream_id)).view(stream_id, owner=owner)
 
     async def active_streams(self, *, owner: str | None = None) -> list[StreamView]:
         """Streams that have not ended (paused ones whose model has finished included)."""
-        return await self._streams.live(owner)
+        return await self._streams.live(owner) + await self._temporary_streams.live(owner)
 
     async def stop(self, stream_id: str, *, owner: str) -> StreamView:
         """Close the model connection now; the partial answer is kept."""
-        return await self._streams.control(stream_id, "stop", owner=owner)
+        return await (await self._streams_of(stream_id)).control(stream_id, "stop", owner=owner)
 
     async def pause(self, stream_id: str, *, owner: str) -> StreamView:
         """Hold delivery; the model keeps writing into a buffer."""
-        return await self._streams.control(stream_id, "pause", owner=owner)
+        return await (await self._streams_of(stream_id)).control(stream_id, "pause", owner=owner)
 
     async def resume(self, stream_id: str, *, owner: str) -> StreamView:
         """Deliver everything held, then continue live."""
-        return await self._streams.control(stream_id, "resume", owner=owner)
+        return await (await self._streams_of(stream_id)).control(stream_id, "resume", owner=owner)
 
     async def readiness(self) -> Readiness:
         """Whether this instance can answer: its database, its Redis (if any) and a model are
@@ -300,8 +346,10 @@ class ChatHub:
         """Serve this instance's part of the deployment: controls from other instances, and the end
         of the streams of an instance that stopped (with Redis). Also done on the first send."""
         await self._streams.start()
+        await self._temporary_streams.start()
 
     async def shutdown(self) -> None:
         # First: answers being interrupted must not wait for (or start) an attestation.
         await self.attestation.attestation_service.aclose()
+        await self._temporary_streams.shutdown()
         await self._streams.shutdown()

@@ -69,6 +69,8 @@ class StoredConversation(BaseModel):
     options: GenerationOptions = Field(default_factory=GenerationOptions)
     # What it takes in storage, its files included (the API's GET of one conversation fills it in).
     storage_bytes: int | None = None
+    # A temporary chat: kept in the server's memory only, never stored (hub/temporary.py).
+    temporary: bool = False
 
     @property
     def settings(self) -> ConversationSettings:
@@ -94,6 +96,10 @@ class ConversationSummary(BaseModel):
     updated_at: datetime
     # Every message of the tree, alternatives included.
     message_count: int
+    # Found by a search: the text around the best match (plain text, from a message or the title)
+    # and the matched words in it as [start, end) offsets (Python string indices).
+    snippet: str | None = None
+    highlights: list[tuple[int, int]] = Field(default_factory=list)
 
 
 class AnswerProof(BaseModel):

@@ -111,9 +111,104 @@ def _v3(conn: Connection) -> None:
     md.create_all(conn)
 
 
+# v4's full-text index on SQLite: FTS5 over the titles and message texts, through `search_docs`
+# (an INTEGER key per text: the index's rowids must survive a VACUUM, which renumbers the implicit
+# rowids of tables keyed by text; and the owner, so a search reads only the owner's part of the
+# index) and the view `search_texts` the index reads its text from (an external-content index: the
+# text is not stored twice). Triggers keep it in step with every write, whoever makes it (saves,
+# checkpoints, renames, deletes, imports); a delete passes the index what it indexed, from
+# search_docs, whatever order rows go in.
+_SQLITE_SEARCH = (
+    """CREATE TABLE search_docs (
+        id INTEGER PRIMARY KEY,
+        conversation_id VARCHAR(32) NOT NULL,
+        message_id VARCHAR(32) UNIQUE,
+        owner VARCHAR(255) NOT NULL)""",
+    "CREATE UNIQUE INDEX ux_search_docs_title ON search_docs (conversation_id) WHERE message_id IS NULL",
+    """CREATE VIEW search_texts AS
+        SELECT d.id AS id, m.content AS body, d.owner AS owner
+            FROM search_docs d JOIN messages m ON m.id = d.message_id
+        UNION ALL
+        SELECT d.id AS id, c.title AS body, d.owner AS owner
+            FROM search_docs d JOIN conversations c ON c.id = d.conversation_id AND d.message_id IS NULL""",
+    # unicode61 with diacritics folded: words in any script, case and accents ignored; no stemming
+    # (the language of a conversation is not known), like PostgreSQL's 'simple' configuration.
+    """CREATE VIRTUAL TABLE search_index USING fts5(body, owner, content='search_texts', content_rowid='id',
+        tokenize='unicode61 remove_diacritics 2')""",
+    # Ranked by the text alone (BM25), not by the owner column.
+    "INSERT INTO search_index (search_index, rank) VALUES ('rank', 'bm25(1.0, 0.0)')",
+    """CREATE TRIGGER search_message_added AFTER INSERT ON messages BEGIN
+        INSERT INTO search_docs (conversation_id, message_id, owner)
+            SELECT new.conversation_id, new.id, owner FROM conversations WHERE id = new.conversation_id;
+        INSERT INTO search_index (rowid, body, owner)
+            SELECT id, new.content, owner FROM search_docs WHERE message_id = new.id;
+    END""",
+    """CREATE TRIGGER search_message_changed AFTER UPDATE OF content ON messages
+        WHEN old.content IS NOT new.content BEGIN
+        INSERT INTO search_index (search_index, rowid, body, owner)
+            SELECT 'delete', id, old.content, owner FROM search_docs WHERE message_id = old.id;
+        INSERT INTO search_index (rowid, body, owner)
+            SELECT id, new.content, owner FROM search_docs WHERE message_id = new.id;
+    END""",
+    """CREATE TRIGGER search_message_deleted AFTER DELETE ON messages BEGIN
+        INSERT INTO search_index (search_index, rowid, body, owner)
+            SELECT 'delete', id, old.content, owner FROM search_docs WHERE message_id = old.id;
+        DELETE FROM search_docs WHERE message_id = old.id;
+    END""",
+    """CREATE TRIGGER search_conversation_added AFTER INSERT ON conversations BEGIN
+        INSERT INTO search_docs (conversation_id, message_id, owner) VALUES (new.id, NULL, new.owner);
+        INSERT INTO search_index (rowid, body, owner)
+            SELECT id, new.title, owner FROM search_docs WHERE conversation_id = new.id AND message_id IS NULL;
+    END""",
+    """CREATE TRIGGER search_conversation_renamed AFTER UPDATE OF title ON conversations
+        WHEN old.title IS NOT new.title BEGIN
+        INSERT INTO search_index (search_index, rowid, body, owner)
+            SELECT 'delete', id, old.title, owner FROM search_docs
+            WHERE conversation_id = old.id AND message_id IS NULL;
+        INSERT INTO search_index (rowid, body, owner)
+            SELECT id, new.title, owner FROM search_docs WHERE conversation_id = new.id AND message_id IS NULL;
+    END""",
+    """CREATE TRIGGER search_conversation_deleted AFTER DELETE ON conversations BEGIN
+        INSERT INTO search_index (search_index, rowid, body, owner)
+            SELECT 'delete', id, old.title, owner FROM search_docs
+            WHERE conversation_id = old.id AND message_id IS NULL;
+        DELETE FROM search_docs WHERE conversation_id = old.id AND message_id IS NULL;
+    END""",
+    # What is there already: a document per title and per message, then the index built from them.
+    "INSERT INTO search_docs (conversation_id, message_id, owner) SELECT id, NULL, owner FROM conversations",
+    """INSERT INTO search_docs (conversation_id, message_id, owner)
+        SELECT m.conversation_id, m.id, c.owner FROM messages m JOIN conversations c ON c.id = m.conversation_id""",
+    "INSERT INTO search_index (search_index) VALUES ('rebuild')",
+)
+
+# v4 on PostgreSQL: a tsvector kept by the database itself (a stored generated column, so every
+# write keeps it in step and the migration fills it for the rows there are) with a GIN index. Only
+# the first 100 000 characters of a text are indexed: a tsvector holds at most 1 MB, and a longer
+# one would make the save of the text itself fail.
+_POSTGRES_SEARCH = (
+    """ALTER TABLE messages ADD COLUMN search_vector tsvector
+        GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, left(content, 100000))) STORED""",
+    """ALTER TABLE conversations ADD COLUMN search_vector tsvector
+        GENERATED ALWAYS AS (to_tsvector('simple'::regconfig, left(title, 100000))) STORED""",
+    "CREATE INDEX ix_messages_search ON messages USING gin (search_vector)",
+    "CREATE INDEX ix_conversations_search ON conversations USING gin (search_vector)",
+)
+
+
 def _v4(conn: Connection) -> None:
-    """attachments: files sent with user messages (their text or image bytes, and a thumbnail).
-    (Numbered 5 once full-text search's step 4 lands before it.)"""
+    """Full-text search over titles and messages: FTS5 on SQLite, tsvector on PostgreSQL."""
+    if conn.dialect.name == "sqlite":
+        statements = _SQLITE_SEARCH
+    elif conn.dialect.name == "postgresql":
+        statements = _POSTGRES_SEARCH
+    else:
+        return  # elsewhere search stays a scan (search.py)
+    for statement in statements:
+        conn.exec_driver_sql(statement)
+
+
+def _v5(conn: Connection) -> None:
+    """attachments: files sent with user messages (their text or image bytes, and a thumbnail)."""
     md = MetaData()
     # The tables its foreign keys name, as far as they need them (they exist: not created here).
     Table("conversations", md, Column("id", String(32), primary_key=True))
@@ -149,6 +244,7 @@ MIGRATIONS: tuple[tuple[int, Step], ...] = (
     (2, _v2),
     (3, _v3),
     (4, _v4),
+    (5, _v5),
 )
 
 

@@ -45,7 +45,8 @@ from .schema import conversations as C
 from .schema import messages as M
 from .schema import schema_version
 from ..records import AnswerProof, ConversationNotFound, ConversationSummary, ImportCandidate, MessageNotFound, StoredConversation, StoredMessage
-from .search import matching
+from .search import forget_deleted, indexed, matching, search_terms
+from .search import search as search_conversations
 
 # Columns with their own place in the table; the rest of StreamRecord.metadata() goes to JSON.
 _RECORD_COLUMNS = {"stream_id", "conversation_id", "status"}
@@ -149,7 +150,11 @@ class SqlConversationStore:
 
     async def list_conversations(self, owner: str, search: str | None = None,
                                  limit: int = 200) -> list[ConversationSummary]:
-        """Newest first. `search` matches the title or any message text, ignoring case (search.py)."""
+        """Newest first; with `search`, best match first, each with a snippet (search.py)."""
+        terms = search_terms(search)
+        if terms is not None and indexed(self._engine.dialect.name):
+            async with self._engine.connect() as conn:
+                return await search_conversations(conn, owner, terms, limit)
         count = select(func.count()).where(M.c.conversation_id == C.c.id).scalar_subquery()
         query = (select(C.c.id, C.c.title, C.c.created_at, C.c.updated_at, count.label("message_count"))
                  .where(C.c.owner == owner)
@@ -192,6 +197,7 @@ class SqlConversationStore:
             await conn.execute(update(M).where(M.c.conversation_id == conversation_id).values(parent_id=None))
             await conn.execute(delete(M).where(M.c.conversation_id == conversation_id))
             await conn.execute(delete(C).where(C.c.id == conversation_id))
+            await forget_deleted(conn)
 
     # --- messages --------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ...hub import ChatHub
-from ...hub import ConversationBusy
+from ...hub import BadMessage, ConversationBusy
 from ...records import MAX_SYSTEM_PROMPT_CHARS, GenerationOptions
 from ...records import ConversationNotFound, ConversationSummary, InvalidImport, StoredConversation
 from .requests import ApiRoute, json_body, refused
@@ -37,7 +37,8 @@ class UpdateRequest(BaseModel):
 def conversations_api(hub: ChatHub, require_token: Any) -> APIRouter:
     api = APIRouter(prefix="/api/v1/conversations", dependencies=[Depends(require_token)], route_class=ApiRoute)
 
-    @api.get("", summary="Conversations, newest first (search matches titles and messages)")
+    @api.get("", summary="Conversations, newest first; with `search`, best match first, each with a "
+                         "`snippet` and its `highlights`")
     async def list_conversations(owner: str = Depends(require_token),
                                  search: str | None = Query(None, max_length=500)) -> list[ConversationSummary]:
         return await hub.list_conversations(owner=owner, search=search)
@@ -71,7 +72,7 @@ def conversations_api(hub: ChatHub, require_token: Any) -> APIRouter:
                 return PlainTextResponse(await hub.export_markdown(conversation_id, owner=owner),
                                          media_type="text/markdown; charset=utf-8")
             return json.loads(json.dumps(await hub.export_json(conversation_id, owner=owner), default=str))
-        except ConversationNotFound as exc:
+        except (ConversationNotFound, BadMessage) as exc:  # BadMessage: a temporary chat is not exported
             raise refused(exc, conversation_id=conversation_id) from None
 
     @api.patch("/{conversation_id}", summary="Rename; set the system prompt and generation options")

@@ -38,6 +38,9 @@ class ChatRequest(BaseModel):
         None, description="temperature (0..2), top_p (0..1), max_tokens, seed for this conversation from now on")
     attachments: list[str] = Field(default_factory=list, max_length=100,
                                    description="Files for this message (file ids from POST /api/v1/files)")
+    temporary: bool = Field(False, description="Start a temporary chat: answered as usual, never written to disk "
+                            "(not the database, not exports); kept in this server's memory for follow-ups "
+                            "(`conversation_id`) until idle for an hour or deleted")
     allow_unverified: bool = Field(False, description="Send even if the model host is not a verified confidential "
                                    "VM (ATTESTATION_POLICY=require refuses it with 403 otherwise)")
 
@@ -91,7 +94,7 @@ def streams_api(hub: ChatHub, require_token: Any, keepalive: float) -> APIRouter
                                   streaming=streaming, cancel_when_orphaned=streaming, regenerate=body.regenerate,
                                   edit=body.edit, continue_from=body.continue_from, system=body.system,
                                   options=body.options, allow_unverified=body.allow_unverified, via="api",
-                                  attachments=body.attachments)
+                                  attachments=body.attachments, temporary=body.temporary)
         except (BadMessage, TooManyStreams, ConversationNotFound, MessageNotFound, SecretAIError, FileNotFound,
                 CannotSeeImages) as exc:
             raise refused(exc, conversation_id=body.conversation_id) from None

@@ -32,7 +32,9 @@ from .notices import notify
 from .preferences import Preferences
 from .remote_image import ImageFetcher
 from .scroll_follow import ScrollFollow
+from .stream_controls import StreamControls
 from .unverified_host import UnverifiedHostNotice, warn_once
+from .temporary_chat import TemporaryChat
 from .user_message import UserMessage
 from .welcome import Welcome
 
@@ -81,6 +83,7 @@ class ChatView:
                 self.messages = ui.column().classes("w-full max-w-4xl mx-auto gap-3 p-2")
             self.scroll = ScrollFollow(scroll)
         with ui.column().classes("w-full max-w-4xl mx-auto gap-1 shrink-0"):
+            self.temporary = TemporaryChat(hub, owner, new_chat=self.conversation_id is None)  # gone with the page
             self.unverified = UnverifiedHostNotice(hub, owner)
             self._warned: set[str] = set()  # hosts already said to be unverified (ATTESTATION_POLICY=warn)
             self.tray = AttachmentTray(hub, owner, max_bytes=display.max_upload_bytes, max_files=display.max_attachments)
@@ -99,13 +102,8 @@ class ChatView:
                 # On a phone only its icon: the message box gets the width.
                 self.send_button = ui.button("Send", icon="send", on_click=self.send).props("aria-label=Send") \
                     .classes("max-sm:[&_.block]:!hidden")
-            # Always there, at a fixed height: the controls appearing must not move the message box.
-            with ui.row().classes("w-full items-center no-wrap gap-2 h-8 sg-stream-controls"):
-                self.stop_button = ui.button("Stop", icon="stop", on_click=self.stop) \
-                    .props("outline dense color=negative aria-label=Stop")
-                self.pause_button = ui.button("Pause", icon="pause", on_click=self.toggle_pause) \
-                    .props("outline dense aria-label=Pause")
-                self.status = ui.label("").classes("text-xs text-grey-7 sg-stream-status truncate")
+            self.controls = StreamControls(self.stop, self.toggle_pause)
+            self.stop_button, self.pause_button, self.status = self.controls.stop, self.controls.pause, self.controls.status
         self.announcer = Announcer()
         self._set_running(False)
         # The page going away must not stop the answer (it runs server-side); only our reading of it.
@@ -117,10 +115,12 @@ class ChatView:
         """Show a stored conversation (its active thread) and re-attach to an answer still streaming.
         It opens at its latest message, or at `place` (pixels from the top)."""
         self._detach()
+        await self.temporary.leave(unless=conversation_id)
         self.conversation_id = conversation_id
-        self.prefs.conversation_id = conversation_id
+        self.prefs.conversation_id = None if self.temporary.holds(conversation_id) else conversation_id
         self._clear()
         self.settings_panel.reset()
+        self.temporary.show(conversation_id)
         if conversation_id is None:
             self._welcome()
             return
@@ -128,6 +128,7 @@ class ChatView:
             opened = await self.hub.open(conversation_id, owner=self.owner)
         except ConversationNotFound:
             self.conversation_id = self.prefs.conversation_id = None
+            self.temporary.show(None)
             self._welcome()
             return
         running = opened.stream
@@ -269,7 +270,8 @@ class ChatView:
         the new message, already on the page."""
         if self.live is not None:
             return False
-        chosen: dict[str, Any] = self.settings_panel.for_new_conversation() if self.conversation_id is None else {}
+        chosen: dict[str, Any] = {**self.settings_panel.for_new_conversation(), **self.temporary.request()} \
+            if self.conversation_id is None else {}
         self.unverified.dismiss()
         warn_once(self.hub, self.prefs.model, self._warned)
         try:
@@ -285,7 +287,10 @@ class ChatView:
             # Nothing was sent: the text stays where it was.
             notify(getattr(exc, "message", None) or str(exc), "negative")
             return False
-        self.conversation_id = self.prefs.conversation_id = stream.conversation_id
+        self.conversation_id = stream.conversation_id
+        self.temporary.started(stream.conversation_id, chosen.get("temporary", False))
+        if not self.temporary.holds(stream.conversation_id):  # nothing of a temporary chat is kept
+            self.prefs.conversation_id = stream.conversation_id
         if variant:
             # The active thread changed shape (a new branch): show it as stored, then the answer.
             conversation = await self.hub.conversation(stream.conversation_id, owner=self.owner)
@@ -302,7 +307,7 @@ class ChatView:
             else:
                 drawn.bind(stored, self.actions)
         self._attach(stream, replay=False)
-        if self.on_change is not None:
+        if self.on_change is not None and not self.temporary.holds(stream.conversation_id):
             await self.on_change(stream.conversation_id)
         return True
 
@@ -326,7 +331,7 @@ class ChatView:
         answer = self._new_answer()
         answer.message_id = stream.message_id
         self.live = LiveAnswer(stream, answer, speed=TypingSpeed(self.prefs.typing_speed),
-                               update_hz=self.display.update_hz, scroll=self.scroll, on_status=self._show_status)
+                               update_hz=self.display.update_hz, scroll=self.scroll, on_status=self.status.set_text)
         self.scroll.restart()
         self._set_running(True)
         self.live.paused = stream.paused
@@ -382,18 +387,12 @@ class ChatView:
         self._set_running(False)
         self.status.text = ""
 
-    def _show_status(self, text: str) -> None:
-        self.status.text = text
-
     def _set_running(self, running: bool) -> None:
-        self.stop_button.set_visibility(running)
-        self.pause_button.set_visibility(running)
+        self.controls.running(running)
         self.send_button.set_enabled(not running)
 
     def _show_pause_state(self, paused: bool) -> None:
-        label = "Resume" if paused else "Pause"
-        self.pause_button.text = label
-        self.pause_button.props(f"aria-label={label} icon={'play_arrow' if paused else 'pause'}")
+        self.controls.paused(paused)
         if self.live is not None:
             status = StreamStatus.PAUSED if paused else self.live.state.status
             self.live.answer.set_status(status)

@@ -1,5 +1,5 @@
-"""The left drawer: conversations (newest first), search, and per conversation rename, delete and
-export; export all and import."""
+"""The left drawer: conversations (newest first), search (best match first, each with the text
+around the match), and per conversation rename, delete and export; export all and import."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from ...hub import ConversationBusy
 from ...records import ConversationNotFound, ConversationSummary
 from .import_dialog import ImportDialog
 from .notices import notify
+from .search_snippet import SearchSnippet
 
 Open = Callable[[str | None], Awaitable[None]]
 
@@ -120,6 +121,10 @@ class ConversationDrawer(ui.left_drawer):
                 .mark("conversation-" + slug) as item:
             with ui.item_section().classes("min-w-0") as section:
                 ui.item_label(summary.title).classes("ellipsis").mark("conversation-title")
+                # Found in a message: the text around the match (found in the title: the title says it).
+                if summary.snippet is not None and summary.snippet != summary.title:
+                    with ui.item_label().props("caption lines=2").mark("conversation-snippet"):
+                        SearchSnippet(summary.snippet, summary.highlights).classes("inline")
             # The whole title on hover (the list shows one line of it).
             section.props["title"] = f"{summary.title}\n{summary.updated_at.astimezone():%d %b %Y %H:%M}"
             with ui.item_section().props("side").classes("pl-0 shrink-0"):  # the ⋮ gives no width away
