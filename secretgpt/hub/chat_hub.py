@@ -194,7 +194,7 @@ class ChatHub:
 
     async def storage_bytes(self, conversation_id: str, *, owner: str) -> int:
         """What a conversation takes in storage, its files included. Raises ConversationNotFound."""
-        return await self._store.storage_bytes(conversation_id, owner)
+        return await self._store_for(conversation_id).storage_bytes(conversation_id, owner)
 
     async def _files_for(self, info: ModelInfo, owner: str, file_ids: Sequence[str]) -> Files:
         """The new message's files, checked before anything is sent. Raises FileNotFound,

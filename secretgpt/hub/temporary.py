@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
 from ..records import (
-    AnswerProof, AnswerProvenance, ConversationNotFound, ConversationSettings, ConversationSummary, ImportCandidate,
+    AnswerProof, AnswerProvenance, Attachment, ConversationNotFound, ConversationSettings, ConversationSummary,
+    ExtractedFile, ImportCandidate,
     MessageNotFound, StoredConversation, StoredMessage, StreamRecord, StreamStatus, LIVE_STATUSES,
 )
 from .errors import BadMessage
@@ -134,9 +135,28 @@ class TemporaryConversations:
     # --- messages --------------------------------------------------------------------------
 
     async def add_user_turn(self, conversation_id: str, owner: str, content: str, *,
-                            sibling_of: str | None = None) -> str:
+                            sibling_of: str | None = None, attachments: Sequence[str] = ()) -> str:
+        if attachments:  # the hub refuses them first: an upload waits on disk until it is sent
+            raise BadMessage("Files cannot go with a temporary chat.")
         chat = self._chat(conversation_id, owner)
         return self._append(chat, self._parent_for(chat, sibling_of), role="user", content=content)
+
+    # --- files: none (uploads are stored until sent, so a temporary chat takes none) ---------
+
+    async def add_file(self, owner: str, extracted: ExtractedFile) -> Attachment:
+        raise BadMessage("Files cannot go with a temporary chat.")
+
+    async def unsent_files(self, owner: str, file_ids: Sequence[str]) -> list[Attachment]:
+        return []
+
+    async def file_contents(self, conversation_id: str, owner: str,
+                            message_ids: Sequence[str]) -> dict[str, ExtractedFile]:
+        self._chat(conversation_id, owner)
+        return {}
+
+    async def storage_bytes(self, conversation_id: str, owner: str) -> int:
+        self._chat(conversation_id, owner)
+        return 0  # nothing of it is stored
 
     async def save_answer(self, record: StreamRecord, *, sibling_of: str | None = None) -> str:
         chat = self._chat(record.conversation_id, record.owner)

@@ -46,9 +46,12 @@ class TemporaryChat(ui.row):
         return {"temporary": True} if self.switch.value else {}
 
     def started(self, conversation_id: str, temporary: bool) -> None:
+        """An answer began: a new chat that is stored hides the row (the switch is for new chats)."""
         if temporary:
             self._open = conversation_id
-            self._show()
+        elif not self.holds(conversation_id):
+            self.visible = False
+        self._show()
 
     def show(self, conversation_id: str | None) -> None:
         """The page shows this conversation (None: a new chat): the switch on a new chat, the label
