@@ -75,4 +75,7 @@ async def test_half_sent_requests_are_closed_within_the_head_timeout(app: AppPro
             connection.close()
     assert max(waited) < HEAD_TIMEOUT + 5, f"the last half-sent request was closed after {max(waited):.1f} s"
     first_heads = [seconds for i, seconds in enumerate(waited) if PARTS[i % len(PARTS)] in FIRST_HEADS]
-    assert min(first_heads) > HEAD_TIMEOUT - 1, "each had its whole head timeout to finish"
+    # Timed from when this client saw its connection open, which on a busy machine can be seconds
+    # after the server accepted it (1 000 connections opened by one event loop): a margin of 3 s,
+    # still far from a connection closed at once.
+    assert min(first_heads) > HEAD_TIMEOUT - 3, "each had its whole head timeout to finish"
