@@ -28,32 +28,33 @@ def api_error(status: int, message: str, kind: str) -> HTTPException:
     return HTTPException(status_code=status, detail={"message": message, "kind": kind})
 
 
+# The hub's refusals, in order (a subclass before its base): status and kind; the words are the
+# exception's own unless a route's ids make better ones (`refused`).
+REFUSALS: tuple[tuple[type[Exception], int, str], ...] = (
+    (BadMessage, 422, "bad_request"),
+    (TooManyStreams, 429, "too_many_streams"),
+    (ConversationBusy, 409, "busy"),
+    (ConversationNotFound, 404, "not_found"),
+    (MessageNotFound, 404, "not_found"),
+    (StreamNotFound, 404, "not_found"),
+    (FileTooLarge, 413, "too_large"),
+    (UnreadableFile, 422, "unreadable_file"),
+    (CannotSeeImages, 422, "cannot_see_images"),
+    (FileNotFound, 404, "not_found"),
+    (ImportTooLarge, 413, "too_large"),  # over a cap on what one file may hold, like the body's size cap
+    (InvalidImport, 422, "invalid_import"),
+)
+
+
 def refused(exc: Exception, *, conversation_id: str | None = None, stream_id: str | None = None) -> HTTPException:
     """The hub said no: the status and words for each of its refusals."""
-    if isinstance(exc, BadMessage):
-        return api_error(422, str(exc), "bad_request")
-    if isinstance(exc, TooManyStreams):
-        return api_error(429, str(exc), "too_many_streams")
-    if isinstance(exc, ConversationBusy):
-        return api_error(409, str(exc), "busy")
     if isinstance(exc, ConversationNotFound):
         return api_error(404, f"No conversation {conversation_id!r}.", "not_found")
-    if isinstance(exc, MessageNotFound):
-        return api_error(404, str(exc), "not_found")
     if isinstance(exc, StreamNotFound):
         return api_error(404, f"No stream {stream_id!r} (it may have ended long ago).", "not_found")
-    if isinstance(exc, FileTooLarge):
-        return api_error(413, str(exc), "too_large")
-    if isinstance(exc, UnreadableFile):
-        return api_error(422, str(exc), "unreadable_file")
-    if isinstance(exc, CannotSeeImages):
-        return api_error(422, str(exc), "cannot_see_images")
-    if isinstance(exc, FileNotFound):
-        return api_error(404, str(exc), "not_found")
-    if isinstance(exc, ImportTooLarge):  # over a cap on what one file may hold, like the body's size cap
-        return api_error(413, str(exc), "too_large")
-    if isinstance(exc, InvalidImport):
-        return api_error(422, str(exc), "invalid_import")
+    for kind_of, status, kind in REFUSALS:
+        if isinstance(exc, kind_of):
+            return api_error(status, str(exc), kind)
     if isinstance(exc, SecretAIError):
         return api_error(ERROR_STATUS.get(exc.kind, 502), exc.message, exc.kind.value)
     if isinstance(exc, ValueError):
